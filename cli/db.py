@@ -1,0 +1,53 @@
+"""``mspilot db``: schema migrations and table statistics."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import func, select
+
+from mspilot.cli.context import emit_json, friendly_errors, print_table, settings
+from mspilot.db import migrate
+from mspilot.db.engine import make_engine
+from mspilot.db.schema import SYNCED_TABLES
+
+app = typer.Typer(help="Database schema and statistics.", no_args_is_help=True)
+
+
+@app.command()
+@friendly_errors
+def upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
+    """Create or migrate the database schema to the latest revision."""
+    s = settings()
+    s.ensure_data_dir()
+    engine = make_engine(s.resolved_database_url)
+    migrate.upgrade(engine, revision)
+    typer.echo(f"database at revision {migrate.current_revision(engine)} ({engine.url!r})")
+
+
+@app.command()
+@friendly_errors
+def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Rows per table per tenant."""
+    engine = make_engine(settings().resolved_database_url)
+    if migrate.current_revision(engine) is None:
+        from mspilot.core.errors import DataError
+
+        raise DataError("the database has no schema yet: run `mspilot db upgrade` first")
+    counts: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for model in SYNCED_TABLES:
+            rows = conn.execute(
+                select(model.tenant_id, func.count()).group_by(model.tenant_id)  # type: ignore[attr-defined]
+            )
+            for tenant_id, n in rows:
+                counts.setdefault(tenant_id, {})[model.__tablename__] = n  # type: ignore[attr-defined]
+    if as_json:
+        emit_json(counts)
+        return
+    tables = [m.__tablename__ for m in SYNCED_TABLES]  # type: ignore[attr-defined]
+    tenants = sorted(counts)
+    print_table(
+        "Rows per table per tenant",
+        ["table", *tenants],
+        [[t, *[counts[tn].get(t, 0) for tn in tenants]] for t in tables],
+    )

@@ -1,0 +1,65 @@
+"""Settings, read once at the entry points (CLI, API, bench) and passed down.
+
+Every value comes from the environment with the ``MSPILOT_`` prefix (nested groups use
+``__``, e.g. ``MSPILOT_LLM__PROVIDER``) or from a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LLMSettings(BaseModel):
+    """Which language model answers (filled in by the agent issue)."""
+
+    provider: Literal["none", "local", "openai", "openai-compatible"] = "none"
+    model: str = ""
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MSPILOT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Where the SQLite file, models, the knowledge base and ground truth live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default a SQLite file in the data directory. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    today: dt.date | None = Field(
+        default=None,
+        description="The product's clock. Default: the real date. The demo pins it to the "
+        "data's as-of date so that 'last month' means the same thing as in the data.",
+    )
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mspilot.db').resolve()}"
+
+    @property
+    def ground_truth_dir(self) -> Path:
+        """Evaluation-only ground truth of the demo MSP; product code never reads it."""
+        return self.data_dir / "ground_truth"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir

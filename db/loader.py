@@ -1,0 +1,314 @@
+"""The one loading path every source uses (connectors, CSV import, the demo generator).
+
+Per batch, in one transaction:
+1. validate each incoming row against its pydantic record (``db.records``);
+2. turn external ids into canonical ids and check every reference exists in this tenant;
+3. compare content fingerprints with what is stored, skip unchanged rows;
+4. upsert new and changed rows keyed by ``id = make_id(tenant, source, external_id)``;
+5. write refused rows (table, key, reason) to ``data_quality_issues``.
+
+So a re-run, a retried page or a load killed half-way and started again never duplicates or
+half-writes: each batch commits whole or not at all, and upserts land on the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mspilot.core.ids import make_id
+from mspilot.db.records import RECORDS, Record
+from mspilot.db.schema import TABLES_BY_NAME, DataQualityIssue, Tenant
+
+ProgressCallback = Callable[[str, int], None]
+
+#: Columns the loader owns; never part of a record or of the content fingerprint.
+_SYSTEM_COLUMNS = ("id", "tenant_id", "source", "row_hash", "synced_at")
+
+
+@dataclass
+class TableResult:
+    table: str
+    received: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    deleted: int = 0
+
+    def as_dict(self) -> dict[str, int | str]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class QualityIssue:
+    table: str
+    key: str
+    reason: str
+
+
+@dataclass
+class LoadReport:
+    run_id: str
+    tables: dict[str, TableResult] = field(default_factory=dict)
+    issues: list[QualityIssue] = field(default_factory=list)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(t.inserted + t.updated for t in self.tables.values())
+
+
+def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _fingerprint(values: Sequence[Any]) -> str:
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "row"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def upsert_tenant(
+    conn: Connection,
+    tenant_id: str,
+    name: str,
+    *,
+    currency: str = "USD",
+    timezone: str = "UTC",
+    max_discount_pct: float = 10.0,
+) -> None:
+    table: Table = Tenant.__table__  # type: ignore[assignment]
+    values = {
+        "id": tenant_id,
+        "name": name,
+        "currency": currency,
+        "timezone": timezone,
+        "max_discount_pct": max_discount_pct,
+        "created_at": dt.datetime.now(dt.UTC),
+    }
+    stmt = _dialect_insert(conn, table).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={k: stmt.excluded[k] for k in ("name", "currency", "timezone", "max_discount_pct")},
+    )
+    conn.execute(stmt)
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"loader supports sqlite and postgresql, not {conn.dialect.name}")
+
+
+class Loader:
+    """Loads canonical records of one tenant from one source."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        tenant_id: str,
+        source: str,
+        *,
+        batch_size: int = 2000,
+        run_id: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.engine = engine
+        self.tenant_id = tenant_id
+        self.source = source
+        self.batch_size = batch_size
+        self.on_progress = on_progress
+        self.now = now
+        self.report = LoadReport(run_id=run_id or uuid.uuid4().hex[:12])
+        self._known: dict[str, set[str]] = {}
+
+    # -- public ------------------------------------------------------------------------------
+    def canonical_id(self, external_id: str) -> str:
+        if external_id.startswith("="):
+            return external_id[1:]
+        return make_id(self.tenant_id, self.source, external_id)
+
+    def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> TableResult:
+        """Validate and upsert ``rows`` into ``table``, one transaction per batch."""
+        if table not in RECORDS:
+            raise ValueError(f"unknown table {table!r}; expected one of {sorted(RECORDS)}")
+        result = self.report.tables.setdefault(table, TableResult(table))
+        for chunk in _batches(rows, self.batch_size):
+            self._load_batch(table, chunk, result)
+            if self.on_progress:
+                self.on_progress(table, len(chunk))
+        return result
+
+    def load_all(self, tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> LoadReport:
+        """Load several tables, parents before children."""
+        for name in TABLES_BY_NAME:
+            if name in tables:
+                self.load(name, tables[name])
+        unknown = set(tables) - set(TABLES_BY_NAME)
+        if unknown:
+            raise ValueError(f"unknown tables: {sorted(unknown)}")
+        return self.report
+
+    def mark_deleted(
+        self, table: str, external_ids: Iterable[str], when: dt.datetime | None = None
+    ) -> int:
+        """Mark rows deleted or voided at the source; they stay in history."""
+        model = TABLES_BY_NAME[table]
+        ids = [self.canonical_id(e) for e in external_ids]
+        stamp = when or self.now()
+        count = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), self.batch_size):
+                chunk = ids[start : start + self.batch_size]
+                res = conn.execute(
+                    update(model)
+                    .where(model.tenant_id == self.tenant_id, model.id.in_(chunk))
+                    .where(model.deleted_at.is_(None))
+                    .values(deleted_at=stamp)
+                )
+                count += res.rowcount or 0
+        self.report.tables.setdefault(table, TableResult(table)).deleted += count
+        return count
+
+    # -- internals ---------------------------------------------------------------------------
+    def _load_batch(self, table: str, chunk: list[Mapping[str, Any]], result: TableResult) -> None:
+        record_type = RECORDS[table]
+        model = TABLES_BY_NAME[table]
+        sa_table: Table = model.__table__
+        issues: list[QualityIssue] = []
+        rows: dict[str, dict[str, Any]] = {}
+        result.received += len(chunk)
+        for raw in chunk:
+            try:
+                record = record_type.model_validate(raw)
+            except ValidationError as exc:
+                key = str(raw.get("external_id", "?")) if isinstance(raw, Mapping) else "?"
+                issues.append(QualityIssue(table, key, _validation_reason(exc)))
+                continue
+            row = self._to_row(record)
+            rows[row["id"]] = row  # a row repeated inside a batch: last one wins
+
+        now = self.now()
+        with self.engine.begin() as conn:
+            self._check_references(conn, table, record_type, rows, issues)
+            existing = self._existing_hashes(conn, model, list(rows))
+            to_write = []
+            for row_id, row in rows.items():
+                old = existing.get(row_id)
+                if old is None:
+                    result.inserted += 1
+                elif old != row["row_hash"]:
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                    continue
+                row["synced_at"] = now
+                to_write.append(row)
+            if to_write:
+                stmt = _dialect_insert(conn, sa_table)
+                cols = [c.name for c in sa_table.columns if c.name != "id"]
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["id"], set_={c: stmt.excluded[c] for c in cols}
+                )
+                conn.execute(stmt, to_write)
+            if issues:
+                conn.execute(
+                    DataQualityIssue.__table__.insert(),
+                    [
+                        {
+                            "tenant_id": self.tenant_id,
+                            "run_id": self.report.run_id,
+                            "source": self.source,
+                            "table_name": i.table,
+                            "record_key": i.key[:120],
+                            "reason": i.reason,
+                            "created_at": now,
+                        }
+                        for i in issues
+                    ],
+                )
+        result.rejected += len(issues)
+        self.report.issues.extend(issues)
+        self._known.setdefault(table, set()).update(rows)
+
+    def _to_row(self, record: Record) -> dict[str, Any]:
+        data = record.model_dump()
+        external_id = data["external_id"]
+        for column in record.refs:
+            if data.get(column) is not None:
+                data[column] = self.canonical_id(data[column])
+        data["row_hash"] = _fingerprint(tuple(data.values()))
+        data["id"] = self.canonical_id(external_id)
+        data["tenant_id"] = self.tenant_id
+        data["source"] = self.source
+        return data
+
+    def _check_references(
+        self,
+        conn: Connection,
+        table: str,
+        record_type: type[Record],
+        rows: dict[str, dict[str, Any]],
+        issues: list[QualityIssue],
+    ) -> None:
+        for column, target in record_type.refs.items():
+            wanted = {r[column] for r in rows.values() if r.get(column) is not None}
+            known = self._known.setdefault(target, set())
+            missing = wanted - known
+            if missing:
+                found = self._existing_ids(conn, TABLES_BY_NAME[target], missing)
+                known.update(found)
+                missing -= found
+            if not missing:
+                continue
+            for row_id in [i for i, r in rows.items() if r.get(column) in missing]:
+                row = rows.pop(row_id)
+                issues.append(
+                    QualityIssue(
+                        table,
+                        row["external_id"],
+                        f"{column}: no {target} row {row[column]!r} in tenant {self.tenant_id}",
+                    )
+                )
+
+    def _existing_ids(self, conn: Connection, model: Any, ids: set[str]) -> set[str]:
+        found: set[str] = set()
+        id_list = list(ids)
+        for start in range(0, len(id_list), 5000):
+            chunk = id_list[start : start + 5000]
+            found.update(
+                conn.scalars(
+                    select(model.id).where(model.tenant_id == self.tenant_id, model.id.in_(chunk))
+                )
+            )
+        return found
+
+    def _existing_hashes(self, conn: Connection, model: Any, ids: list[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        rows = conn.execute(
+            select(model.id, model.row_hash).where(
+                model.tenant_id == self.tenant_id, model.id.in_(ids)
+            )
+        )
+        return {r[0]: r[1] for r in rows}

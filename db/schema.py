@@ -71,7 +71,7 @@ Qty = Numeric(12, 2)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime(), Decimal: Money, str: String(200)}
+    type_annotation_map = {dt.datetime: UTCDateTime(), Decimal: Money, str: String(200)}  # noqa: RUF012
 
 
 class Tenant(Base):

@@ -15,13 +15,14 @@ app = typer.Typer(help="Database schema and statistics.", no_args_is_help=True)
 
 @app.command()
 @friendly_errors
-def upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
+def upgrade(revision: str = typer.Option("heads", help="Target revision.")) -> None:
     """Create or migrate the database schema to the latest revision."""
     s = settings()
     s.ensure_data_dir()
     engine = make_engine(s.resolved_database_url)
     migrate.upgrade(engine, revision)
-    typer.echo(f"database at revision {migrate.current_revision(engine)} ({engine.url!r})")
+    revs = ", ".join(sorted(migrate.current_revisions(engine)))
+    typer.echo(f"database at revision {revs} ({engine.url!r})")
 
 
 @app.command()
@@ -29,7 +30,7 @@ def upgrade(revision: str = typer.Option("head", help="Target revision.")) -> No
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Rows per table per tenant."""
     engine = make_engine(settings().resolved_database_url)
-    if migrate.current_revision(engine) is None:
+    if not migrate.current_revisions(engine):
         from mspilot.core.errors import DataError
 
         raise DataError("the database has no schema yet: run `mspilot db upgrade` first")

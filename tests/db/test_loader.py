@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from mspilot.db.checksums import table_checksums
+from mspilot.db.engine import make_engine
+from mspilot.db.loader import Loader, upsert_tenant
+from mspilot.db.schema import Client, DataQualityIssue, Ticket
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from bulk_rows import bulk_msp  # noqa: E402
+
+
+def _tenant(engine: Engine, tenant_id: str = "t") -> None:
+    with engine.begin() as conn:
+        upsert_tenant(conn, tenant_id, "Test MSP")
+
+
+def test_loading_twice_changes_nothing(engine: Engine) -> None:
+    _tenant(engine)
+    data = bulk_msp()
+    first = Loader(engine, "t", "demo", batch_size=100).load_all(data)
+    before = table_checksums(engine, "t")
+    second = Loader(engine, "t", "demo", batch_size=100).load_all(data)
+    assert table_checksums(engine, "t") == before
+    assert first.tables["tickets"].inserted == len(data["tickets"])
+    assert second.tables["tickets"].inserted == 0
+    assert second.tables["tickets"].unchanged == len(data["tickets"])
+    assert second.rows_written == 0
+
+
+def test_changed_rows_are_updated_in_place(engine: Engine) -> None:
+    _tenant(engine)
+    data = bulk_msp(n_clients=2, tickets_per_client=5)
+    Loader(engine, "t", "demo").load_all(data)
+    data["clients"][0] = {**data["clients"][0], "seats": 99, "name": "Renamed"}
+    report = Loader(engine, "t", "demo").load_all(data)
+    assert report.tables["clients"].updated == 1
+    assert report.tables["clients"].unchanged == 1
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Client)) == 2
+        assert conn.scalar(select(Client.seats).where(Client.name == "Renamed")) == 99
+
+
+def test_rows_repeated_inside_a_batch_land_once(sqlite_engine: Engine) -> None:
+    _tenant(sqlite_engine)
+    data = bulk_msp(n_clients=1, tickets_per_client=3)
+    data["tickets"] = data["tickets"] + data["tickets"]  # e.g. a page served twice
+    Loader(sqlite_engine, "t", "demo").load_all(data)
+    with sqlite_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Ticket)) == 3
+
+
+def test_bad_rows_are_reported_not_dropped_silently(engine: Engine) -> None:
+    _tenant(engine)
+    data = bulk_msp(n_clients=2, tickets_per_client=3)
+    bad: list[dict[str, Any]] = [
+        {**data["tickets"][0], "external_id": "bad-priority", "priority": "urgent"},
+        {**data["tickets"][0], "external_id": "bad-client", "client_id": "nope"},
+        {**data["tickets"][0], "external_id": "bad-csat", "csat": 9},
+        {
+            **data["tickets"][0],
+            "external_id": "naive-time",
+            "opened_at": dt.datetime(2026, 1, 1, 9),
+            "resolved_at": None,
+        },
+        {
+            **data["tickets"][0],
+            "external_id": "bad-order",
+            "resolved_at": data["tickets"][0]["opened_at"] - dt.timedelta(hours=1),
+        },
+    ]
+    data["tickets"] = data["tickets"] + bad
+    data["time_entries"].append(
+        {**data["time_entries"][0], "external_id": "e-neg", "hours": Decimal("-1")}
+    )
+    report = Loader(engine, "t", "demo").load_all(data)
+    reasons = {i.key: i.reason for i in report.issues}
+    assert set(reasons) == {
+        "bad-priority",
+        "bad-client",
+        "bad-csat",
+        "naive-time",
+        "bad-order",
+        "e-neg",
+    }
+    assert "priority" in reasons["bad-priority"]
+    assert "no clients row" in reasons["bad-client"]
+    assert "csat" in reasons["bad-csat"]
+    assert "time zone" in reasons["naive-time"]
+    assert "hours" in reasons["e-neg"]
+    assert report.tables["tickets"].rejected == 5
+    assert report.tables["tickets"].inserted == 6
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(DataQualityIssue.table_name, DataQualityIssue.record_key)
+        ).all()
+    assert ("tickets", "bad-client") in stored and ("time_entries", "e-neg") in stored
+    assert len(stored) == 6
+
+
+def test_tenants_never_see_each_others_rows(engine: Engine) -> None:
+    _tenant(engine, "a")
+    _tenant(engine, "b")
+    data = bulk_msp(n_clients=2, tickets_per_client=2)
+    Loader(engine, "a", "demo").load_all(data)
+    Loader(engine, "b", "demo").load_all(data)
+    assert table_checksums(engine, "a")["tickets"][0] == 4
+    assert table_checksums(engine, "b")["tickets"][0] == 4
+    # b cannot point a ticket at a's client, even by canonical id
+    report = Loader(engine, "b", "demo").load(
+        "tickets", [{**data["tickets"][0], "external_id": "x", "client_id": "=a.demo.c0"}]
+    )
+    assert report.rejected == 1
+
+
+def test_mark_deleted_keeps_history(sqlite_engine: Engine) -> None:
+    _tenant(sqlite_engine)
+    data = bulk_msp(n_clients=1, tickets_per_client=3)
+    loader = Loader(sqlite_engine, "t", "demo")
+    loader.load_all(data)
+    assert loader.mark_deleted("tickets", ["t0-1"]) == 1
+    assert loader.mark_deleted("tickets", ["t0-1"]) == 0  # idempotent
+    with sqlite_engine.connect() as conn:
+        rows = dict(conn.execute(select(Ticket.external_id, Ticket.deleted_at)).all())
+    assert rows["t0-1"] is not None and rows["t0-0"] is None
+
+
+_KILLABLE = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {here!r})
+    from bulk_rows import bulk_msp
+    from mspilot.db.engine import make_engine
+    from mspilot.db.loader import Loader, upsert_tenant
+    engine = make_engine({url!r})
+    with engine.begin() as conn:
+        upsert_tenant(conn, "t", "Test MSP")
+    batches = 0
+    def slow(table, n):
+        global batches
+        batches += 1
+        if batches == 6:
+            print("HALFWAY", flush=True)
+            time.sleep(60)
+    Loader(engine, "t", "demo", batch_size=50, on_progress=slow).load_all(bulk_msp())
+    """
+)
+
+
+def test_a_load_killed_half_way_then_rerun_equals_an_uninterrupted_load(
+    db_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "load.py"
+    script.write_text(_KILLABLE.format(here=str(HERE), url=db_url))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "HALFWAY"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    engine = make_engine(db_url)
+    partial = table_checksums(engine, "t")
+    committed = partial["tickets"][0]
+    assert 0 < committed < len(bulk_msp()["tickets"])
+    assert committed % 50 == 0  # whole batches only: nothing half-written
+
+    Loader(engine, "t", "demo", batch_size=50).load_all(bulk_msp())
+    after_rerun = table_checksums(engine, "t")
+
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    from mspilot.db import migrate
+
+    migrate.upgrade(reference)
+    _tenant(reference)
+    Loader(reference, "t", "demo", batch_size=50).load_all(bulk_msp())
+    assert after_rerun == table_checksums(reference, "t")
+    engine.dispose()
+    reference.dispose()
+
+
+def test_progress_callback_sees_every_row(sqlite_engine: Engine) -> None:
+    _tenant(sqlite_engine)
+    seen: dict[str, int] = {}
+    data = bulk_msp(n_clients=3, tickets_per_client=7)
+    Loader(
+        sqlite_engine,
+        "t",
+        "demo",
+        batch_size=5,
+        on_progress=lambda t, n: seen.__setitem__(t, seen.get(t, 0) + n),
+    ).load_all(data)
+    assert seen == {k: len(v) for k, v in data.items()}

@@ -23,6 +23,42 @@ class LLMSettings(BaseModel):
     api_key: SecretStr | None = None
 
 
+class SuperOpsSettings(BaseModel):
+    """SuperOps.ai MSP GraphQL API (connectors issue)."""
+
+    base_url: str = "https://api.superops.ai/msp"
+    region: Literal["us", "eu"] = "us"
+    api_token: SecretStr | None = None
+    subdomain: str | None = None
+    requests_per_minute: int = 100
+    page_size: int = 100
+    timeout_s: float = 30.0
+    default_hourly_cost: float = 45.0
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL; region ``eu`` picks the EU endpoint unless a base URL was given."""
+        if self.region == "eu" and "base_url" not in self.model_fields_set:
+            return "https://euapi.superops.ai/msp"
+        return self.base_url
+
+
+class QuickBooksSettings(BaseModel):
+    """QuickBooks Online Accounting API v3 (connectors issue)."""
+
+    base_url: str = "https://quickbooks.api.intuit.com"
+    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    realm_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    minorversion: int = 75
+    page_size: int = 1000
+    max_concurrent: int = 10
+    requests_per_minute: int = 500
+    timeout_s: float = 30.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MSPILOT_",
@@ -48,6 +84,13 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    superops: SuperOpsSettings = Field(default_factory=SuperOpsSettings)
+    quickbooks: QuickBooksSettings = Field(default_factory=QuickBooksSettings)
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts stored source credentials (Fernet key, or any string of 16+ "
+        "characters from which one is derived).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,1 @@
+"""mspilot.connectors.superops"""

@@ -92,7 +92,7 @@ class SourceRow:
     """Columns every synced row has."""
 
     id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(String(40), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(40))  # indexed by uq_<table>_tenant_id_id
     source: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(80))
     row_hash: Mapped[str] = mapped_column(String(32))
@@ -343,3 +343,5 @@ SYNCED_TABLES: tuple[type[SourceRow], ...] = (
     License,
 )
 TABLES_BY_NAME: dict[str, Any] = {m.__tablename__: m for m in SYNCED_TABLES}  # type: ignore[attr-defined]
+
+from mspilot.db import schema_connectors as _schema_connectors  # noqa: E402, F401  (connector tables)

@@ -1,0 +1,162 @@
+"""The bundled CPU model behind a LangChain chat-model interface (xllamacpp, no network).
+
+Small-model handling lives here and in ``toolcalls``:
+- the model writes tool calls as JSON in the content; they are parsed into ``tool_calls``;
+- after a tool ran, the standard tool-message round trip makes it repeat the call, so the
+  results are handed over in one user message and the model is asked to answer without tools;
+- only the few tools the retriever picked are bound, so prompts stay short (prompt tokens
+  cost ~13 ms each on this CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field, PrivateAttr
+
+from mspilot.agent.toolcalls import parse_content_tool_calls
+from mspilot.core.errors import ConfigurationError
+from mspilot.prompts import agent as prompts
+
+MAX_RESULT_CHARS = 700
+
+_SERVERS: dict[tuple[str, int, int], Any] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def load_server(model_path: Path, n_ctx: int = 4096, threads: int = 2) -> Any:
+    """One llama.cpp server per model file per process (loading costs a few seconds)."""
+    key = (str(model_path), n_ctx, threads)
+    with _SERVERS_LOCK:
+        if key not in _SERVERS:
+            try:
+                import xllamacpp
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ConfigurationError(
+                    "the local provider needs xllamacpp==2026.10.11549 (uv pip install xllamacpp)"
+                ) from exc
+            params = xllamacpp.CommonParams()
+            params.model.path = str(model_path)
+            params.n_ctx = n_ctx
+            params.use_jinja = True
+            params.cpuparams.n_threads = threads
+            params.cpuparams_batch.n_threads = threads
+            params.warmup = False
+            params.verbosity = -1
+            params.show_timings = False
+            params.display_prompt = False
+            params.cache_prompt = True
+            params.n_parallel = 1
+            _SERVERS[key] = xllamacpp.Server(params)
+        return _SERVERS[key]
+
+
+def _openai_messages(messages: Sequence[BaseMessage]) -> tuple[list[dict[str, Any]], bool]:
+    """OpenAI-style messages for llama.cpp; the bool says whether tools should be offered.
+
+    When the turn already holds tool results, they go into one user message and no tools are
+    offered: the model answers instead of calling the same tool again.
+    """
+    system = next((m.text for m in messages if isinstance(m, SystemMessage)), "")
+    rest = [m for m in messages if not isinstance(m, SystemMessage)]
+    last_human = max((i for i, m in enumerate(rest) if isinstance(m, HumanMessage)), default=-1)
+    results = [m for m in rest[last_human + 1 :] if isinstance(m, ToolMessage)]
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for msg in rest[: max(last_human, 0)]:
+        if isinstance(msg, HumanMessage):
+            out.append({"role": "user", "content": msg.text})
+        elif isinstance(msg, AIMessage) and msg.text and not msg.tool_calls:
+            out.append({"role": "assistant", "content": msg.text[:400]})
+    question = rest[last_human].text if last_human >= 0 else ""
+    if results:
+        joined = "\n".join(f"[{m.name}] {m.text[:MAX_RESULT_CHARS]}" for m in results)
+        content = prompts.LOCAL_ANSWER_INSTRUCTION.format(results=joined, question=question)
+        out.append({"role": "user", "content": content})
+        return out, False
+    # a corrective message after the question (e.g. a malformed call) goes in as said
+    for msg in rest[last_human:]:
+        if isinstance(msg, HumanMessage):
+            out.append({"role": "user", "content": msg.text})
+    return out, True
+
+
+class LocalChatModel(BaseChatModel):
+    """xllamacpp chat completions with JSON-in-content tool calls."""
+
+    model_path: str
+    n_ctx: int = 4096
+    threads: int = 2
+    max_tokens: int = 192
+    temperature: float = 0.0
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    _server: Any = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "mspilot-local-llamacpp"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> LocalChatModel:  # type: ignore[override]
+        schemas = [convert_to_openai_tool(t) for t in tools]
+        return self.model_copy(update={"tools": schemas})
+
+    def _known(self) -> set[str]:
+        return {t["function"]["name"] for t in self.tools}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        server = load_server(Path(self.model_path), self.n_ctx, self.threads)
+        payload, offer_tools = _openai_messages(messages)
+        request: dict[str, Any] = {
+            "messages": payload,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if offer_tools and self.tools:
+            request["tools"] = self.tools
+        if stop:
+            request["stop"] = stop
+        response = server.handle_chat_completions(request)
+        if not isinstance(response, dict) or "choices" not in response:
+            raise RuntimeError(f"local model error: {str(response)[:300]}")
+        message = response["choices"][0].get("message") or {}
+        content = message.get("content") or ""
+        calls: list[ToolCall] = []
+        for raw in message.get("tool_calls") or []:
+            fn = raw.get("function") or {}
+            text = json.dumps({"name": fn.get("name", ""), "arguments": fn.get("arguments")})
+            calls.extend(parse_content_tool_calls(text, self._known()))
+        if not calls and offer_tools and self.tools:
+            calls = parse_content_tool_calls(content, self._known())
+        ai = AIMessage(
+            content="" if calls else content,
+            tool_calls=calls,
+            id=f"local-{uuid.uuid4().hex[:12]}",
+            response_metadata={"usage": response.get("usage", {}), "model": "local"},
+        )
+        return ChatResult(generations=[ChatGeneration(message=ai)])
+
+
+def tool_names(tools: Sequence[BaseTool]) -> list[str]:
+    return [t.name for t in tools]

@@ -1,0 +1,339 @@
+"""The graph's nodes and routing functions.
+
+- ``route``: the deterministic router (fast path). A confident match plans the tool calls
+  itself and the language model is skipped.
+- ``planner``: the language model chooses tool calls or writes the answer.
+- ``tools``: runs the planned calls under the turn's budgets; errors, unknown tools,
+  repeated calls and bad arguments come back as tool messages, never as exceptions.
+- ``answer``: the final, grounded reply with its citations.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
+from langchain_core.tools import BaseTool
+from pydantic import ValidationError
+
+from mspilot.agent.artifacts import to_table
+from mspilot.agent.grounding import build_evidence, numbers_in, ungrounded_numbers
+from mspilot.agent.plan import Renderer, Route, Router
+from mspilot.agent.render import NO_ANSWER, citation_line, render_results
+from mspilot.agent.state import AgentState, Budget
+from mspilot.agent.toolcalls import parse_content_tool_calls, validate_call
+from mspilot.agent.turn import (
+    call_signature,
+    last_ai,
+    question_of,
+    tool_results,
+    turn_messages,
+)
+from mspilot.core.logging import get_logger
+from mspilot.prompts import agent as prompts
+
+log = get_logger(__name__)
+
+ToolSelector = Callable[[str, Sequence[BaseTool]], Sequence[BaseTool]]
+MAX_HISTORY_TURNS = 3
+MAX_ERROR_CHARS = 600
+
+
+# ---- routing functions --------------------------------------------------------------------
+
+
+def route_after_router(state: AgentState) -> Literal["tools", "planner", "answer"]:
+    mode = state.get("mode")
+    if mode == "router":
+        ai = last_ai(turn_messages(state.get("messages", [])))
+        return "tools" if ai is not None and ai.tool_calls else "answer"
+    return "planner" if mode == "llm" else "answer"
+
+
+def _out_of_time(state: AgentState) -> bool:
+    return time.time() > state.get("deadline", float("inf"))
+
+
+def route_after_planner(state: AgentState, budget: Budget) -> Literal["tools", "answer"]:
+    if state.get("stop_reason"):
+        return "answer"
+    ai = last_ai(turn_messages(state.get("messages", [])))
+    if ai is None or not ai.tool_calls:
+        return "answer"
+    if state.get("tool_calls_used", 0) >= budget.max_tool_calls or _out_of_time(state):
+        return "answer"
+    return "tools"
+
+
+def route_after_tools(state: AgentState, budget: Budget) -> Literal["planner", "answer"]:
+    if state.get("mode") != "llm" or state.get("stop_reason"):
+        return "answer"
+    if state.get("planner_rounds", 0) >= budget.max_planner_rounds or _out_of_time(state):
+        return "answer"
+    return "planner"
+
+
+# ---- route (fast path) ----------------------------------------------------------------------
+
+
+def _ai_with_calls(route: Route) -> AIMessage:
+    calls: list[ToolCall] = [
+        {
+            "name": c.name,
+            "args": c.args,
+            "id": f"route_{uuid.uuid4().hex[:10]}",
+            "type": "tool_call",
+        }
+        for c in route.calls
+    ]
+    return AIMessage(content="", tool_calls=calls)
+
+
+def make_route_node(
+    router: Router | None, has_model: bool
+) -> Callable[[AgentState], dict[str, Any]]:
+    def route(state: AgentState) -> dict[str, Any]:
+        question = question_of(state)
+        decision = router.route(question, state.get("last_intent")) if router else None
+        if decision is not None and decision.calls and (decision.confident or not has_model):
+            intent = {
+                "intent": decision.intent,
+                "confidence": decision.confidence,
+                **decision.slots,
+            }
+            return {
+                "mode": "router",
+                "intent": intent,
+                "question": question,
+                "messages": [_ai_with_calls(decision)],
+            }
+        return {"mode": "llm" if has_model else "none", "intent": None, "question": question}
+
+    return route
+
+
+# ---- planner (language model) ---------------------------------------------------------------
+
+
+def llm_history(messages: list[AnyMessage]) -> list[BaseMessage]:
+    """Earlier turns as question/answer pairs only (tool traffic dropped), then this turn."""
+    current = turn_messages(messages)
+    earlier = messages[: len(messages) - len(current)]
+    pairs: list[BaseMessage] = []
+    for msg in earlier:
+        if isinstance(msg, HumanMessage):
+            pairs.append(HumanMessage(content=msg.text))
+        elif isinstance(msg, AIMessage) and not msg.tool_calls and msg.text:
+            pairs.append(AIMessage(content=msg.text))
+    return [*pairs[-2 * MAX_HISTORY_TURNS :], *current]
+
+
+def _normalise_ai(ai: AIMessage, known: set[str]) -> AIMessage:
+    """Tool calls written as JSON in the content become real tool calls."""
+    if ai.tool_calls or not ai.text:
+        return ai
+    calls = parse_content_tool_calls(ai.text, known)
+    if not calls:
+        return ai
+    return AIMessage(content="", tool_calls=calls, id=ai.id, response_metadata=ai.response_metadata)
+
+
+def make_planner_node(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    system_prompt: str,
+    tool_selector: ToolSelector | None = None,
+) -> Callable[[AgentState], dict[str, Any]]:
+    by_name = {t.name: t for t in tools}
+    bound_cache: dict[tuple[str, ...], Any] = {}
+
+    def bound_for(selected: Sequence[BaseTool]) -> Any:
+        key = tuple(t.name for t in selected)
+        if key not in bound_cache:
+            bound_cache[key] = model.bind_tools(list(selected)) if selected else model
+        return bound_cache[key]
+
+    def planner(state: AgentState) -> dict[str, Any]:
+        rounds = state.get("planner_rounds", 0) + 1
+        if _out_of_time(state):
+            return {"stop_reason": "wall_clock", "planner_rounds": rounds}
+        question = question_of(state)
+        selected = tool_selector(question, tools) if tool_selector else tools
+        known = {t.name for t in selected} | set(by_name)
+        prompt: list[BaseMessage] = [
+            SystemMessage(content=system_prompt),
+            *llm_history(state.get("messages", [])),
+        ]
+        bound = bound_for(selected)
+        ai = _normalise_ai(bound.invoke(prompt), known)
+        errors = [err for call in ai.tool_calls if (err := validate_call(call, by_name))]
+        if errors:  # one corrective retry, the bad call is not kept
+            log.info("agent.planner.retry", errors=errors)
+            fix = HumanMessage(
+                content=prompts.MALFORMED_TOOL_CALL.format(
+                    error="; ".join(errors), tools=", ".join(sorted(known))
+                )
+            )
+            ai = _normalise_ai(bound.invoke([*prompt, fix]), known)
+        return {"messages": [ai], "planner_rounds": rounds}
+
+    return planner
+
+
+# ---- tools -----------------------------------------------------------------------------------
+
+
+def _error_message(call: ToolCall, text: str) -> ToolMessage:
+    return ToolMessage(
+        content=text[:MAX_ERROR_CHARS],
+        tool_call_id=call.get("id") or "",
+        name=call["name"],
+        status="error",
+    )
+
+
+def make_tools_node(
+    tools: Sequence[BaseTool], budget: Budget
+) -> Callable[[AgentState], dict[str, Any]]:
+    by_name = {t.name: t for t in tools}
+
+    def run_tools(state: AgentState) -> dict[str, Any]:
+        ai = last_ai(turn_messages(state.get("messages", [])))
+        used = state.get("tool_calls_used", 0)
+        signatures = list(state.get("call_signatures", []))
+        out: list[ToolMessage] = []
+        duplicates = 0
+        stop: str | None = None
+        for call in ai.tool_calls if ai else []:
+            args = dict(call.get("args") or {})
+            sig = call_signature(call["name"], args)
+            if sig in signatures:
+                duplicates += 1
+                out.append(_error_message(call, prompts.DUPLICATE_CALL.format(tool=call["name"])))
+                continue
+            if used >= budget.max_tool_calls:
+                stop = "tool_budget"
+                out.append(_error_message(call, prompts.BUDGET_EXHAUSTED))
+                continue
+            if _out_of_time(state):
+                stop = "wall_clock"
+                out.append(_error_message(call, prompts.BUDGET_EXHAUSTED))
+                continue
+            used += 1
+            signatures.append(sig)
+            tool = by_name.get(call["name"])
+            if tool is None:
+                out.append(
+                    _error_message(
+                        call,
+                        f"There is no tool named {call['name']!r}. "
+                        f"Available: {', '.join(sorted(by_name))}.",
+                    )
+                )
+                continue
+            out.append(_invoke(tool, call, args))
+        if ai and ai.tool_calls and duplicates == len(ai.tool_calls):
+            stop = "duplicate_call"
+        update: dict[str, Any] = {
+            "messages": out,
+            "tool_calls_used": used,
+            "call_signatures": signatures,
+        }
+        if stop:
+            update["stop_reason"] = stop
+        return update
+
+    return run_tools
+
+
+def _invoke(tool: BaseTool, call: ToolCall, args: dict[str, Any]) -> ToolMessage:
+    started = time.perf_counter()
+    try:
+        result = tool.invoke(
+            {"name": call["name"], "args": args, "id": call.get("id"), "type": "tool_call"}
+        )
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return _error_message(
+            call, prompts.TOOL_ERROR_RETRY.format(tool=call["name"], error=errors)
+        )
+    except Exception as exc:  # a tool failure is reported to the planner, never raised
+        log.warning("agent.tool.error", tool=call["name"], error=str(exc)[:200])
+        return _error_message(
+            call, prompts.TOOL_ERROR_RETRY.format(tool=call["name"], error=str(exc))
+        )
+    if not isinstance(result, ToolMessage):
+        result = ToolMessage(
+            content=str(result), tool_call_id=call.get("id") or "", name=call["name"]
+        )
+    result.artifact = to_table(result.artifact)
+    result.response_metadata = {"elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
+    if not isinstance(result.content, str):
+        result.content = json.dumps(result.content, default=str)
+    return result
+
+
+# ---- answer ----------------------------------------------------------------------------------
+
+
+def make_answer_node(
+    renderer: Renderer | None = None,
+) -> Callable[[AgentState], dict[str, Any]]:
+    render = renderer or render_results
+
+    def answer(state: AgentState) -> dict[str, Any]:
+        messages = state.get("messages", [])
+        question = question_of(state)
+        results = tool_results(messages)
+        citations = [r.citation() for r in results]
+        intent = state.get("intent")
+        mode = state.get("mode", "none")
+        ai = last_ai(turn_messages(messages))
+        prose = ai.text.strip() if ai is not None and not ai.tool_calls else ""
+        grounded = True
+        replace_id: str | None = None
+        if mode == "llm" and prose:
+            replace_id = ai.id if ai is not None else None
+            evidence = build_evidence(
+                question, (r.content for r in results if not r.error), (r.table for r in results)
+            )
+            bad = ungrounded_numbers(prose, evidence)
+            if bad or (numbers_in(prose) and not results):
+                log.info("agent.answer.ungrounded", numbers=bad[:5])
+                grounded = False
+                text = render(question, intent, results) if results else NO_ANSWER
+            else:
+                text = prose
+        elif mode in ("router", "llm") and results:
+            text = render(question, intent, results)
+        else:
+            text = NO_ANSWER
+        source = citation_line(citations)
+        final = f"{text}\n\n{source}" if source and source not in text else text
+        reply = AIMessage(content=final, id=replace_id) if replace_id else AIMessage(content=final)
+        update: dict[str, Any] = {
+            "messages": [reply],
+            "answer": final,
+            "grounded": grounded,
+            "citations": citations,
+        }
+        if intent:
+            update["last_intent"] = intent
+        return update
+
+    return answer

@@ -22,12 +22,12 @@ from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Date, Engine, Numeric, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mspilot.core.ids import make_id
 from mspilot.db.records import RECORDS, Record
-from mspilot.db.schema import TABLES_BY_NAME, DataQualityIssue, Tenant
+from mspilot.db.schema import TABLES_BY_NAME, DataQualityIssue, Tenant, UTCDateTime
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -75,6 +75,29 @@ def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapp
 
 def _fingerprint(values: Sequence[Any]) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+
+
+def _sqlite_datetime(value: dt.datetime) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores: naive UTC with microseconds."""
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_adapters(table: Table) -> list[Callable[[Any], Any] | None]:
+    """Per column: how a Python value is stored on SQLite (None: as it is)."""
+    adapters: list[Callable[[Any], Any] | None] = []
+    for column in table.columns:
+        kind = column.type
+        if isinstance(kind, UTCDateTime):
+            adapters.append(_sqlite_datetime)
+        elif isinstance(kind, Numeric):
+            adapters.append(float)
+        elif isinstance(kind, Date):
+            adapters.append(dt.date.isoformat)
+        else:
+            adapters.append(None)
+    return adapters
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -225,12 +248,7 @@ class Loader:
                 row["synced_at"] = now
                 to_write.append(row)
             if to_write:
-                stmt = _dialect_insert(conn, sa_table)
-                cols = [c.name for c in sa_table.columns if c.name != "id"]
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["id"], set_={c: stmt.excluded[c] for c in cols}
-                )
-                conn.execute(stmt, to_write)
+                self._upsert(conn, sa_table, to_write)
             if issues:
                 conn.execute(
                     DataQualityIssue.__table__.insert(),
@@ -250,6 +268,30 @@ class Loader:
         result.rejected += len(issues)
         self.report.issues.extend(issues)
         self._known.setdefault(table, set()).update(rows)
+
+    def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """``INSERT .. ON CONFLICT (id) DO UPDATE`` as one driver-level executemany.
+
+        The statement is the same on SQLite and PostgreSQL; values are adapted once here
+        instead of through per-value SQLAlchemy type processors (the hot path).
+        """
+        columns = [c.name for c in table.columns]
+        sqlite_dialect = conn.dialect.name == "sqlite"
+        mark = "?" if sqlite_dialect else "%s"
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}"
+        )
+        params: list[Any] = [[row.get(c) for c in columns] for row in rows]
+        if sqlite_dialect:  # psycopg adapts Decimal, date and aware datetimes natively
+            adapters = [(i, f) for i, f in enumerate(_sqlite_adapters(table)) if f is not None]
+            for values in params:
+                for i, f in adapters:
+                    if values[i] is not None:
+                        values[i] = f(values[i])
+        conn.exec_driver_sql(sql, [tuple(v) for v in params])
 
     def _to_row(self, record: Record) -> dict[str, Any]:
         data = record.model_dump()

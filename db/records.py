@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
 Pct = Annotated[Decimal, Field(ge=-100, le=1000, max_digits=5, decimal_places=2)]
@@ -24,17 +24,10 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     external_id: Annotated[str, Field(min_length=1, max_length=80)]
-    deleted_at: dt.datetime | None = None
+    deleted_at: AwareDatetime | None = None
 
     #: Columns that hold references: column -> referenced table.
     refs: ClassVar[dict[str, str]] = {}
-
-    @model_validator(mode="after")
-    def _aware_times(self) -> Record:
-        for name, value in self:
-            if isinstance(value, dt.datetime) and value.tzinfo is None:
-                raise ValueError(f"{name}: timestamp must carry a time zone")
-        return self
 
 
 class ClientRecord(Record):
@@ -92,8 +85,8 @@ class TicketRecord(Record):
     refs: ClassVar[dict[str, str]] = {"client_id": "clients", "technician_id": "technicians"}
     client_id: Ref
     technician_id: Ref | None = None
-    opened_at: dt.datetime
-    resolved_at: dt.datetime | None = None
+    opened_at: AwareDatetime
+    resolved_at: AwareDatetime | None = None
     priority: Literal["p1", "p2", "p3", "p4"]
     category: str
     status: str
@@ -169,7 +162,7 @@ class AssetRecord(Record):
     kind: str
     status: str
     managed: bool = True
-    last_seen_at: dt.datetime | None = None
+    last_seen_at: AwareDatetime | None = None
 
 
 class LicenseRecord(Record):

@@ -98,7 +98,7 @@ def test_bad_rows_are_reported_not_dropped_silently(engine: Engine) -> None:
     assert "priority" in reasons["bad-priority"]
     assert "no clients row" in reasons["bad-client"]
     assert "csat" in reasons["bad-csat"]
-    assert "time zone" in reasons["naive-time"]
+    assert "timezone" in reasons["naive-time"]
     assert "hours" in reasons["e-neg"]
     assert report.tables["tickets"].rejected == 5
     assert report.tables["tickets"].inserted == 6

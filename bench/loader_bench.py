@@ -66,10 +66,7 @@ def _prepare(engine: Engine, tenant: str) -> None:
     )
     loader.load(
         "technicians",
-        [
-            {"external_id": f"k{i}", "name": f"K{i}", "hourly_cost": Decimal("50")}
-            for i in range(5)
-        ],
+        [{"external_id": f"k{i}", "name": f"K{i}", "hourly_cost": Decimal("50")} for i in range(5)],
     )
 
 
@@ -140,7 +137,7 @@ def run(n_rows: int, pg_url: str | None) -> list[dict[str, Any]]:
         if pg_url:
             pg, schema = _pg_engine(pg_url)
             targets.append(("postgresql", pg, schema))
-        for name, engine, schema in targets:
+        for name, engine, pg_schema in targets:
             migrate.upgrade(engine)
             raw = bench_raw(engine, rows)
             loader = bench_loader(engine, rows)
@@ -155,10 +152,10 @@ def run(n_rows: int, pg_url: str | None) -> list[dict[str, Any]]:
                 }
             )
             engine.dispose()
-            if schema and pg_url:
+            if pg_schema and pg_url:
                 admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
                 with admin.connect() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                    conn.execute(text(f'DROP SCHEMA "{pg_schema}" CASCADE'))
                 admin.dispose()
     return results
 

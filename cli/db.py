@@ -37,9 +37,7 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     counts: dict[str, dict[str, int]] = {}
     with engine.connect() as conn:
         for model in SYNCED_TABLES:
-            rows = conn.execute(
-                select(model.tenant_id, func.count()).group_by(model.tenant_id)  # type: ignore[attr-defined]
-            )
+            rows = conn.execute(select(model.tenant_id, func.count()).group_by(model.tenant_id))
             for tenant_id, n in rows:
                 counts.setdefault(tenant_id, {})[model.__tablename__] = n  # type: ignore[attr-defined]
     if as_json:

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Connection,
     Float,
     Numeric,
-    Select,
     and_,
     case,
     cast,
@@ -39,6 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from mspilot.core.clock import add_months
 from mspilot.core.periods import Period
 from mspilot.db.schema import (
+    AnySelect,
     Client,
     Invoice,
     InvoiceLine,
@@ -64,7 +64,7 @@ def live_invoices(tenant_id: str) -> ColumnElement[bool]:
 
 def revenue_by_client(
     tenant_id: str, period: Period, client_ids: Collection[str] | None = None
-) -> Select[Any]:
+) -> AnySelect:
     """(client_id, revenue) for clients with revenue in the period."""
     return (
         select(Invoice.client_id, func.sum(InvoiceLine.amount).label("revenue"))
@@ -84,7 +84,7 @@ def revenue_by_client(
 
 def labour_by_client(
     tenant_id: str, period: Period, client_ids: Collection[str] | None = None
-) -> Select[Any]:
+) -> AnySelect:
     """(client_id, hours, billable_hours, labour_cost) of time worked in the period."""
     return (
         select(
@@ -123,7 +123,7 @@ def licence_active_months(period: Period) -> ColumnElement[Any]:
 
 def licence_cost_by_client(
     tenant_id: str, period: Period, client_ids: Collection[str] | None = None
-) -> Select[Any]:
+) -> AnySelect:
     """(client_id, licence_cost, licence_seats) over the period's months."""
     months = licence_active_months(period)
     return (
@@ -143,7 +143,7 @@ def licence_cost_by_client(
 
 def client_economics(
     tenant_id: str, period: Period, client_ids: Collection[str] | None = None
-) -> Select[Any]:
+) -> AnySelect:
     """One row per client: revenue, hours, labour and licence cost, margin, margin %,
     effective hourly rate over the period (zeros where there was no activity)."""
     rev = revenue_by_client(tenant_id, period, client_ids).subquery("rev")
@@ -185,7 +185,7 @@ def client_economics(
 
 def unbilled_time_entries(
     tenant_id: str, as_of: dt.date, client_ids: Collection[str] | None = None
-) -> Select[Any]:
+) -> AnySelect:
     """Billable time entries never invoiced and older than 35 days at ``as_of``."""
     cutoff = as_of - dt.timedelta(days=UNBILLED_AFTER_DAYS)
     return select(TimeEntry).where(
@@ -200,7 +200,7 @@ def unbilled_time_entries(
 
 def unbilled_hours_by_client(
     tenant_id: str, as_of: dt.date, client_ids: Collection[str] | None = None
-) -> Select[Any]:
+) -> AnySelect:
     """(client_id, unbilled_hours, entries) at ``as_of``."""
     sub = unbilled_time_entries(tenant_id, as_of, client_ids).subquery()
     return select(
@@ -210,7 +210,7 @@ def unbilled_hours_by_client(
     ).group_by(sub.c.client_id)
 
 
-def active_clients(tenant_id: str, on: dt.date) -> Select[Any]:
+def active_clients(tenant_id: str, on: dt.date) -> AnySelect:
     """Clients onboarded by ``on`` and not churned by then."""
     return select(Client).where(
         Client.tenant_id == tenant_id,
@@ -221,7 +221,7 @@ def active_clients(tenant_id: str, on: dt.date) -> Select[Any]:
     )
 
 
-def churn_labels(tenant_id: str, snapshot: dt.date) -> Select[Any]:
+def churn_labels(tenant_id: str, snapshot: dt.date) -> AnySelect:
     """(client_id, churns) for clients active at ``snapshot``: churns within 90 days after."""
     horizon = snapshot + dt.timedelta(days=CHURN_HORIZON_DAYS)
     sub = active_clients(tenant_id, snapshot).subquery()

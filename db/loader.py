@@ -134,6 +134,11 @@ def upsert_tenant(
     conn.execute(stmt)
 
 
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
 def _dialect_insert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -251,7 +256,7 @@ class Loader:
                 self._upsert(conn, sa_table, to_write)
             if issues:
                 conn.execute(
-                    DataQualityIssue.__table__.insert(),
+                    _table(DataQualityIssue).insert(),
                     [
                         {
                             "tenant_id": self.tenant_id,

@@ -1,0 +1,39 @@
+# One command to set up and run the demo, one to run the tests (see README.md).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-slow lint bench clean
+
+$(UV):
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q uv
+
+install: $(UV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e ".[dev]"
+
+## demo: install, generate + load the demo MSP, train the models, serve chat + widget
+demo: install
+	$(BIN)/mspilot demo run
+
+## test: install test dependencies and run the default (not slow) test suite
+test: install
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow -q $(PYTEST_ARGS)
+
+lint: install
+	mkdir -p build/typecheck && ln -sfn ../.. build/typecheck/mspilot
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy -p mspilot
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python -m mspilot.bench.loader_bench
+
+clean:
+	rm -rf $(VENV) build var .pytest_cache .mypy_cache .ruff_cache

@@ -59,6 +59,22 @@ class QuickBooksSettings(BaseModel):
     timeout_s: float = 30.0
 
 
+class ApiSettings(BaseModel):
+    """The HTTP service: tokens, rate limits, CORS (api issue)."""
+
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs access tokens. Default: secret_key, else a random key kept in "
+        "the data directory (so the CLI and the server agree).",
+    )
+    jwt_ttl_minutes: int = 12 * 60
+    user_requests_per_minute: int = 120
+    tenant_requests_per_minute: int = 1200
+    user_chats_per_minute: int = 30
+    cors_origins: list[str] = Field(default_factory=list)
+    max_page_size: int = 500
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MSPILOT_",
@@ -86,6 +102,10 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     superops: SuperOpsSettings = Field(default_factory=SuperOpsSettings)
     quickbooks: QuickBooksSettings = Field(default_factory=QuickBooksSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    redis_url: str | None = Field(
+        default=None, description="Redis for shared rate limits, e.g. redis://127.0.0.1:6379/0"
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Encrypts stored source credentials (Fernet key, or any string of 16+ "

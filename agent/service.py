@@ -81,7 +81,7 @@ class AgentEvent(BaseModel):
 
 
 ToolsFactory = Callable[[Any], Sequence[BaseTool]]
-RouterFactory = Callable[[Any], Router | None]
+RouterFactory = Callable[[Any, Sequence[BaseTool]], Router | None]
 
 
 def _scope_key(ctx: Any) -> tuple[Any, ...]:
@@ -175,11 +175,12 @@ class AgentService:
             graph = self._graphs.get(key)
             if graph is None:
                 router = None
+                tools = list(self.tools_factory(ctx))
                 if self.router_factory is not None and (self.fast_path or self.model is None):
-                    router = self.router_factory(ctx)
+                    router = self.router_factory(ctx, tools)
                 graph = build_graph(
                     self.model,
-                    list(self.tools_factory(ctx)),
+                    tools,
                     self.checkpointer,
                     router=router,
                     renderer=self.renderer,

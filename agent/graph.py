@@ -55,7 +55,7 @@ def build_graph(
     budget = budget or Budget()
     graph = StateGraph(AgentState)
 
-    graph.add_node("route", make_route_node(router, has_model=model is not None))
+    graph.add_node("route", make_route_node(router, has_model=model is not None, budget=budget))
     graph.add_node("tools", make_tools_node(tools, budget))
     graph.add_node("answer", make_answer_node(renderer))
     if model is not None:

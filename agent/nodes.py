@@ -103,9 +103,13 @@ def _ai_with_calls(route: Route) -> AIMessage:
 
 
 def make_route_node(
-    router: Router | None, has_model: bool
+    router: Router | None, has_model: bool, budget: Budget | None = None
 ) -> Callable[[AgentState], dict[str, Any]]:
+    wall_clock = (budget or Budget()).wall_clock_s
+
     def route(state: AgentState) -> dict[str, Any]:
+        """The turn starts here: its wall-clock deadline is set, then the router is asked."""
+        deadline = time.time() + wall_clock
         question = question_of(state)
         decision = router.route(question, state.get("last_intent")) if router else None
         if decision is not None and decision.calls and (decision.confident or not has_model):
@@ -118,9 +122,15 @@ def make_route_node(
                 "mode": "router",
                 "intent": intent,
                 "question": question,
+                "deadline": deadline,
                 "messages": [_ai_with_calls(decision)],
             }
-        return {"mode": "llm" if has_model else "none", "intent": None, "question": question}
+        return {
+            "mode": "llm" if has_model else "none",
+            "intent": None,
+            "question": question,
+            "deadline": deadline,
+        }
 
     return route
 

@@ -73,6 +73,11 @@ class ApiSettings(BaseModel):
     user_chats_per_minute: int = 30
     cors_origins: list[str] = Field(default_factory=list)
     max_page_size: int = 500
+    demo_portal: bool = Field(
+        default=False,
+        description="Serve the demo portal at / with tokens minted for the demo users "
+        "(never in production).",
+    )
 
 
 class Settings(BaseSettings):

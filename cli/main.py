@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import db
+from mspilot.cli import db, demo
 
 app = typer.Typer(
     name="mspilot",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(demo.app, name="demo")
 
 
 def run() -> None:

@@ -1,0 +1,253 @@
+"""``mspilot demo``: generate the deterministic demo MSP and load it through the loader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mspilot.cli.context import (
+    console,
+    emit_json,
+    friendly_errors,
+    print_table,
+    progress_bar,
+    settings,
+)
+from mspilot.core.errors import UserInputError
+from mspilot.db import migrate
+from mspilot.db.engine import make_engine
+from mspilot.db.loader import Loader, upsert_tenant
+from mspilot.synthetic import store, truth
+from mspilot.synthetic.config import MAX_TENANTS, DemoConfig
+from mspilot.synthetic.generator import SOURCE, TABLES, generate_tenant, tenant_spec
+
+app = typer.Typer(help="The demo MSP: generate it, load it.", no_args_is_help=True)
+
+_STEPS = 6  # on_step calls per generated tenant
+
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")]
+AsOf = Annotated[str, typer.Option("--as-of", help="The data's as-of date, YYYY-MM-DD.")]
+Clients = Annotated[int, typer.Option("--clients", help="Clients per tenant (>= 1).")]
+Tenants = Annotated[int, typer.Option("--tenants", help=f"Tenants (MSPs), 1-{MAX_TENANTS}.")]
+Years = Annotated[int, typer.Option("--years", help="Years of history up to as-of.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def demo_dir() -> Path:
+    return settings().data_dir / "demo"
+
+
+def _config(seed: int, as_of: str, clients: int, tenants: int, years: int) -> DemoConfig:
+    try:
+        day = dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise UserInputError(f"--as-of must be a real date as YYYY-MM-DD, got {as_of!r}") from None
+    return DemoConfig(
+        seed=seed, as_of=day, n_clients=clients, n_tenants=tenants, years=years
+    ).validate()
+
+
+def _generate(config: DemoConfig, show: bool) -> dict[str, Any]:
+    root = demo_dir()
+    truth_root = settings().ground_truth_dir
+    try:
+        old = store.read_index(root).get("tenants", [])
+    except Exception:  # no previous dataset (or an unreadable one): nothing to clean
+        old = []
+    started = time.perf_counter()
+    summary: dict[str, Any] = {"directory": str(root), "tenants": {}}
+    with progress_bar(show) as progress:
+        for index in range(config.n_tenants):
+            spec = tenant_spec(config, index)
+            gen_task = progress.add_task(f"{spec.id}: generate", total=_STEPS)
+            t0 = time.perf_counter()
+            data = generate_tenant(
+                config, index, on_step=lambda _name, t=gen_task: progress.advance(t)
+            )
+            progress.update(gen_task, completed=_STEPS)
+            t1 = time.perf_counter()
+            counts = data.row_counts
+            write_task = progress.add_task(f"{spec.id}: write", total=sum(counts.values()))
+            manifest = store.write_tenant(
+                root,
+                spec,
+                data.tables,
+                config,
+                on_rows=lambda _t, n, t=write_task: progress.advance(t, n),
+            )
+            truth.write(data.truth, truth_root)
+            summary["tenants"][spec.id] = {
+                "name": spec.name,
+                "rows": counts,
+                "leaks": len(data.truth.leaks),
+                "checksum": manifest["checksum"],
+                "generate_s": round(t1 - t0, 2),
+                "write_s": round(time.perf_counter() - t1, 2),
+            }
+            del data
+    new_ids = list(summary["tenants"])
+    for stale in old:
+        if stale not in new_ids:
+            store.remove_tenant(root, stale)
+            stale_truth = truth_root / stale
+            if (stale_truth / "meta.json").exists():
+                for f in stale_truth.iterdir():
+                    f.unlink()
+                stale_truth.rmdir()
+    store.write_index(root, config, new_ids)
+    summary["config"] = store.config_to_json(config)
+    summary["ground_truth"] = str(truth_root)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _load(show: bool) -> dict[str, Any]:
+    root = demo_dir()
+    index = store.read_index(root)
+    s = settings()
+    s.ensure_data_dir()
+    engine = make_engine(s.resolved_database_url)
+    started = time.perf_counter()
+    migrate.upgrade(engine)
+    summary: dict[str, Any] = {"database": repr(engine.url), "tenants": {}}
+    try:
+        with progress_bar(show) as progress:
+            for tenant_id in index["tenants"]:
+                manifest = store.read_manifest(root, tenant_id)
+                spec = store.tenant_from_json(manifest["tenant"])
+                with engine.begin() as conn:
+                    upsert_tenant(
+                        conn,
+                        spec.id,
+                        spec.name,
+                        currency=spec.currency,
+                        timezone=spec.timezone,
+                        max_discount_pct=float(spec.max_discount_pct),
+                    )
+                tasks = {
+                    name: progress.add_task(f"{spec.id}: {name}", total=meta["rows"])
+                    for name, meta in manifest["tables"].items()
+                }
+                loader = Loader(
+                    engine,
+                    spec.id,
+                    SOURCE,
+                    on_progress=lambda table, n, tasks=tasks: progress.advance(tasks[table], n),
+                )
+                t0 = time.perf_counter()
+                report = loader.load_all(
+                    {
+                        name: store.iter_rows(root, spec.id, name, meta["columns"])
+                        for name, meta in manifest["tables"].items()
+                    }
+                )
+                summary["tenants"][spec.id] = {
+                    "run_id": report.run_id,
+                    "tables": {
+                        name: {k: v for k, v in result.as_dict().items() if k != "table"}
+                        for name, result in report.tables.items()
+                    },
+                    "data_quality_issues": len(report.issues),
+                    "seconds": round(time.perf_counter() - t0, 2),
+                }
+    finally:
+        engine.dispose()
+    summary["as_of"] = index["config"]["as_of"]
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _print_generate(summary: dict[str, Any]) -> None:
+    tenants = list(summary["tenants"])
+    rows = [
+        [table, *[summary["tenants"][t]["rows"].get(table, 0) for t in tenants]] for table in TABLES
+    ]
+    rows.append(["planted leaks", *[summary["tenants"][t]["leaks"] for t in tenants]])
+    print_table(f"Demo MSP generated in {summary['seconds']} s", ["table", *tenants], rows)
+    console.print(f"data: {summary['directory']}  ground truth: {summary['ground_truth']}")
+
+
+def _print_load(summary: dict[str, Any]) -> None:
+    rows = []
+    issues = 0
+    for tenant_id, info in summary["tenants"].items():
+        issues += info["data_quality_issues"]
+        for table, r in info["tables"].items():
+            rows.append(
+                [
+                    tenant_id,
+                    table,
+                    r["received"],
+                    r["inserted"],
+                    r["updated"],
+                    r["unchanged"],
+                    r["rejected"],
+                ]
+            )
+    print_table(
+        f"Demo MSP loaded in {summary['seconds']} s",
+        [
+            "tenant",
+            "table",
+            "received rows",
+            "inserted rows",
+            "updated rows",
+            "unchanged rows",
+            "rejected rows",
+        ],
+        rows,
+    )
+    console.print(f"data-quality issues: {issues}")
+    console.print(
+        f"The demo's clock is {summary['as_of']}: set MSPILOT_TODAY={summary['as_of']} so that "
+        "'last month' means the same thing as in the data."
+    )
+
+
+@app.command()
+@friendly_errors
+def generate(
+    seed: Seed = 7,
+    as_of: AsOf = "2026-10-31",
+    clients: Clients = 150,
+    tenants: Tenants = 1,
+    years: Years = 3,
+    as_json: AsJson = False,
+) -> None:
+    """Generate the demo MSP (tables + ground truth) into the data directory."""
+    config = _config(seed, as_of, clients, tenants, years)
+    summary = _generate(config, show=not as_json)
+    emit_json(summary) if as_json else _print_generate(summary)
+
+
+@app.command()
+@friendly_errors
+def load(as_json: AsJson = False) -> None:
+    """Load the generated demo MSP into the database (migrating it first if needed)."""
+    summary = _load(show=not as_json)
+    emit_json(summary) if as_json else _print_load(summary)
+
+
+@app.command()
+@friendly_errors
+def run(
+    seed: Seed = 7,
+    as_of: AsOf = "2026-10-31",
+    clients: Clients = 150,
+    tenants: Tenants = 1,
+    years: Years = 3,
+    as_json: AsJson = False,
+) -> None:
+    """Generate the demo MSP and load it, in one go."""
+    config = _config(seed, as_of, clients, tenants, years)
+    generated = _generate(config, show=not as_json)
+    loaded = _load(show=not as_json)
+    if as_json:
+        emit_json({"generate": generated, "load": loaded})
+        return
+    _print_generate(generated)
+    _print_load(loaded)

@@ -108,6 +108,7 @@ def run_source(source: Source, ctx: SyncContext) -> SyncSummary:
     started = time.perf_counter()
     loader = Loader(ctx.engine, ctx.tenant_id, source.name, run_id=ctx.run_id, now=ctx.now)
     summary = SyncSummary(source.name, ctx.tenant_id, ctx.run_id)
+    requests_before = source.requests
     for stream in source.streams():
         state = (
             {}
@@ -134,7 +135,7 @@ def run_source(source: Source, ctx: SyncContext) -> SyncSummary:
                 ctx.progress(stream.name, batch.records, batch.total)
         log.info("stream synced", source=source.name, **asdict(stream_summary))
     summary.reconciled = source.finish(ctx)
-    summary.requests = source.requests
+    summary.requests = source.requests - requests_before
     summary.issues = len(loader.report.issues)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

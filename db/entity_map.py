@@ -350,3 +350,64 @@ def dependents(engine: Engine, tenant_id: str, invoice_ids: Iterable[str]) -> di
             )
         )
     return out
+
+
+def column_by_id(
+    engine: Engine, tenant_id: str, table: str, column: str, ids: Iterable[str]
+) -> dict[str, Any]:
+    """One column of some rows, by canonical id (rows that do not exist are absent)."""
+    model = TABLES_BY_NAME[table]
+    id_list = list(dict.fromkeys(ids))
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            res = conn.execute(
+                select(model.id, getattr(model, column)).where(
+                    model.tenant_id == tenant_id, model.id.in_(chunk)
+                )
+            )
+            out.update({r[0]: r[1] for r in res})
+    return out
+
+
+@dataclass(frozen=True)
+class LaborLine:
+    line_id: str
+    invoice_id: str
+    client_id: str
+    sku: str | None
+    period_start: dt.date | None
+    period_end: dt.date | None
+    issued_on: dt.date
+
+
+def labor_lines(engine: Engine, tenant_id: str, client_ids: Iterable[str]) -> list[LaborLine]:
+    """Live labour lines of live invoices of some clients (to place billed time entries)."""
+    ids = list(dict.fromkeys(client_ids))
+    out: list[LaborLine] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(
+                select(
+                    InvoiceLine.id,
+                    Invoice.id,
+                    Invoice.client_id,
+                    InvoiceLine.sku,
+                    Invoice.period_start,
+                    Invoice.period_end,
+                    Invoice.issued_on,
+                )
+                .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                .where(
+                    InvoiceLine.tenant_id == tenant_id,
+                    InvoiceLine.kind == "labor",
+                    InvoiceLine.deleted_at.is_(None),
+                    Invoice.deleted_at.is_(None),
+                    Invoice.client_id.in_(chunk),
+                )
+                .order_by(Invoice.issued_on, InvoiceLine.id)
+            )
+            out.extend(LaborLine(*r) for r in rows)
+    return out

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import TaskID
+from sqlalchemy import Engine
 
 from mspilot.cli.context import (
     console,
@@ -20,9 +23,9 @@ from mspilot.cli.context import (
 from mspilot.core.errors import UserInputError
 from mspilot.db import migrate
 from mspilot.db.engine import make_engine
-from mspilot.db.loader import Loader, upsert_tenant
+from mspilot.db.loader import Loader, LoadReport, ProgressCallback, upsert_tenant
 from mspilot.synthetic import store, truth
-from mspilot.synthetic.config import MAX_TENANTS, DemoConfig
+from mspilot.synthetic.config import MAX_TENANTS, DemoConfig, TenantSpec
 from mspilot.synthetic.generator import SOURCE, TABLES, generate_tenant, tenant_spec
 
 app = typer.Typer(help="The demo MSP: generate it, load it.", no_args_is_help=True)
@@ -65,19 +68,25 @@ def _generate(config: DemoConfig, show: bool) -> dict[str, Any]:
             spec = tenant_spec(config, index)
             gen_task = progress.add_task(f"{spec.id}: generate", total=_STEPS)
             t0 = time.perf_counter()
-            data = generate_tenant(
-                config, index, on_step=lambda _name, t=gen_task: progress.advance(t)
-            )
+
+            def stepped(_name: str, task: TaskID = gen_task) -> None:
+                progress.advance(task)
+
+            data = generate_tenant(config, index, on_step=stepped)
             progress.update(gen_task, completed=_STEPS)
             t1 = time.perf_counter()
             counts = data.row_counts
             write_task = progress.add_task(f"{spec.id}: write", total=sum(counts.values()))
+
+            def written(_table: str, n: int, task: TaskID = write_task) -> None:
+                progress.advance(task, n)
+
             manifest = store.write_tenant(
                 root,
                 spec,
                 data.tables,
                 config,
-                on_rows=lambda _t, n, t=write_task: progress.advance(t, n),
+                on_rows=written,
             )
             truth.write(data.truth, truth_root)
             summary["tenants"][spec.id] = {
@@ -105,6 +114,26 @@ def _generate(config: DemoConfig, show: bool) -> dict[str, Any]:
     return summary
 
 
+def load_tenant(
+    engine: Engine,
+    spec: TenantSpec,
+    tables: Mapping[str, Iterable[Mapping[str, Any]]],
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> LoadReport:
+    """Upsert the tenant row, then load its tables through the product's one loader."""
+    with engine.begin() as conn:
+        upsert_tenant(
+            conn,
+            spec.id,
+            spec.name,
+            currency=spec.currency,
+            timezone=spec.timezone,
+            max_discount_pct=float(spec.max_discount_pct),
+        )
+    return Loader(engine, spec.id, SOURCE, on_progress=on_progress).load_all(tables)
+
+
 def _load(show: bool) -> dict[str, Any]:
     root = demo_dir()
     index = store.read_index(root)
@@ -119,31 +148,23 @@ def _load(show: bool) -> dict[str, Any]:
             for tenant_id in index["tenants"]:
                 manifest = store.read_manifest(root, tenant_id)
                 spec = store.tenant_from_json(manifest["tenant"])
-                with engine.begin() as conn:
-                    upsert_tenant(
-                        conn,
-                        spec.id,
-                        spec.name,
-                        currency=spec.currency,
-                        timezone=spec.timezone,
-                        max_discount_pct=float(spec.max_discount_pct),
-                    )
                 tasks = {
                     name: progress.add_task(f"{spec.id}: {name}", total=meta["rows"])
                     for name, meta in manifest["tables"].items()
                 }
-                loader = Loader(
-                    engine,
-                    spec.id,
-                    SOURCE,
-                    on_progress=lambda table, n, tasks=tasks: progress.advance(tasks[table], n),
-                )
+
+                def loaded(table: str, n: int, tasks: dict[str, TaskID] = tasks) -> None:
+                    progress.advance(tasks[table], n)
+
                 t0 = time.perf_counter()
-                report = loader.load_all(
+                report = load_tenant(
+                    engine,
+                    spec,
                     {
                         name: store.iter_rows(root, spec.id, name, meta["columns"])
                         for name, meta in manifest["tables"].items()
-                    }
+                    },
+                    on_progress=loaded,
                 )
                 summary["tenants"][spec.id] = {
                     "run_id": report.run_id,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 
 from mspilot.synthetic import catalog
-from mspilot.synthetic.calendar import BoolArr, IntArr, Window
+from mspilot.synthetic.calendar import BoolArr, FloatArr, IntArr, Window
 from mspilot.synthetic.panel import BLOCK, BURN_IN, MANAGED_KINDS, TM, Panel, maintenance_hours
 from mspilot.synthetic.truth import DEMAND, QUALITY
 
@@ -102,7 +102,7 @@ class Entries:
         return len(self.client)
 
 
-def daily_rates(panel: Panel, window: Window, start: IntArr, end: IntArr) -> np.ndarray:  # type: ignore[type-arg]
+def daily_rates(panel: Panel, window: Window, start: IntArr, end: IntArr) -> FloatArr:
     """``λ[i, d]``: expected tickets of client ``i`` on day ``d`` (the demand model)."""
     dm = window.day_month
     days = np.arange(window.n_days)
@@ -120,7 +120,7 @@ def daily_rates(panel: Panel, window: Window, start: IntArr, end: IntArr) -> np.
         * np.exp(panel.trend[:, None] * (days / 365.25)[None, :] + DEMAND.quality_coef * q)
         * season[None, :]
     )
-    return np.where(alive, lam, 0.0)
+    return np.asarray(np.where(alive, lam, 0.0), dtype=np.float64)
 
 
 def build_tickets(

@@ -75,7 +75,7 @@ def plan_leaks(
         if term.included_hours is not None:
             included[term.client] = term.included_hours * 4
     over: dict[int, list[int]] = {}
-    for i in np.flatnonzero(kind == BLOCK):
+    for i in np.flatnonzero(kind == BLOCK).tolist():
         months = [m for m in range(n_inv) if alive[i, m] and hours[i, m] >= included[i] + 2]
         if months:
             over[int(i)] = months
@@ -119,8 +119,8 @@ def plan_leaks(
         onset = int(rng.integers(max(first, n_inv - 12), n_inv - 1))
         floor = int(lic.in_use[onset:].min())
         gap = 1 + int(rng.integers(max(1, min(floor - 1, round(0.2 * floor)))))
-        months = np.arange(window.n_months) >= onset
-        lic.billed = np.where(months & (lic.in_use > 0), lic.in_use - gap, lic.in_use)
+        from_onset = np.arange(window.n_months) >= onset
+        lic.billed = np.where(from_onset & (lic.in_use > 0), lic.in_use - gap, lic.in_use)
         lic.leak_onset = onset
         plan.licenses.append(by_client[i])
     return plan

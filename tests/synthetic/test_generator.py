@@ -213,7 +213,7 @@ def test_realistic_shape(default: TenantDataset) -> None:
     assert {"paid", "open", "overdue"} <= statuses
     # invoice totals are the sum of their lines, balances what payments left open
     lines = _by(t["invoice_lines"], "invoice_id")
-    paid = defaultdict(Decimal)
+    paid: dict[str, Decimal] = defaultdict(Decimal)
     for p in t["payments"]:
         paid[p["invoice_id"]] += p["amount"]
     for inv in t["invoices"]:

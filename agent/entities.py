@@ -206,6 +206,8 @@ _TOP_N = re.compile(
     r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty)\b"
     r"|\b(\d{1,3}|three|four|five|six|seven|eight|nine|ten)\s+"
     r"(?:biggest|largest|highest|top|worst|lowest|best|most|least|smallest)\b"
+    r"|\b(?:which|the)\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    r"(?:clients|customers|accounts|technicians|techs|engineers|categories)\b"
 )
 
 
@@ -213,7 +215,7 @@ def top_n(question: str) -> int | None:
     m = _TOP_N.search(question.lower())
     if not m:
         return None
-    raw = m.group(1) or m.group(2)
+    raw = m.group(1) or m.group(2) or m.group(3)
     return int(raw) if raw.isdigit() else _NUM_WORDS[raw]
 
 

@@ -123,6 +123,8 @@ _CUES: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 _DIM_LEAD = r"(by|per|for each|each|across|which|what|every|split by|broken down by)"
+_COUNT_WORD = r"(\d{1,3}|three|four|five|six|seven|eight|nine|ten)"
+_COUNTING = re.compile(r"\b(how many|how much|number of|total|count of|what is our|what's our)\b")
 _FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|same but|now|ok,? and|then)\b")
 _SUPERLATIVE = re.compile(
     r"\b(most|highest|biggest|largest|top|best|least|lowest|fewest|worst|smallest|bottom|"
@@ -168,7 +170,7 @@ def _example_matrix(examples: tuple[tuple[str, str], ...]) -> npt.NDArray[np.flo
 
 
 def _phrase_regex(phrase: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in phrase.lower().split()]
+    words = [re.escape(w) for w in tokens(phrase)] or [re.escape(phrase.lower())]
     body = r"\s+".join(words)
     tail = r"(?:s|es)?" if phrase[-1].isalnum() else ""
     return re.compile(rf"(?<![\w]){body}{tail}(?![\w])")
@@ -341,7 +343,7 @@ class IntentRouter:
                 break
         # dimensions: "by X", "per X", "each X", "which X", "who"
         for phrase, dim in self._dimension_phrases:
-            pat = rf"\b{_DIM_LEAD}\s+(the\s+)?{re.escape(phrase)}\b"
+            pat = rf"\b{_DIM_LEAD}\s+(the\s+)?({_COUNT_WORD}\s+)?{re.escape(phrase)}\b"
             if re.search(pat, low) and dim not in s.dimensions:
                 s.dimensions.append(dim)
         if (
@@ -381,6 +383,9 @@ class IntentRouter:
         superlative = bool(_SUPERLATIVE.search(low))
         if _ASCENDING.search(low):
             s.order = "asc"
+        if s.metric == "ticket_share" and prios == ["p1"] and "p1_share" in self.metrics:
+            s.metric = "p1_share"
+            s.filters.pop("priority", None)
         if s.top_n is None and superlative and s.dimensions and not _PLURAL_WHICH.search(low):
             which = _WHICH.search(low)
             s.top_n = 1 if which else 5
@@ -432,14 +437,20 @@ class IntentRouter:
             if self._tool_for(intent) is None:
                 continue
             return intent, max(top_sim, 0.8), True
-        if top in SQL_INTENTS or top in ("list_tables", "describe_table", "greeting"):
+        counting = s.metric is not None and _COUNTING.search(low) is not None
+        if (top in SQL_INTENTS and not counting) or top in (
+            "list_tables",
+            "describe_table",
+            "greeting",
+        ):
             confident = top_sim >= CONFIDENT and top_sim - second >= MIN_MARGIN
             if confident or not s.metric:
                 return top, top_sim, confident
         if s.metric and self._tool_for("metric"):
             # a metric phrase: a metric question unless another intent is clearly closer
             if (
-                top not in ("metric", "chart")
+                not counting
+                and top not in ("metric", "chart")
                 and top_sim - sims.get("metric", 0.0) > 0.12
                 and top_sim >= CONFIDENT
             ):

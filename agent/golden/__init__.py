@@ -1,0 +1,1 @@
+"""Golden questions over the demo MSP, their checkers and the eval runner."""

@@ -374,6 +374,7 @@ def column_by_id(
 @dataclass(frozen=True)
 class LaborLine:
     line_id: str
+    kind: str
     invoice_id: str
     client_id: str
     sku: str | None
@@ -382,8 +383,14 @@ class LaborLine:
     issued_on: dt.date
 
 
-def labor_lines(engine: Engine, tenant_id: str, client_ids: Iterable[str]) -> list[LaborLine]:
-    """Live labour lines of live invoices of some clients (to place billed time entries)."""
+def labor_lines(
+    engine: Engine,
+    tenant_id: str,
+    client_ids: Iterable[str],
+    kinds: tuple[str, ...] = ("labor",),
+) -> list[LaborLine]:
+    """Live lines of some kinds (labour; recurring for prepaid blocks) on live invoices of some
+    clients, to place billed time entries."""
     ids = list(dict.fromkeys(client_ids))
     out: list[LaborLine] = []
     with engine.connect() as conn:
@@ -392,6 +399,7 @@ def labor_lines(engine: Engine, tenant_id: str, client_ids: Iterable[str]) -> li
             rows = conn.execute(
                 select(
                     InvoiceLine.id,
+                    InvoiceLine.kind,
                     Invoice.id,
                     Invoice.client_id,
                     InvoiceLine.sku,
@@ -402,7 +410,7 @@ def labor_lines(engine: Engine, tenant_id: str, client_ids: Iterable[str]) -> li
                 .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
                 .where(
                     InvoiceLine.tenant_id == tenant_id,
-                    InvoiceLine.kind == "labor",
+                    InvoiceLine.kind.in_(kinds),
                     InvoiceLine.deleted_at.is_(None),
                     Invoice.deleted_at.is_(None),
                     Invoice.client_id.in_(chunk),
@@ -410,4 +418,31 @@ def labor_lines(engine: Engine, tenant_id: str, client_ids: Iterable[str]) -> li
                 .order_by(Invoice.issued_on, InvoiceLine.id)
             )
             out.extend(LaborLine(*r) for r in rows)
+    return out
+
+
+def latest_line_prices(
+    engine: Engine, tenant_id: str, client_ids: Iterable[str], kind: str
+) -> dict[tuple[str, str], Any]:
+    """(client_id, sku) -> unit price on the client's most recent live invoice line of a kind."""
+    ids = list(dict.fromkeys(client_ids))
+    out: dict[tuple[str, str], Any] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(
+                select(Invoice.client_id, InvoiceLine.sku, InvoiceLine.unit_price)
+                .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                .where(
+                    InvoiceLine.tenant_id == tenant_id,
+                    InvoiceLine.kind == kind,
+                    InvoiceLine.deleted_at.is_(None),
+                    Invoice.deleted_at.is_(None),
+                    Invoice.client_id.in_(chunk),
+                )
+                .order_by(Invoice.issued_on, InvoiceLine.id)
+            )
+            for client_id, sku, price in rows:
+                if sku:
+                    out[(client_id, sku)] = price
     return out

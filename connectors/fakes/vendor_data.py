@@ -241,6 +241,28 @@ def split_dataset(
             }
         return service_items[sku]
 
+    block_items: dict[tuple[str, Any], dict[str, Any]] = {}
+
+    def block_item(sku: str, hours: Any) -> dict[str, Any]:
+        """Block-hour service items carry the hours in the block (one item per size)."""
+        if sku not in service_items:
+            service_item(sku, sku_kinds.get(sku, "recurring"), "BLOCK_HOURS")
+        key = (sku, hours)
+        if key not in block_items:
+            if not block_items.get((sku, "first")):
+                item = service_items[sku]
+                block_items[(sku, "first")] = item
+            else:
+                item = dict(service_items[sku])
+                item["itemId"] = superops_id("service_item", f"{sku}:{hours}")
+                extra_items.append(item)
+            item["quantity"] = _s(hours)
+            item["quantityType"] = "BLOCK_HOURS"
+            block_items[key] = item
+        return block_items[key]
+
+    extra_items: list[dict[str, Any]] = []
+
     def item_ref(item: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "itemId": item["itemId"],
@@ -258,10 +280,11 @@ def split_dataset(
         contract_id = ids.put("superops", "contracts", kid, superops_id("contract", kid))
         kind = contract["kind"]
         sku = contract_sku.get(kid, f"CONTRACT-{kind.upper()}")
-        charge = service_item(sku, "recurring", "BLOCK_HOURS" if kind == "block_hours" else None)
-        quantity = (
-            contract.get("included_hours") if kind == "block_hours" else contract.get("quantity")
-        )
+        if kind == "block_hours":
+            charge = block_item(sku, contract.get("included_hours"))
+        else:
+            charge = service_item(sku, sku_kinds.get(sku, "recurring"))
+        quantity = contract.get("quantity")
         if kind == "time_and_materials":
             details = [{"value": _s(contract.get("hourly_rate")), "afterHoursValue": None}]
         else:
@@ -463,13 +486,16 @@ def split_dataset(
         eid = entry["external_id"]
         item_id = ids.put("superops", "time_entries", eid, superops_id("worklog", eid))
         line = line_by_id.get(entry.get("invoice_line_id") or "")
-        svc = service_item(line["sku"] if line and line.get("sku") else "LABOR", "labor", "HOURS")
-        if entry.get("invoice_line_id"):
+        svc_sku = line["sku"] if line and line.get("sku") and line["kind"] == "labor" else "LABOR"
+        svc = service_item(svc_sku, "labor", "HOURS")
+        if line is not None and line["kind"] == "recurring":
+            status = "UNDER_CONTRACT"  # covered by a prepaid block, billed on its line
+        elif line is not None:
             status = "INVOICED"
         elif entry["billable"]:
-            status = "APPROVED"
+            status = "APPROVED"  # billable, not invoiced yet
         else:
-            status = "UNDER_CONTRACT"
+            status = "UNDER_CONTRACT"  # in scope of a managed-services contract
         if entry.get("ticket_id"):
             ticket_vendor_id = ids.get("superops", "tickets", entry["ticket_id"])
             display = next(
@@ -522,7 +548,9 @@ def split_dataset(
             "customFields": {},
         }
         (so.assets if asset.get("managed", True) else so.unmonitored_assets).append(record)
-    so.service_items = sorted(service_items.values(), key=lambda s: s["name"])
+    so.service_items = sorted(
+        [*service_items.values(), *extra_items], key=lambda s: (s["name"], s["itemId"])
+    )
 
     # ---- QuickBooks -----------------------------------------------------------------------------
     _build_quickbooks(tables, vd, clients, lines_by_invoice, sku_kinds, vary_customers)

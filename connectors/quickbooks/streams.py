@@ -32,6 +32,7 @@ from mspilot.db.entity_map import (
     column_by_id,
     ids_where,
     invoice_index,
+    latest_line_prices,
     live_source_ids,
     load_links,
     save_link,
@@ -472,6 +473,17 @@ class _LicenceCostStream(QuickBooksStream):
         for ext in live_source_ids(ctx.engine, ctx.tenant_id, "licenses", QBO):
             if ext.startswith(self.id_prefix):
                 existing[ext[len(self.id_prefix) :].split("-")[0]].add(ext)
+        customers = {
+            _ref((line.ItemBasedExpenseLineDetail or {}).get("CustomerRef")) or ""
+            for rec in records
+            for line in rec.Line or []
+        }
+        prices = latest_line_prices(
+            ctx.engine,
+            ctx.tenant_id,
+            [qbo_client_id(ctx, client_links, c) for c in customers if c],
+            "license",
+        )
         for rec in records:
             keep = set()
             for n, line in enumerate(rec.Line or [], start=1):
@@ -486,18 +498,21 @@ class _LicenceCostStream(QuickBooksStream):
                 keep.add(ext)
                 start, end = service_period(line.Description)
                 unit_cost = money(detail.get("UnitPrice")) or Decimal("0.00")
+                sku = ((item.Sku or item.Name) if item else None) or "LICENSE"
+                # resale price: what the client was last invoiced per seat, else the item's price
+                price = prices.get((qbo_client_id(ctx, client_links, customer), sku))
+                if price is None and item is not None and item.UnitPrice is not None:
+                    price = money(item.UnitPrice)
                 batch.add(
                     "licenses",
                     {
                         "external_id": ext,
                         "client_id": qbo_client_ref(ctx, client_links, customer),
                         "product": ((item.Name if item else None) or "Licence")[:120],
-                        "sku": ((item.Sku or item.Name) if item else None) or "LICENSE",
+                        "sku": sku,
                         "seats_in_use": int(Decimal(str(detail.get("Qty") or 0))),
                         "unit_cost": unit_cost,
-                        "unit_price": money(item.UnitPrice)
-                        if item and item.UnitPrice is not None
-                        else unit_cost,
+                        "unit_price": price if price is not None else unit_cost,
                         "starts_on": start or parse_date(rec.TxnDate),
                         "ends_on": end,
                     },

@@ -37,6 +37,7 @@ from mspilot.connectors.util import (
     parse_time,
     service_period,
 )
+from mspilot.core.clock import month_end
 from mspilot.core.ids import make_id
 from mspilot.db.entity_map import column_by_id, ids_where, labor_lines, live_source_ids, rows_by_id
 
@@ -529,12 +530,16 @@ class ContractsStream(SuperOpsStream):
             }
             if kind == "time_and_materials":
                 row["hourly_rate"] = money(detail.value)
+                row["unit_price"] = row["hourly_rate"]
             else:
                 row["unit_price"] = money(detail.value)
                 row["hourly_rate"] = money(detail.afterHoursValue)
                 row["quantity"] = quantity
                 if row["unit_price"] is not None and quantity is not None:
-                    row["monthly_value"] = (row["unit_price"] * quantity).quantize(Decimal("0.01"))
+                    discount = row["discount_pct"] or Decimal(0)
+                    row["monthly_value"] = (
+                        row["unit_price"] * quantity * (1 - discount / 100)
+                    ).quantize(Decimal("0.01"))
                 if kind == "block_hours" and charge_item is not None:
                     row["included_hours"] = money(charge_item.quantity)
             status = rec.contractStatus
@@ -543,8 +548,10 @@ class ContractsStream(SuperOpsStream):
                 row["status"] = "active" if ends is None or ends >= today else "expired"
             elif status == "DRAFT":
                 row["status"] = "draft"
+            elif ends is not None and ends < today and ends == month_end(ends):
+                row["status"] = "expired"  # ran to the end of a billing month: its term
             else:
-                row["status"] = "expired" if ends is not None and ends < today else "cancelled"
+                row["status"] = "cancelled"  # ended mid-period (or not yet): terminated
             batch.add("contracts", row)
             client = _ref(rec.client, "accountId")
             if client and charge.get("name"):
@@ -636,15 +643,12 @@ class InvoicesStream(SuperOpsStream):
         if not client or not sku:
             return None
         charges = ctx.cache.get("superops.contract_charges", {}).get(client, [])
-        hits = [
-            (start or dt.date.min, cid)
+        covering = [
+            (name == sku, start or dt.date.min, cid)
             for cid, name, start, end in charges
-            if name == sku
-            and day is not None
-            and (start is None or start <= day)
-            and (end is None or day <= end)
+            if day is not None and (start is None or start <= day) and (end is None or day <= end)
         ]
-        return max(hits)[1] if hits else None
+        return max(covering)[2] if covering else None
 
     def map_records(self, ctx: SyncContext, records: list[Any], partition: str) -> Batch:
         batch = Batch()
@@ -692,7 +696,7 @@ class InvoicesStream(SuperOpsStream):
                         "external_id": item.itemId,
                         "invoice_id": rec.invoiceId,
                         "contract_id": self._contract(ctx, client, sku, billed or row["issued_on"])
-                        if kind == "recurring"
+                        if kind in ("recurring", "labor")
                         else None,
                         "kind": kind,
                         "sku": sku[:80] if sku else None,
@@ -783,9 +787,18 @@ class WorklogsStream(SuperOpsStream):
         return batch
 
     def _place_billed(self, ctx: SyncContext, rows: list[tuple[Any, dict[str, Any]]]) -> None:
-        """Worklogs say INVOICED but not on which line: place each on its client's labour
-        line whose invoice period covers the work date (same service item preferred)."""
-        billed = [(rec, row) for rec, row in rows if rec.status == "INVOICED" and row["client_id"]]
+        """Worklogs say how they were billed but not on which line. ``INVOICED`` entries go on
+        their client's labour line whose invoice period covers the work date;
+        ``UNDER_CONTRACT`` billable entries (prepaid blocks) on the recurring line of that
+        period. The same service item is preferred when several lines qualify."""
+        wanted = {"INVOICED": "labor", "UNDER_CONTRACT": "recurring"}
+        billed = [
+            (rec, row)
+            for rec, row in rows
+            if row["client_id"]
+            and rec.status in wanted
+            and (rec.status == "INVOICED" or rec.billable)
+        ]
         if not billed:
             return
 
@@ -793,23 +806,26 @@ class WorklogsStream(SuperOpsStream):
             return client[1:] if client.startswith("=") else make_id(ctx.tenant_id, SOURCE, client)
 
         lines_by_client = defaultdict(list)
-        for line in labor_lines(
-            ctx.engine, ctx.tenant_id, {canonical(r["client_id"]) for _x, r in billed}
-        ):
+        clients = {canonical(r["client_id"]) for _x, r in billed}
+        for line in labor_lines(ctx.engine, ctx.tenant_id, clients, ("labor", "recurring")):
             lines_by_client[line.client_id].append(line)
         for rec, row in billed:
             day = row["work_date"]
-            candidates = lines_by_client.get(canonical(row["client_id"]), [])
+            kind = wanted[rec.status]
+            candidates = [
+                ln
+                for ln in lines_by_client.get(canonical(row["client_id"]), [])
+                if ln.kind == kind and day is not None
+            ]
             covering = [
                 ln
                 for ln in candidates
-                if ln.period_start
-                and ln.period_end
-                and day
-                and ln.period_start <= day <= ln.period_end
+                if ln.period_start and ln.period_end and ln.period_start <= day <= ln.period_end
             ]
-            if not covering:
-                covering = [ln for ln in candidates if day and ln.issued_on >= day][:1]
+            if not covering:  # invoices without a service period: the next one issued
+                covering = [
+                    ln for ln in candidates if ln.period_start is None and ln.issued_on >= day
+                ][:1]
             sku = str(rec.serviceItem.get("name") or "")
             covering.sort(key=lambda ln: (ln.sku != sku, ln.issued_on, ln.line_id))
             if covering:

@@ -1,0 +1,240 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+The lifespan opens the database, loads every tenant's registered models, the agent (its graph
+and the embedding model) once, and starts the audit writer; routes live in ``api/routes``, one
+router per module. A pure ASGI middleware gives each request an id, a structured JSON log line
+(never the query string, which may carry a WebSocket token) and Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Engine, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mspilot.api.errors import install_handlers
+from mspilot.api.metrics import Metrics
+from mspilot.api.pubsub import InsightHub
+from mspilot.api.ratelimit import make_limiter
+from mspilot.api.routes import (
+    analytics,
+    auth,
+    chat,
+    clients,
+    health,
+    insights,
+    portal,
+)
+from mspilot.api.security import signing_key
+from mspilot.api.state import AppState, AuditWriter, ContextFactory, UserCache
+from mspilot.core.clock import Clock
+from mspilot.core.logging import get_logger
+from mspilot.core.settings import Settings
+from mspilot.db.engine import make_engine
+from mspilot.db.schema import Tenant
+
+log = get_logger("mspilot.api")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+API_DESCRIPTION = """
+mspilot answers questions about a managed service provider's clients, margins, revenue leaks,
+demand and prices.
+
+**Authentication**: `POST /v1/auth/token` with email and password returns a bearer token
+(`Authorization: Bearer <token>`); service accounts send an API key in `X-API-Key`.
+
+**Roles**: `owner`, `finance`, `service_manager`, `technician` (no revenue, margin or pricing),
+`client_user` (only their own client's tickets, assets and invoices). The chat agent is bound by
+the same rules.
+
+**Errors** are JSON: `{"detail": "...", "code": "...", "request_id": "..."}`; rate limits answer
+429 with `Retry-After`.
+"""
+
+
+class RequestContextMiddleware:
+    """Request id, one JSON log line per request, request count and latency metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "WS")
+            if route not in ("/metrics",):
+                self.metrics.requests.labels(method, route, str(status)).inc()
+                self.metrics.latency.labels(method, route).observe(elapsed)
+            if route not in ("/healthz", "/metrics"):
+                log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    path=scope.get("path"),
+                    status=status if scope["type"] == "http" else None,
+                    duration_ms=round(elapsed * 1000, 2),
+                    user_id=state.get("user_id"),
+                    tenant_id=state.get("tenant_id"),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _tenants(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [str(t) for t in conn.scalars(select(Tenant.id).order_by(Tenant.id))]
+
+
+def load_models(state: AppState) -> None:
+    """Load each tenant's champion models into memory (the registry caches them)."""
+    from mspilot.models.registry import KINDS, Registry
+
+    for tenant_id in _tenants(state.engine):
+        registry = Registry(state.data_dir, tenant_id, mlflow=False)
+        status: dict[str, str] = {}
+        for kind in KINDS:
+            champ = registry.champion(kind)
+            if champ is None:
+                status[kind] = "not trained"
+                continue
+            try:
+                registry.load(kind)
+                status[kind] = f"v{champ.version}"
+            except Exception as exc:
+                status[kind] = f"failed: {exc}"
+                log.warning("model load failed", tenant_id=tenant_id, kind=kind, error=str(exc))
+        state.models[tenant_id] = status
+
+
+def load_agent(state: AppState) -> None:
+    """Build the agent (unless one was given), then warm the embedder and one graph/tenant."""
+    if state.agent is None:
+        from mspilot.agent.service import AgentService
+
+        state.agent = AgentService.from_settings(state.settings)
+    from mspilot.core.embeddings import get_embedder
+
+    get_embedder()
+    for tenant_id in _tenants(state.engine):
+        state.agent.graph_for(state.tool_context(tenant_id, "owner", None))
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    agent: Any = None,
+    context_factory: ContextFactory | None = None,
+    agent_workers: int = 4,
+    warm: bool = True,
+) -> FastAPI:
+    """The app. Tests pass an engine, an agent and a context factory; production passes
+    nothing but settings (the lifespan builds the rest)."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from mspilot.api.state import default_context_factory
+
+        db = engine or make_engine(settings.resolved_database_url)
+        state = AppState(
+            settings=settings,
+            engine=db,
+            clock=Clock(settings.today),
+            signing_key=signing_key(settings),
+            limiter=make_limiter(settings.redis_url),
+            metrics=metrics,
+            hub=InsightHub(),
+            users=UserCache(db),
+            audit=AuditWriter(db),
+            context_factory=context_factory or default_context_factory,
+            agent=agent,
+            agent_pool=ThreadPoolExecutor(agent_workers, thread_name_prefix="agent"),
+        )
+        app.state.mspilot = state
+        if warm:
+            try:
+                await asyncio.to_thread(load_models, state)
+            except Exception as exc:
+                log.warning("models not loaded", error=str(exc))
+            try:
+                await asyncio.to_thread(load_agent, state)
+            except Exception as exc:
+                state.agent_error = f"{type(exc).__name__}: {exc}"
+                log.warning("agent not available", error=state.agent_error)
+        log.info(
+            "api started",
+            limiter=state.limiter.backend,
+            tenants=sorted(state.models),
+            agent=state.agent is not None,
+        )
+        try:
+            yield
+        finally:
+            state.agent_pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
+            state.audit.close()
+            await state.limiter.close()
+            if engine is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="mspilot API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "auth", "description": "Tokens, users and API keys"},
+            {"name": "chat", "description": "Ask the analyst: SSE, WebSocket, threads"},
+            {"name": "clients", "description": "Client list and profiles"},
+            {"name": "analytics", "description": "Churn, margins, leaks, forecast, pricing"},
+            {"name": "insights", "description": "Proactive insights feed and live push"},
+            {"name": "ops", "description": "Health, readiness, metrics"},
+        ],
+    )
+    install_handlers(app)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for module in (health, auth, chat, clients, analytics, insights, portal):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,157 @@
+"""What one running app holds: settings, the engine, the agent, limits, metrics, the hub.
+
+Built once by the lifespan (``api.app``) and reached by routes through ``api.deps``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from mspilot.api.metrics import Metrics
+from mspilot.api.pubsub import InsightHub
+from mspilot.api.ratelimit import Limiter
+from mspilot.core.clock import Clock
+from mspilot.core.logging import get_logger
+from mspilot.core.settings import Settings
+from mspilot.db.audit import AuditRecord, record_events
+from mspilot.db.users import UserRow, get_user, user_for_key
+
+log = get_logger(__name__)
+
+#: Builds the agent tools' context: (engine, tenant_id, today, data_dir, role, client_id)
+ContextFactory = Callable[[Engine, str, dt.date, Path, str, str | None], Any]
+
+
+def default_context_factory(
+    engine: Engine,
+    tenant_id: str,
+    today: dt.date,
+    data_dir: Path,
+    role: str,
+    client_id: str | None,
+) -> Any:
+    from mspilot.tools.context import ToolContext
+
+    return ToolContext(
+        engine=engine,
+        tenant_id=tenant_id,
+        today=today,
+        data_dir=data_dir,
+        role=role,
+        client_id=client_id,
+    )
+
+
+class AuditWriter:
+    """Writes audit records from a background thread in small batches (requests never wait
+    on the audit insert); ``flush()`` blocks until everything queued is written."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.Queue[AuditRecord | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, record: AuditRecord) -> None:
+        self._queue.put(record)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch = [item]
+            while len(batch) < 200:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            records = [r for r in batch if r is not None]
+            try:
+                record_events(self.engine, records)
+            except Exception:  # the audit must never take the service down
+                log.exception("audit write failed", records=len(records))
+            for _ in batch:
+                self._queue.task_done()
+            if any(r is None for r in batch):
+                return
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+
+@dataclass
+class _Cached:
+    user: UserRow | None
+    until: float
+
+
+class UserCache:
+    """Users by id and by API-key hash, for a few seconds (disable/role changes land fast)."""
+
+    def __init__(self, engine: Engine, ttl_s: float = 15.0) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self._by_id: dict[str, _Cached] = {}
+        self._by_key: dict[str, _Cached] = {}
+
+    def user(self, user_id: str) -> UserRow | None:
+        hit = self._by_id.get(user_id)
+        now = time.monotonic()
+        if hit is None or hit.until < now:
+            hit = _Cached(get_user(self.engine, user_id), now + self.ttl_s)
+            self._by_id[user_id] = hit
+        return hit.user
+
+    def user_for_key(self, key_hash: str) -> UserRow | None:
+        hit = self._by_key.get(key_hash)
+        now = time.monotonic()
+        if hit is None or hit.until < now:
+            hit = _Cached(user_for_key(self.engine, key_hash), now + self.ttl_s)
+            self._by_key[key_hash] = hit
+        return hit.user
+
+    def clear(self) -> None:
+        self._by_id.clear()
+        self._by_key.clear()
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    signing_key: str
+    limiter: Limiter
+    metrics: Metrics
+    hub: InsightHub
+    users: UserCache
+    audit: AuditWriter
+    context_factory: ContextFactory
+    agent: Any = None
+    agent_pool: ThreadPoolExecutor | None = None
+    agent_error: str | None = None
+    models: dict[str, dict[str, str]] = field(default_factory=dict)
+    model_cache: dict[tuple[str, str], Any] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    def tool_context(self, tenant_id: str, role: str, client_id: str | None) -> Any:
+        return self.context_factory(
+            self.engine, tenant_id, self.clock.today(), self.data_dir, role, client_id
+        )

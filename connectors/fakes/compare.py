@@ -48,12 +48,12 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def canonical_to_dataset(tenant_id: str, ids: IdMap) -> dict[str, tuple[str, str]]:
-    """canonical row id -> (table, dataset external id) for every vendor id the fakes made."""
-    out: dict[str, tuple[str, str]] = {}
+def canonical_to_dataset(tenant_id: str, ids: IdMap) -> dict[tuple[str, str], str]:
+    """(table, canonical row id) -> dataset external id, for every vendor id the fakes made."""
+    out: dict[tuple[str, str], str] = {}
     for (vendor, table), mapping in ids.ids.items():
         for ext, vendor_id in mapping.items():
-            out[make_id(tenant_id, vendor, vendor_id)] = (table, ext)
+            out[(table, make_id(tenant_id, vendor, vendor_id))] = ext
     return out
 
 
@@ -74,8 +74,8 @@ def loaded_rows(
                 )
             ).mappings()
             for row in rows:
-                key = back.get(row["id"])
-                if key is None or key[0] != table:
+                key = back.get((table, row["id"]))
+                if key is None:
                     strays.append(f"{table}:{row['id']}")
                     continue
                 data = {}
@@ -84,9 +84,9 @@ def loaded_rows(
                         continue
                     value = row[name]
                     if name in record.refs and value is not None:
-                        value = back.get(value, ("?", f"?{value}"))[1]
+                        value = back.get((record.refs[name], value), f"?{value}")
                     data[name] = _norm(value)
-                out.setdefault(table, {})[key[1]] = data
+                out.setdefault(table, {})[key] = data
     return out, strays
 
 

@@ -159,11 +159,12 @@ def sample_dataset(
             }
         )
         kind = _KINDS[c % len(_KINDS)]
+        rate = _d(rng.choice((150, 165, 185)))
         unit_price = {
             "per_user": _d(rng.choice((125, 150, 175))),
             "per_device": _d(rng.choice((55, 65, 75))),
             "block_hours": _d(1800),
-            "time_and_materials": None,
+            "time_and_materials": rate,
             "flat": _d(rng.choice((2500, 4000))),
         }[kind]
         quantity = {
@@ -173,7 +174,7 @@ def sample_dataset(
             "time_and_materials": None,
             "flat": _d(1),
         }[kind]
-        rate = _d(rng.choice((150, 165, 185)))
+        discount = _d(5) if c % 3 == 0 else _d(0)
         contract = {
             "external_id": f"{cid}-k1",
             "client_id": cid,
@@ -181,12 +182,14 @@ def sample_dataset(
             "kind": kind,
             "unit_price": unit_price,
             "quantity": quantity,
-            "monthly_value": _d(unit_price * quantity) if unit_price and quantity else None,
+            "monthly_value": _d(unit_price * quantity * (100 - discount) / 100)
+            if unit_price and quantity
+            else None,
             "hourly_rate": rate,
             "included_hours": _d(12) if kind == "block_hours" else None,
             "starts_on": onboarded,
             "ends_on": churned_on,
-            "discount_pct": _d(5) if c % 3 == 0 else None,
+            "discount_pct": discount if discount else None,
             "status": "cancelled" if churned_on else "active",
         }
         t["contracts"].append(contract)
@@ -314,6 +317,7 @@ def sample_dataset(
                             "external_id": line_id,
                             "invoice_id": iid,
                             "kind": "labor",
+                            "contract_id": contract["external_id"],
                             "sku": "LABOR",
                             "description": "Support labour",
                             "quantity": qty,
@@ -342,7 +346,7 @@ def sample_dataset(
                 due = issued + dt.timedelta(days=30)
                 paid = due < as_of - dt.timedelta(days=20) and rng.random() > 0.1
                 if rng.random() < 0.03:
-                    status, balance = "void", total
+                    status, balance = "void", _d(0)
                 elif paid:
                     status, balance = "paid", _d(0)
                 else:

@@ -29,6 +29,7 @@ def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
     saver = SqliteSaver(conn)
     saver.setup()
     return saver

@@ -92,7 +92,8 @@ _CUES: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"\b(policy|policies|playbook|procedure|runbook|guideline|catalogue|catalog|"
             r"terms and conditions|termination terms|how do we|how should we|how did we fix|"
-            r"how to fix|what does our|sla for|response time commitment|knowledge base)\b"
+            r"how to fix|what does our|sla for|response time commitment|knowledge base|"
+            r"do we (promise|guarantee|commit)|are we (obliged|committed))\b"
         ),
         "search_knowledge",
     ),

@@ -73,7 +73,7 @@ def render_metric(question: str, intent: dict[str, Any], result: ToolResult) -> 
     rows: list[list[Any]] = [list(r) for r in table.get("rows") or []]
     metric = str(meta.get("metric") or (columns[-1] if columns else intent.get("metric") or ""))
     unit = str(meta.get("unit") or "")
-    period = meta.get("period_label") or intent.get("period_label") or ""
+    period = meta.get("period_label") or meta.get("period") or intent.get("period_label") or ""
     when = f" ({period})" if period else ""
     label = _metric_label(metric)
     filters = intent.get("filters") or {}

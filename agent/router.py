@@ -416,12 +416,7 @@ class IntentRouter:
             best[intent] = max(best.get(intent, -1.0), float(sim))
         return best
 
-    def classify(self, question: str, s: Slots, masked: str) -> tuple[str, float, bool]:
-        low = question.lower()
-        sims = self._similarities(masked)
-        ranked = sorted(sims.items(), key=lambda kv: -kv[1])
-        top, top_sim = ranked[0]
-        second = ranked[1][1] if len(ranked) > 1 else 0.0
+    def _cue(self, low: str, s: Slots) -> str | None:
         for pattern, intent in _CUES:
             if not pattern.search(low):
                 continue
@@ -437,7 +432,19 @@ class IntentRouter:
                 continue
             if self._tool_for(intent) is None:
                 continue
-            return intent, max(top_sim, 0.8), True
+            return intent
+        return None
+
+    def classify(self, question: str, s: Slots, masked: str) -> tuple[str, float, bool]:
+        low = question.lower()
+        cue = self._cue(low, s)
+        if cue is not None:  # a strong cue needs no embedding
+            return cue, 0.8, True
+        sims = self._similarities(masked)
+        ranked = sorted(sims.items(), key=lambda kv: -kv[1])
+        top, top_sim = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+
         counting = s.metric is not None and _COUNTING.search(low) is not None
         if (top in SQL_INTENTS and not counting) or top in (
             "list_tables",

@@ -203,7 +203,7 @@ class AgentService:
         thread_id = thread_id or uuid.uuid4().hex
         started = time.perf_counter()
         state = self.graph_for(ctx).invoke(
-            new_turn(question, self.budget), self._config(ctx, thread_id)
+            new_turn(question, self.budget), self._config(ctx, thread_id), durability="exit"
         )
         return _answer_from_state(question, thread_id, state, time.perf_counter() - started)
 
@@ -216,7 +216,10 @@ class AgentService:
         config = self._config(ctx, thread_id)
         streamed = False
         for mode, payload in graph.stream(
-            new_turn(question, self.budget), config, stream_mode=["messages", "updates"]
+            new_turn(question, self.budget),
+            config,
+            stream_mode=["messages", "updates"],
+            durability="exit",  # one checkpoint write per turn
         ):
             if mode == "messages":
                 chunk, meta = payload

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -198,6 +198,9 @@ class _Build:
     period: Period | None
     as_of: dt.date
     grain: str | None  # requested time dimension, if any
+    #: Columns the request reads (dimension inputs and the metric's name): builders skip the
+    #: joins nobody asked for.
+    needs: frozenset[str] = frozenset()
 
 
 FactBuilder = Callable[[_Build], "AnySelect"]
@@ -286,13 +289,14 @@ def _buckets(b: _Build) -> list[tuple[dt.date, dt.date]]:
 
 
 def _revenue_lines(b: _Build) -> AnySelect:
-    return (
+    with_contract = "contract_kind" in b.needs
+    stmt = (
         select(
             Invoice.client_id.label("client_id"),
             Invoice.issued_on.label("event_date"),
             Invoice.status.label("status"),
             InvoiceLine.kind.label("line_kind"),
-            Contract.kind.label("contract_kind"),
+            (Contract.kind if with_contract else null()).label("contract_kind"),
             InvoiceLine.amount.label("amount"),
         )
         .join(
@@ -303,16 +307,18 @@ def _revenue_lines(b: _Build) -> AnySelect:
                 InvoiceLine.deleted_at.is_(None),
             ),
         )
-        .outerjoin(
-            Contract,
-            and_(Contract.id == InvoiceLine.contract_id, Contract.tenant_id == b.tenant_id),
-        )
         .where(
             d.live_invoices(b.tenant_id),
             _in(Invoice.issued_on, b.period),
             _scoped(Invoice.client_id, b),
         )
     )
+    if with_contract:
+        stmt = stmt.outerjoin(
+            Contract,
+            and_(Contract.id == InvoiceLine.contract_id, Contract.tenant_id == b.tenant_id),
+        )
+    return stmt
 
 
 def _invoices(b: _Build) -> AnySelect:
@@ -354,40 +360,48 @@ def _time_entries(b: _Build) -> AnySelect:
         TimeEntry.invoice_line_id.is_(None),
         TimeEntry.work_date < cutoff,
     )
-    return (
-        select(
-            TimeEntry.client_id.label("client_id"),
-            TimeEntry.technician_id.label("technician_id"),
-            TimeEntry.work_date.label("event_date"),
-            TimeEntry.billable.label("billable"),
-            Ticket.priority.label("priority"),
-            Ticket.category.label("category"),
-            TimeEntry.hours.label("hours"),
-            case((TimeEntry.billable, TimeEntry.hours), else_=0).label("billable_hours"),
-            (TimeEntry.hours * Technician.hourly_cost).label("labour_cost"),
-            case((unbilled, TimeEntry.hours), else_=0).label("unbilled_hours"),
-        )
-        .join(
+    with_ticket = bool({"priority", "category"} & b.needs)
+    with_cost = "labour_cost" in b.needs
+    stmt = select(
+        TimeEntry.client_id.label("client_id"),
+        TimeEntry.technician_id.label("technician_id"),
+        TimeEntry.work_date.label("event_date"),
+        TimeEntry.billable.label("billable"),
+        (Ticket.priority if with_ticket else null()).label("priority"),
+        (Ticket.category if with_ticket else null()).label("category"),
+        TimeEntry.hours.label("hours"),
+        case((TimeEntry.billable, TimeEntry.hours), else_=0).label("billable_hours"),
+        (TimeEntry.hours * Technician.hourly_cost if with_cost else null()).label("labour_cost"),
+        case((unbilled, TimeEntry.hours), else_=0).label("unbilled_hours"),
+    ).where(_live(TimeEntry, b, on=TimeEntry.work_date))
+    if with_cost:
+        stmt = stmt.join(
             Technician,
             and_(Technician.id == TimeEntry.technician_id, Technician.tenant_id == b.tenant_id),
         )
-        .outerjoin(Ticket, and_(Ticket.id == TimeEntry.ticket_id, Ticket.tenant_id == b.tenant_id))
-        .where(_live(TimeEntry, b, on=TimeEntry.work_date))
-    )
+    if with_ticket:
+        stmt = stmt.outerjoin(
+            Ticket, and_(Ticket.id == TimeEntry.ticket_id, Ticket.tenant_id == b.tenant_id)
+        )
+    return stmt
 
 
 def _tickets(b: _Build) -> AnySelect:
     return select(
         Ticket.client_id.label("client_id"),
         Ticket.technician_id.label("technician_id"),
-        utc_date(Ticket.opened_at).label("event_date"),
+        (utc_date(Ticket.opened_at) if "event_date" in b.needs else null()).label("event_date"),
         Ticket.priority.label("priority"),
         Ticket.category.label("category"),
         Ticket.status.label("status"),
         case((Ticket.priority == "p1", 1.0), else_=0.0).label("is_p1"),
         case((Ticket.sla_breached, 1.0), else_=0.0).label("breached"),
         Ticket.csat.label("csat"),
-        hours_between(Ticket.opened_at, Ticket.resolved_at).label("resolution_hours"),
+        (
+            hours_between(Ticket.opened_at, Ticket.resolved_at)
+            if "avg_resolution_hours" in b.needs
+            else null()
+        ).label("resolution_hours"),
     ).where(_live(Ticket, b, on=Ticket.opened_at, utc=True))
 
 
@@ -432,7 +446,7 @@ def _licence_seats(b: _Build) -> AnySelect:
 def _economics(b: _Build) -> AnySelect:
     """Revenue, hours, labour and licence cost rows side by side (the margin definitions)."""
     rev = _revenue_lines(b).subquery()
-    lab = _time_entries(b).subquery()
+    lab = _time_entries(replace(b, needs=b.needs | {"labour_cost"})).subquery()
     lic = _licence_months(b).subquery()
     z = _zero()
     return select(
@@ -1065,7 +1079,8 @@ def compile_metric(
         grain = next(x for x in request.filters if x in TIME_DIMENSIONS)
     if fact.snapshot and grain is not None and period is None:
         period = Period.months_before(add_months(today, 1), DEFAULT_COST_MONTHS)
-    b = _Build(tenant_id, client_id, period, as_of, grain)
+    needs = {DIMENSIONS[x].needs for x in [*request.dimensions, *request.filters]}
+    b = _Build(tenant_id, client_id, period, as_of, grain, frozenset({*needs, metric.name}))
     f = fact.build(b).subquery("f")
 
     clients_joined = False

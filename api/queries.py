@@ -67,7 +67,7 @@ def client_profile(
     with engine.connect() as conn:
         base = (
             conn.execute(
-                select(Client).where(
+                select(Client.__table__).where(
                     Client.tenant_id == tenant_id,
                     Client.id == client_id,
                     Client.deleted_at.is_(None),
@@ -78,7 +78,7 @@ def client_profile(
         )
         if base is None:
             return None
-        client = base["Client"]
+        client = dict(base)
         tickets = (
             conn.execute(
                 select(
@@ -157,13 +157,13 @@ def client_profile(
         ).all()
     mrr = sum(float(c["monthly_value"] or 0) for c in contract_rows if c["status"] == "active")
     return {
-        "id": client.id,
-        "name": client.name,
-        "industry": client.industry,
-        "seats": client.seats,
-        "status": client.status,
-        "onboarded_on": client.onboarded_on,
-        "churned_on": client.churned_on,
+        "id": client["id"],
+        "name": client["name"],
+        "industry": client["industry"],
+        "seats": client["seats"],
+        "status": client["status"],
+        "onboarded_on": client["onboarded_on"],
+        "churned_on": client["churned_on"],
         "tickets_90d": int(tickets["n"] or 0),
         "open_tickets": int(tickets["open"] or 0),
         "p1_tickets_90d": int(tickets["p1"] or 0),

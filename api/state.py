@@ -144,12 +144,33 @@ class AppState:
     agent_pool: ThreadPoolExecutor | None = None
     agent_error: str | None = None
     models: dict[str, dict[str, str]] = field(default_factory=dict)
-    model_cache: dict[tuple[str, str], Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    results: dict[tuple[Any, ...], tuple[float, Any]] = field(default_factory=dict)
+    _locks: dict[tuple[Any, ...], threading.Lock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def data_dir(self) -> Path:
         return self.settings.data_dir
+
+    def cached(self, key: tuple[Any, ...], ttl_s: float, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s value, kept for ``ttl_s`` seconds under ``key`` (one computation at
+        a time per key; predictions are computed once per data snapshot, not per request)."""
+        now = time.monotonic()
+        hit = self.results.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self._compute_lock(key):
+            hit = self.results.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            value = compute()
+            self.results[key] = (time.monotonic() + ttl_s, value)
+            return value
+
+    def _compute_lock(self, key: tuple[Any, ...]) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
 
     def tool_context(self, tenant_id: str, role: str, client_id: str | None) -> Any:
         return self.context_factory(

@@ -1,7 +1,533 @@
-"""Typed endpoints over the models: churn, margins, leaks, forecast, pricing, budget."""
+"""Typed endpoints over the models: churn risk, margins, revenue leaks, demand forecast,
+price recommendations and what-ifs.
+
+Predictions are computed once per data snapshot (tenant, product date, model version) and
+kept in memory, so a request is a lookup and a page slice; the models themselves were loaded
+by the lifespan. A model that was never trained answers 409 ``data_unavailable`` naming the
+command that trains it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import datetime as dt
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from mspilot.api.deps import (
+    AuditDep,
+    ChurnUser,
+    ForecastUser,
+    LeaksUser,
+    MarginsUser,
+    PageDep,
+    PricingUser,
+    StateDep,
+)
+from mspilot.api.errors import ApiError, not_found
+from mspilot.api.state import AppState
+from mspilot.core.clock import Clock, add_months
+from mspilot.core.errors import DataError
+from mspilot.core.periods import Period
+from mspilot.models.pricing import PriceRecommendation, WhatIfResult
 
 router = APIRouter(tags=["analytics"])
+PREDICTION_TTL_S = 600.0
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _champion_version(state: AppState, tenant_id: str, kind: str) -> int:
+    from mspilot.models.registry import Registry
+
+    champ = Registry(state.data_dir, tenant_id, mlflow=False).champion(kind)
+    if champ is None:
+        raise DataError(f"no trained {kind} model for this tenant yet: run `mspilot train`")
+    return champ.version
+
+
+# ---- churn -----------------------------------------------------------------------------------
+
+
+class ChurnDriver(BaseModel):
+    group: str
+    text: str
+    contribution: float = Field(description="Log-odds this reason adds to the risk")
+
+
+class ChurnRisk(BaseModel):
+    client_id: str
+    client_name: str
+    risk_90d: float = Field(description="Probability the client leaves within 90 days")
+    drivers: list[ChurnDriver]
+
+
+class ChurnPage(BaseModel):
+    as_of: dt.date
+    model_version: int
+    items: list[ChurnRisk]
+    total: int
+    offset: int
+    limit: int
+
+
+def _score_churn(state: AppState, tenant_id: str, version: int) -> list[ChurnRisk]:
+    from sqlalchemy import select
+
+    from mspilot.db.schema import Client
+    from mspilot.models.features import build_features
+    from mspilot.models.registry import Registry
+
+    model = Registry(state.data_dir, tenant_id, mlflow=False).load("churn", version)
+    features = build_features(state.engine, tenant_id, state.clock.today())
+    if features.empty:
+        return []
+    risk = model.predict_proba(features)
+    drivers = model.drivers(features, top=3)
+    with state.engine.connect() as conn:
+        names = dict(
+            conn.execute(select(Client.id, Client.name).where(Client.tenant_id == tenant_id)).all()
+        )
+    rows = [
+        ChurnRisk(
+            client_id=str(cid),
+            client_name=str(names.get(cid, cid)),
+            risk_90d=round(float(p), 4),
+            drivers=[
+                ChurnDriver(group=d.group, text=d.text, contribution=round(d.contribution, 4))
+                for d in drivers.get(cid, [])
+            ],
+        )
+        for cid, p in zip(features.index, risk, strict=True)
+    ]
+    return sorted(rows, key=lambda r: -r.risk_90d)
+
+
+@router.get(
+    "/v1/churn",
+    response_model=ChurnPage,
+    summary="Clients ranked by 90-day churn risk, with the reasons in plain words",
+    responses={409: {"description": "No churn model trained yet"}},
+)
+async def churn(
+    state: StateDep,
+    user: ChurnUser,
+    page: PageDep,
+    audit: AuditDep,
+    min_risk: Annotated[float, Query(ge=0, le=1, description="Only risks at least this")] = 0.0,
+) -> ChurnPage:
+    def compute() -> tuple[int, list[ChurnRisk]]:
+        version = _champion_version(state, user.tenant_id, "churn")
+        key = ("churn", user.tenant_id, state.clock.today(), version)
+        rows = state.cached(
+            key, PREDICTION_TTL_S, lambda: _score_churn(state, user.tenant_id, version)
+        )
+        return version, rows
+
+    version, rows = await asyncio.to_thread(compute)
+    rows = [r for r in rows if r.risk_90d >= min_risk]
+    items = rows[page.offset : page.offset + page.limit]
+    audit.data(user, rows=len(items), fields=list(ChurnRisk.model_fields))
+    return ChurnPage(
+        as_of=state.clock.today(),
+        model_version=version,
+        items=items,
+        total=len(rows),
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+# ---- margins ---------------------------------------------------------------------------------
+
+_PERIOD = re.compile(r"^(?:(\d{4})(?:-(?:Q([1-4])|(0[1-9]|1[0-2])))?|last-(\d{1,2})-months)$")
+
+
+def parse_period(text: str, today: dt.date) -> Period:
+    m = _PERIOD.match(text)
+    if m is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"period {text!r} not understood; use YYYY, YYYY-Qn, YYYY-MM or last-N-months",
+        )
+    year, quarter, month, last = m.groups()
+    if last is not None:
+        months = int(last)
+        if not 1 <= months <= 60:
+            raise ApiError(422, "invalid_request", "last-N-months takes N from 1 to 60")
+        return Period.months_before(add_months(today, 1), months)
+    y = int(year)
+    if not 2000 <= y <= 2100:
+        raise ApiError(422, "invalid_request", "the year must fall between 2000 and 2100")
+    if quarter:
+        return Period.quarter(y, int(quarter))
+    if month:
+        return Period.month(y, int(month))
+    return Period.year(y)
+
+
+class ClientMargin(BaseModel):
+    client_id: str
+    client_name: str
+    revenue: float
+    hours: float
+    labour_cost: float
+    licence_cost: float
+    margin: float
+    margin_pct: float | None
+    effective_rate: float | None
+
+
+class MarginPage(BaseModel):
+    period: str
+    start: dt.date
+    end: dt.date = Field(description="Exclusive")
+    items: list[ClientMargin]
+    total: int
+    offset: int
+    limit: int
+    totals: dict[str, float]
+
+
+SortMargin = Literal["margin", "margin_pct", "revenue", "effective_rate", "-margin", "-revenue"]
+
+
+def _margins(state: AppState, tenant_id: str, period: Period) -> list[ClientMargin]:
+    from mspilot.models.profitability import client_margins
+
+    frame = client_margins(state.engine, tenant_id, period)
+    return [
+        ClientMargin(
+            client_id=str(cid),
+            client_name=str(row["name"]),
+            revenue=float(row["revenue"]),
+            hours=float(row["hours"]),
+            labour_cost=float(row["labour_cost"]),
+            licence_cost=float(row["licence_cost"]),
+            margin=float(row["margin"]),
+            margin_pct=_finite(row["margin_pct"]),
+            effective_rate=_finite(row["effective_rate"]),
+        )
+        for cid, row in frame.iterrows()
+    ]
+
+
+@router.get(
+    "/v1/margins",
+    response_model=MarginPage,
+    summary="Per-client revenue, costs, margin and effective rate over a period",
+)
+async def margins(
+    state: StateDep,
+    user: MarginsUser,
+    page: PageDep,
+    audit: AuditDep,
+    period: Annotated[
+        str,
+        Query(
+            max_length=20,
+            description="YYYY, YYYY-Qn, YYYY-MM or last-N-months",
+            examples=["last-12-months", "2026-Q3"],
+        ),
+    ] = "last-12-months",
+    sort: Annotated[SortMargin, Query(description="Ascending; '-' for descending")] = "margin",
+) -> MarginPage:
+    span = parse_period(period, state.clock.today())
+    rows = await asyncio.to_thread(
+        state.cached,
+        ("margins", user.tenant_id, span),
+        60.0,
+        lambda: _margins(state, user.tenant_id, span),
+    )
+    field = sort.lstrip("-")
+    ordered = sorted(
+        rows,
+        key=lambda r: (getattr(r, field) is None, getattr(r, field) or 0.0),
+        reverse=sort.startswith("-"),
+    )
+    items = ordered[page.offset : page.offset + page.limit]
+    audit.data(user, rows=len(items), fields=list(ClientMargin.model_fields))
+    revenue = sum(r.revenue for r in rows)
+    margin = sum(r.margin for r in rows)
+    return MarginPage(
+        period=span.label(),
+        start=span.start,
+        end=span.end,
+        items=items,
+        total=len(rows),
+        offset=page.offset,
+        limit=page.limit,
+        totals={
+            "revenue": round(revenue, 2),
+            "margin": round(margin, 2),
+            "margin_pct": round(margin / revenue, 4) if revenue else 0.0,
+        },
+    )
+
+
+# ---- leaks -----------------------------------------------------------------------------------
+
+
+class Leak(BaseModel):
+    type: str
+    client_id: str
+    client_name: str
+    period_start: dt.date
+    period_end: dt.date
+    dollars: float
+    detail: str
+    evidence: list[str]
+
+
+class LeakPage(BaseModel):
+    items: list[Leak]
+    total: int
+    total_dollars: float
+    by_type: dict[str, float]
+    offset: int
+    limit: int
+
+
+def _leaks(state: AppState, tenant_id: str) -> list[Leak]:
+    from mspilot.models.leaks import load_findings
+
+    return [
+        Leak(
+            type=f.type,
+            client_id=f.client_id,
+            client_name=f.client_name,
+            period_start=f.period_start,
+            period_end=f.period_end,
+            dollars=round(f.dollars, 2),
+            detail=f.detail,
+            evidence=list(f.evidence),
+        )
+        for f in load_findings(state.data_dir, tenant_id)
+    ]
+
+
+@router.get(
+    "/v1/leaks",
+    response_model=LeakPage,
+    summary="Revenue leaks found by reconciliation (largest first)",
+    responses={409: {"description": "No findings yet (run `mspilot train`)"}},
+)
+async def leaks(
+    state: StateDep,
+    user: LeaksUser,
+    page: PageDep,
+    audit: AuditDep,
+    type: Annotated[str | None, Query(max_length=60, description="Only this leak type")] = None,
+) -> LeakPage:
+    rows = await asyncio.to_thread(
+        state.cached, ("leaks", user.tenant_id), 60.0, lambda: _leaks(state, user.tenant_id)
+    )
+    if type:
+        rows = [r for r in rows if r.type == type]
+    by_type: dict[str, float] = {}
+    for r in rows:
+        by_type[r.type] = round(by_type.get(r.type, 0.0) + r.dollars, 2)
+    items = rows[page.offset : page.offset + page.limit]
+    audit.data(user, rows=len(items), fields=list(Leak.model_fields))
+    return LeakPage(
+        items=items,
+        total=len(rows),
+        total_dollars=round(sum(r.dollars for r in rows), 2),
+        by_type=by_type,
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+# ---- forecast --------------------------------------------------------------------------------
+
+
+class ForecastWeek(BaseModel):
+    week: dt.date
+    tickets: float
+    hours: float
+    tickets_lo: float | None = None
+    tickets_hi: float | None = None
+    hours_lo: float | None = None
+    hours_hi: float | None = None
+    technicians_needed: float | None = None
+
+
+class Forecast(BaseModel):
+    as_of: dt.date
+    model_version: int
+    client_id: str | None
+    capacity_hours: float
+    weeks: list[ForecastWeek]
+    backtest: dict[str, float]
+
+
+def _forecast(state: AppState, tenant_id: str, version: int, client_id: str | None) -> Forecast:
+    from mspilot.models.registry import Registry
+
+    model = Registry(state.data_dir, tenant_id, mlflow=False).load("forecast", version)
+    frame = model.total if client_id is None else model.for_client(client_id)
+    if client_id is not None and frame.empty:
+        raise DataError(f"no forecast for client {client_id!r}")
+    optional = ("tickets_lo", "tickets_hi", "hours_lo", "hours_hi", "technicians_needed")
+    weeks = []
+    for _, row in frame.iterrows():
+        week = row["week"]
+        weeks.append(
+            ForecastWeek(
+                week=week.date() if hasattr(week, "date") else week,
+                tickets=_finite(row.get("tickets")) or 0.0,
+                hours=_finite(row.get("hours")) or 0.0,
+                **{k: _finite(row.get(k)) for k in optional if k in row.index},
+            )
+        )
+    return Forecast(
+        as_of=model.as_of,
+        model_version=version,
+        client_id=client_id,
+        capacity_hours=float(model.capacity_hours),
+        weeks=weeks,
+        backtest={k: float(v) for k, v in model.backtest.items() if _finite(v) is not None},
+    )
+
+
+@router.get(
+    "/v1/forecast",
+    response_model=Forecast,
+    summary="Weekly tickets and hours ahead (total or one client) and technicians needed",
+    responses={409: {"description": "No forecast model trained yet"}},
+)
+async def forecast(
+    state: StateDep,
+    user: ForecastUser,
+    audit: AuditDep,
+    client_id: Annotated[str | None, Query(max_length=120)] = None,
+) -> Forecast:
+    def compute() -> Forecast:
+        version = _champion_version(state, user.tenant_id, "forecast")
+        key = ("forecast", user.tenant_id, version, client_id)
+        result: Forecast = state.cached(
+            key, PREDICTION_TTL_S, lambda: _forecast(state, user.tenant_id, version, client_id)
+        )
+        return result
+
+    result = await asyncio.to_thread(compute)
+    audit.data(user, rows=len(result.weeks), fields=list(ForecastWeek.model_fields))
+    return result
+
+
+# ---- pricing ---------------------------------------------------------------------------------
+
+
+class PricingPage(BaseModel):
+    as_of: dt.date
+    response_source: str
+    horizon_months: int
+    expected_gain: float
+    n_under_priced: int
+    items: list[PriceRecommendation]
+    total: int
+    offset: int
+    limit: int
+    notes: list[str]
+
+
+class WhatIfRequest(BaseModel):
+    client_id: str = Field(max_length=120, description="Client id or name")
+    change_pct: float = Field(ge=-90, le=200, examples=[8.0], description="Price change in %")
+
+
+def _portfolio(state: AppState, tenant_id: str) -> Any:
+    from mspilot.models.pricing_service import price_portfolio
+
+    return state.cached(
+        ("pricing", tenant_id, state.clock.today()),
+        PREDICTION_TTL_S,
+        lambda: price_portfolio(
+            state.engine, tenant_id, Clock(state.clock.today()), state.data_dir
+        ),
+    )
+
+
+@router.get(
+    "/v1/pricing",
+    response_model=PricingPage,
+    summary="Recommended price per client, ranked by expected 12-month gain, within policy",
+)
+async def pricing(
+    state: StateDep,
+    user: PricingUser,
+    page: PageDep,
+    audit: AuditDep,
+    action: Annotated[Literal["raise", "lower", "hold", "locked"] | None, Query()] = None,
+) -> PricingPage:
+    report = await asyncio.to_thread(_portfolio, state, user.tenant_id)
+    recs = [r for r in report.recommendations if action is None or r.action == action]
+    items = recs[page.offset : page.offset + page.limit]
+    audit.data(user, rows=len(items), fields=list(PriceRecommendation.model_fields))
+    return PricingPage(
+        as_of=report.as_of,
+        response_source=report.response_source,
+        horizon_months=report.horizon_months,
+        expected_gain=report.expected_gain,
+        n_under_priced=report.n_under_priced,
+        items=items,
+        total=len(recs),
+        offset=page.offset,
+        limit=page.limit,
+        notes=report.notes,
+    )
+
+
+@router.get(
+    "/v1/pricing/{client_id}",
+    response_model=PriceRecommendation,
+    summary="One client's recommended price with the reasoning",
+    responses={404: {"description": "No priced contract for this client"}},
+)
+async def client_price(
+    state: StateDep,
+    user: PricingUser,
+    audit: AuditDep,
+    client_id: Annotated[str, Path(max_length=120)],
+) -> PriceRecommendation:
+    report = await asyncio.to_thread(_portfolio, state, user.tenant_id)
+    for rec in report.recommendations:
+        if rec.client_id == client_id:
+            audit.data(user, rows=1, fields=list(PriceRecommendation.model_fields))
+            found: PriceRecommendation = rec
+            return found
+    raise not_found(f"no active client with a priced contract has id {client_id!r}")
+
+
+@router.post(
+    "/v1/pricing/what-if",
+    response_model=WhatIfResult,
+    summary="What if we change this client's price by X%: churn, margin and expected profit",
+)
+async def price_what_if(
+    state: StateDep, user: PricingUser, audit: AuditDep, body: WhatIfRequest
+) -> WhatIfResult:
+    from mspilot.models.pricing_service import price_what_if as what_if
+
+    result: WhatIfResult = await asyncio.to_thread(
+        what_if,
+        state.engine,
+        user.tenant_id,
+        Clock(state.clock.today()),
+        state.data_dir,
+        body.client_id,
+        body.change_pct,
+    )
+    audit.data(user, rows=1, fields=list(WhatIfResult.model_fields))
+    return result

@@ -140,7 +140,10 @@ async def run_turn(
                 continue
             if item.type == "token":
                 tokens += 1
-            if item.type == "final":
+            if item.type == "final" and item.answer is not None:
+                item = item.model_copy(
+                    update={"answer": item.answer.model_copy(update={"thread_id": thread_id})}
+                )
                 final = item.answer
             yield _event_dict(item)
     finally:

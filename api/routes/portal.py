@@ -49,10 +49,9 @@ async def portal(
         )
         return HTMLResponse(body.replace("{{VIEW}}", "Embedding the assistant"))
     try:
-        demo = state.model_cache.get(("demo", "users"))
-        if demo is None:
-            demo = await asyncio.to_thread(ensure_demo_users, state.engine)
-            state.model_cache[("demo", "users")] = demo
+        demo = await asyncio.to_thread(
+            state.cached, ("demo-users",), 3600.0, lambda: ensure_demo_users(state.engine)
+        )
     except DataError as exc:
         return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=503)
     user = demo.owner if as_ == "owner" else demo.client_user

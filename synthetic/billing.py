@@ -5,6 +5,7 @@ leak, measured on the lines as generated."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -87,16 +88,22 @@ class _Biller:
             if e > s
         }
         n = panel.n
-        self.u_hw = rng.random((n, months))
-        self.u_prj = rng.random((n, months))
-        self.hw_item = rng.integers(0, len(catalog.HARDWARE), (n, months))
-        self.hw_qty = rng.random((n, months))
-        self.prj_item = rng.integers(0, len(catalog.PROJECTS), (n, months))
-        self.prj_amt = rng.random((n, months))
-        self.delay_noise = rng.normal(-0.06, 0.35, (n, months))
-        self.u_split = rng.random((n, months))
-        self.split_share = rng.uniform(0.4, 0.7, (n, months))
-        self.u_unpaid = rng.random((n, months))
+        # plain lists: per-element access in the billing loop is much cheaper than numpy's
+        self.u_hw = rng.random((n, months)).tolist()
+        self.u_prj = rng.random((n, months)).tolist()
+        self.hw_item = rng.integers(0, len(catalog.HARDWARE), (n, months)).tolist()
+        self.hw_qty = rng.random((n, months)).tolist()
+        self.prj_item = rng.integers(0, len(catalog.PROJECTS), (n, months)).tolist()
+        self.prj_amt = rng.random((n, months)).tolist()
+        self.delay_noise = rng.normal(-0.06, 0.35, (n, months)).tolist()
+        self.u_split = rng.random((n, months)).tolist()
+        self.split_share = rng.uniform(0.4, 0.7, (n, months)).tolist()
+        self.u_unpaid = rng.random((n, months)).tolist()
+        self.quarters: list[int] = entries.quarters.tolist()
+        self.billable: list[bool] = entries.billable.tolist()
+        self.unbilled: list[bool] = plan.unbilled.tolist()
+        self.expected_delay: list[list[float]] = panel.expected_delay.tolist()
+        self.month_first = [window.month_date(m) for m in range(months + 1)]
         self.touched: list[_Leak] = []
         self.line_seq = 0
         self.invoice_seq = 0
@@ -145,7 +152,7 @@ class _Biller:
     ) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
         """The lines of client ``i``'s invoice for month ``m`` and (entry, line position)
         links; leak shortfalls are recorded only when ``emit`` (the invoice exists)."""
-        panel, entries = self.panel, self.entries
+        panel = self.panel
         self.touched = []
         term_index = int(panel.term_at[i, m])
         term = panel.terms[term_index]
@@ -186,7 +193,7 @@ class _Biller:
 
         if kind == BLOCK:
             assert has_recurring and term.included_hours is not None
-            total = sum(int(entries.quarters[e]) for e in group)
+            total = sum(self.quarters[e] for e in group)
             over = total - term.included_hours * 4
             leaked = (i, m) in self.plan.block_overage
             overage: int | None = None
@@ -214,16 +221,16 @@ class _Biller:
                 found.detail = f"{hours_of(over)} h above {term.included_hours} h included"
             running = 0
             for e in group:
-                running += int(entries.quarters[e])
+                running += self.quarters[e]
                 beyond = running > term.included_hours * 4
                 links.append((e, overage if overage is not None and beyond else 0))
                 if leaked and emit and beyond:
                     self.leak("block_overage_not_billed", i, m, m).evidence.append(f"entry:{e}")
         else:
-            billable = [e for e in group if entries.billable[e] and not self.plan.unbilled[e]]
-            unbilled = [e for e in group if self.plan.unbilled[e]]
+            billable = [e for e in group if self.billable[e] and not self.unbilled[e]]
+            unbilled = [e for e in group if self.unbilled[e]]
             if billable:
-                hours = hours_of(sum(int(entries.quarters[e]) for e in billable))
+                hours = hours_of(sum(self.quarters[e] for e in billable))
                 what = "Labour, time and materials" if kind == TM else "Out-of-scope labour"
                 labour = len(lines)
                 self.line(
@@ -243,7 +250,7 @@ class _Biller:
                     found.evidence.append(f"line:{labour}")
             if unbilled and emit:
                 found = self.leak("unbilled_time", i, m, m)
-                hours = hours_of(sum(int(entries.quarters[e]) for e in unbilled))
+                hours = hours_of(sum(self.quarters[e] for e in unbilled))
                 found.dollars += money(hours * term.hourly_rate)
                 found.evidence += [f"entry:{e}" for e in unbilled]
                 found.detail = f"{hours} h at {term.hourly_rate}/h"
@@ -271,13 +278,13 @@ class _Biller:
                 found.detail = f"{lic.product}: {in_use} in use, {billed} billed"
 
         if emit:
-            if self.u_hw[i, m] < 0.04:
-                name, sku, price, max_qty = catalog.HARDWARE[int(self.hw_item[i, m])]
-                qty = Decimal(1 + int(self.hw_qty[i, m] * max_qty)).quantize(Decimal("0.01"))
+            if self.u_hw[i][m] < 0.04:
+                name, sku, price, max_qty = catalog.HARDWARE[int(self.hw_item[i][m])]
+                qty = Decimal(1 + int(self.hw_qty[i][m] * max_qty)).quantize(Decimal("0.01"))
                 self.line(lines, "hardware", sku, name, qty, price, money(qty * price))
-            if self.u_prj[i, m] < 0.01:
-                name, sku, lo, hi = catalog.PROJECTS[int(self.prj_item[i, m])]
-                fee = money(round((lo + self.prj_amt[i, m] * (hi - lo)) / 50) * 50)
+            if self.u_prj[i][m] < 0.01:
+                name, sku, lo, hi = catalog.PROJECTS[int(self.prj_item[i][m])]
+                fee = money(round((lo + self.prj_amt[i][m] * (hi - lo)) / 50) * 50)
                 self.line(lines, "project", sku, name, Decimal("1.00"), fee, fee)
         return lines, links
 
@@ -286,7 +293,7 @@ class _Biller:
         panel, window = self.panel, self.window
         alive = panel.alive()
         for m in range(window.n_invoiced):
-            issued = window.month_date(m + 1)
+            issued = self.month_first[m + 1]
             for i in np.flatnonzero(alive[:, m]).tolist():
                 if (i, m) in self.plan.missing_invoice:
                     lines, _ = self.month_lines(i, m, emit=False)
@@ -327,19 +334,19 @@ class _Biller:
         total = sum((row["amount"] for row in lines), ZERO)
         due = issued + dt.timedelta(days=int(panel.net_days[i]))
 
-        expected = float(panel.expected_delay[i, m])
-        delay = max(1, round(expected * float(np.exp(self.delay_noise[i, m]))))
+        expected = self.expected_delay[i][m]
+        delay = max(1, round(expected * math.exp(self.delay_noise[i][m])))
         churned = panel.churned_on[i]
         unpaid = (
             churned is not None
             and issued >= churned - dt.timedelta(days=20)
-            and self.u_unpaid[i, m] < 0.35
+            and self.u_unpaid[i][m] < 0.35
         )
         paid = ZERO
         schedule: list[tuple[dt.date, Decimal]] = []
         if not unpaid:
-            if self.u_split[i, m] < 0.06:
-                first = money(total * Decimal(str(round(float(self.split_share[i, m]), 3))))
+            if self.u_split[i][m] < 0.06:
+                first = money(total * Decimal(str(round(float(self.split_share[i][m]), 3))))
                 early = issued + dt.timedelta(days=max(1, round(delay * 0.55)))
                 schedule = [(early, first), (issued + dt.timedelta(days=delay), total - first)]
             else:
@@ -368,7 +375,7 @@ class _Biller:
                 "issued_on": issued,
                 "due_on": due,
                 "period_start": window.months[m],
-                "period_end": window.month_date(m + 1) - dt.timedelta(days=1),
+                "period_end": self.month_first[m + 1] - dt.timedelta(days=1),
                 "total": total,
                 "balance": balance,
                 "status": status,

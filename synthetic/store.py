@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mspilot.core.errors import DataError
 from mspilot.synthetic.config import DemoConfig, TenantSpec
 
@@ -55,17 +57,14 @@ def infer_columns(rows: list[Row]) -> dict[str, str]:
 
 
 def _encode(value: Any) -> Any:
+    """orjson writes dates and aware datetimes (ISO 8601) itself; decimals become strings."""
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+    raise TypeError(f"cannot store {type(value).__name__}")
 
 
-def encode_row(row: Mapping[str, Any]) -> str:
-    return json.dumps({k: _encode(v) for k, v in row.items()}, separators=(",", ":"))
+def encode_line(row: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(row, default=_encode) + b"\n"
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
@@ -89,8 +88,7 @@ def dataset_checksum(tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> str:
     for name, rows in tables.items():
         digest.update(f"#{name}\n".encode())
         for row in rows:
-            digest.update(encode_row(row).encode())
-            digest.update(b"\n")
+            digest.update(encode_line(row))
     return digest.hexdigest()
 
 
@@ -157,7 +155,7 @@ def write_tenant(
         ):
             for start in range(0, len(rows), 5000):
                 chunk = rows[start : start + 5000]
-                text = "".join(encode_row(r) + "\n" for r in chunk).encode()
+                text = b"".join(encode_line(r) for r in chunk)
                 fh.write(text)
                 digest.update(text)
                 if on_rows:
@@ -202,9 +200,9 @@ def read_manifest(root: Path, tenant_id: str) -> dict[str, Any]:
 def iter_rows(root: Path, tenant_id: str, table: str, columns: Mapping[str, str]) -> Iterator[Row]:
     """Stream one table's rows back with their Python types."""
     path = root / tenant_id / f"{table}.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
+    with gzip.open(path, "rb") as fh:
         for line in fh:
-            yield decode_row(json.loads(line), columns)
+            yield decode_row(orjson.loads(line), columns)
 
 
 def read_tables(root: Path, tenant_id: str) -> dict[str, list[Row]]:

@@ -39,34 +39,42 @@ end of month ``m-1`` could see):
 - ``x_volume`` = ln(mean ticket rate per seat over m-3..m-1 / over m-6..m-4), clipped to ±1;
 - ``x_late`` = mean ``max(0, E[delay] - net_terms_days) / 30``;
 - ``x_price`` = the percentage price increase applied at a renewal in months m-3..m-1
-  (e.g. ``5.0``; ``0`` if there was none or the escalation clause was not applied);
+  (e.g. ``5.0``; ``0`` if there was none or the escalation clause was not applied;
+  renewals before the window are not counted);
 - ``x_renewal`` = 1 if the current 12-month term ends in month ``m`` or ``m+1``;
 - ``x_margin`` = mean ``clip((0.35 - service_margin) / 0.35, 0, 1)``, where service margin is
-  expected service revenue less expected labour (hours × $70) over expected revenue.
+  expected service revenue less expected labour (hours × $70) over expected revenue
+  (expected hours = expected tickets × 1.6 + monthly maintenance; month 0 uses itself).
 
 Coefficients are in ``meta.json`` (:class:`ChurnModel`). ``p_churn_90d`` at the end of month
 ``m`` is ``1 - Π_{k=1..3} (1 - hazard[i, m+k])`` along the simulated latent path (the
 generator simulates three months past as-of so this is defined for the last month too).
 
 **Price response (for the pricing oracle).** ``elasticity_i > 0`` is the client's true price
-sensitivity. A renewal price increase of ``p`` percent raises the hazard of each of the three
-following months from ``σ(z)`` to ``σ(z + price · elasticity_i · p)``, where ``z`` is that
-month's ``logit_ex_price``; revenue scales by ``(1 + p/100)``. :func:`hazard_at_price` is the
-exact function. With survival ``S(p) = Π_{k=1..3} (1 - σ(z_k + price · elasticity_i · p))``
-an optimizer over a horizon of ``H`` months values the increase as
-``R · (1 + p/100) · (S(p) · H_retained + ...)``; the oracle optimal increase maximises the
-expected revenue ``R (1 + p/100) Σ_{t=1..H} Π_{k≤t} (1 - h_k(p))`` with ``h_k(p)`` from
-:func:`hazard_at_price` for the three months after renewal and the base hazards afterwards.
+sensitivity. A renewal that raises the price by ``p`` percent changes the hazard of each of
+the three following months from ``σ(z_k)`` to ``h_k(p) = σ(z_k + price · elasticity_i · p)``,
+where ``z_k`` is that month's ``logit_ex_price`` (recorded in ``client_months.csv``); later
+months are unaffected. :func:`hazard_at_price` is exactly this function. Revenue scales by
+``(1 + p/100)``. The oracle optimal increase for a client with monthly revenue ``R`` over a
+horizon of ``H`` months maximises the expected revenue
+
+    ``E[revenue](p) = R · (1 + p/100) · Σ_{t=1..H} Π_{k=1..t} (1 - h_k(p))``
+
+with ``h_k(p)`` as above for ``k <= 3`` and the base hazards ``σ(z_k)`` for ``k > 3``.
+(Cost is unaffected by price, so the same ``p`` maximises expected margin. A higher price
+also lifts ``service_margin`` and so slightly lowers later ``x_margin``; the oracle above
+leaves out that second-order effect, which the generator does apply.)
 
 **Demand model** (expected tickets of client ``i`` on day ``d`` of month ``m``)::
 
     λ[i, d] = base_rate_i · seats[i, m] / 30.4375 · exp(trend_i · t_d - 0.35 q[i, m])
               · A(doy_d) · W(weekday_d) · (holiday_multiplier if d is a US federal holiday)
 
-where ``t_d`` is years since the window start, ``A(doy) = 1 + a1 cos(2π (doy - p1) / 365.25)
-+ a2 cos(4π (doy - p2) / 365.25)`` and ``W`` are weekday weights with mean 1 (see
-:class:`DemandModel`). Counts are Poisson. ``client_months.csv`` carries ``seats``,
-``quality`` and the month's ``expected_tickets``.
+where ``t_d`` is years since the window start (``d / 365.25``),
+``A(doy) = 1 + a1 cos(2π (doy - p1) / 365.25) + a2 cos(4π (doy - p2) / 365.25)`` and ``W``
+are weekday weights with mean 1 (see :class:`DemandModel`). Counts are Poisson.
+``client_months.csv`` carries ``seats``, ``quality`` and the month's ``expected_tickets``
+(with ``t = m / 12`` and no calendar factors).
 
 **Leaks** (``leaks.json``): each planted leak has a type, the client, the period, the dollars
 lost and the external ids of the rows that show it (``evidence``):

@@ -238,3 +238,12 @@ def create_app(
     for module in (health, auth, chat, clients, analytics, insights, portal):
         app.include_router(module.router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory ``mspilot serve`` hands uvicorn (each worker reads the environment)."""
+    from mspilot.core.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

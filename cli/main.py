@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, kb
+from mspilot.cli import ask, db, demo, kb, serve
 
 app = typer.Typer(
     name="mspilot",
@@ -19,6 +19,8 @@ app.add_typer(kb.app, name="kb")
 app.command("ask")(ask.ask)
 app.command("chat")(ask.chat)
 app.command("eval")(ask.eval_)
+app.command("serve")(serve.serve)
+app.add_typer(serve.users_app, name="users")
 
 
 def run() -> None:

@@ -1,0 +1,210 @@
+"""``mspilot serve`` (the API, chat and widget) and ``mspilot users`` (accounts and tokens)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from mspilot.cli.context import emit_json, friendly_errors, print_table, settings
+from mspilot.core.errors import UserInputError
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Tenant = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant id (default: the only one loaded).")
+]
+
+
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    demo_portal: Annotated[
+        bool, typer.Option("--demo-portal", help="Serve / with tokens for the demo users.")
+    ] = False,
+    log_format: Annotated[str, typer.Option(help="json or console.")] = "json",
+) -> None:
+    """Serve the API, the chat (SSE + WebSocket), /metrics and the chat widget."""
+    import uvicorn
+
+    if log_format not in ("json", "console"):
+        raise UserInputError("--log-format is json or console")
+    os.environ["MSPILOT_LOG_FORMAT"] = log_format
+    if demo_portal:
+        os.environ["MSPILOT_API__DEMO_PORTAL"] = "true"
+    s = settings()
+    s.ensure_data_dir()
+    typer.echo(
+        f"mspilot API on http://{host}:{port} (docs at /docs, widget at /widget.js)", err=True
+    )
+    uvicorn.run(
+        "mspilot.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # our own request log never records query strings (WS tokens)
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+
+
+users_app = typer.Typer(help="API users, tokens and API keys.", no_args_is_help=True)
+
+
+def _engine() -> Engine:
+    from mspilot.db.engine import make_engine
+
+    return make_engine(settings().resolved_database_url)
+
+
+def _tenant(engine: Engine, tenant: str | None) -> str:
+    from sqlalchemy import select
+
+    from mspilot.db.schema import Tenant as TenantRow
+
+    with engine.connect() as conn:
+        ids = [str(t) for t in conn.scalars(select(TenantRow.id))]
+    if tenant is not None:
+        if tenant not in ids:
+            raise UserInputError(f"no tenant {tenant!r}; tenants: {', '.join(ids) or 'none'}")
+        return tenant
+    if len(ids) != 1:
+        raise UserInputError(
+            "name the tenant with --tenant" if ids else "no tenant loaded yet: run the demo first"
+        )
+    return ids[0]
+
+
+@users_app.command("create")
+@friendly_errors
+def create(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    role: Annotated[
+        str,
+        typer.Option(help="owner, finance, service_manager, technician or client_user."),
+    ] = "owner",
+    tenant: Tenant = None,
+    client: Annotated[
+        str | None, typer.Option(help="client_user only: client id, external id or name.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Prompt for a password (for /v1/auth/token).")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Add a user to a tenant."""
+    from mspilot.api.security import hash_password
+    from mspilot.db.users import create_user, resolve_client
+
+    engine = _engine()
+    tenant_id = _tenant(engine, tenant)
+    client_id = resolve_client(engine, tenant_id, client) if client else None
+    secret = (
+        typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    )
+    if secret is not None and len(secret) < 8:
+        raise UserInputError("passwords need at least 8 characters")
+    user = create_user(
+        engine,
+        tenant_id,
+        email,
+        role,
+        name=name,
+        client_id=client_id,
+        password_hash=hash_password(secret) if secret else None,
+    )
+    out = {
+        "id": user.id,
+        "tenant_id": tenant_id,
+        "email": user.email,
+        "role": user.role,
+        "client_id": user.client_id,
+    }
+    if as_json:
+        emit_json(out)
+    else:
+        print_table("User created", list(out), [list(out.values())])
+
+
+@users_app.command("token")
+@friendly_errors
+def token(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    tenant: Tenant = None,
+    hours: Annotated[float, typer.Option(min=0.01, max=24 * 90, help="Lifetime.")] = 12.0,
+    as_json: AsJson = False,
+) -> None:
+    """Mint a bearer token for a user (for the widget's data-token or API calls)."""
+    from mspilot.api.security import issue_token, signing_key
+    from mspilot.db.users import get_user_by_email
+
+    engine = _engine()
+    tenant_id = _tenant(engine, tenant)
+    user = get_user_by_email(engine, tenant_id, email)
+    if user is None or not user.active:
+        raise UserInputError(f"no active user {email!r} in tenant {tenant_id!r}")
+    value, expires = issue_token(
+        signing_key(settings()),
+        user_id=user.id,
+        tenant_id=tenant_id,
+        role=user.role,
+        client_id=user.client_id,
+        ttl=dt.timedelta(hours=hours),
+    )
+    if as_json:
+        emit_json({"access_token": value, "expires_at": expires.isoformat(), "role": user.role})
+    else:
+        typer.echo(value)
+
+
+@users_app.command("api-key")
+@friendly_errors
+def api_key(
+    email: Annotated[str, typer.Argument(help="The service account's email.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "service",
+    tenant: Tenant = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create an API key for a user (shown once)."""
+    from mspilot.api.security import new_api_key
+    from mspilot.db.users import add_api_key, get_user_by_email
+
+    engine = _engine()
+    tenant_id = _tenant(engine, tenant)
+    user = get_user_by_email(engine, tenant_id, email)
+    if user is None:
+        raise UserInputError(f"no user {email!r} in tenant {tenant_id!r}")
+    key, prefix, digest = new_api_key()
+    row = add_api_key(engine, user.id, name, prefix, digest)
+    if as_json:
+        emit_json({"id": row.id, "key": key, "prefix": prefix, "user": user.email})
+    else:
+        typer.echo(key)
+
+
+@users_app.command("list")
+@friendly_errors
+def list_(tenant: Tenant = None, as_json: AsJson = False) -> None:
+    """The tenant's users."""
+    from mspilot.db.users import list_users
+
+    engine = _engine()
+    tenant_id = _tenant(engine, tenant)
+    rows = [
+        {"email": u.email, "role": u.role, "client_id": u.client_id, "active": u.active, "id": u.id}
+        for u in list_users(engine, tenant_id)
+    ]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table(
+            f"Users of {tenant_id}",
+            ["email", "role", "client_id", "active"],
+            [[r["email"], r["role"], r["client_id"] or "", r["active"]] for r in rows],
+        )

@@ -89,8 +89,11 @@ class PricingInputs:
     escalation_pct: np.ndarray  # annual escalation clause, % (0 = none)
     price_changes: list[list[tuple[dt.date, float]]] = field(default_factory=list)
     notes: list[list[str]] = field(default_factory=list)
+    segment: list[str] = field(default_factory=list)  # industry
 
     def __post_init__(self) -> None:
+        if not self.segment:
+            self.segment = ["" for _ in self.client_id]
         if not self.notes:
             self.notes = [[] for _ in self.client_id]
         if not self.price_changes:
@@ -271,11 +274,18 @@ def candidate_prices(price: float, window: Window, policy: PricingPolicy) -> np.
     points = points[(points >= window.lo - 1e-9) & (points <= window.hi + 1e-9)]
     if window.lo - 1e-9 <= price <= window.hi + 1e-9:
         points = np.append(points, price)
-    if points.size == 0:
-        # The window is narrower than one price point (the floor is out of reach): the highest
-        # price point under the cap, or the cap itself if none lies above today's price.
+    if points.size == 0 and not window.floor_reachable:
+        # The floor is out of reach: the highest price point under the cap (or the cap).
         below = math.floor(window.hi / step + 1e-9) * step
         points = np.array([below if price < below <= window.hi + 1e-9 else window.hi])
+    finer = [s for s in (*NICE_STEPS[::-1], 0.1, 0.01) if s < step]
+    while points.size == 0 and finer:
+        # The window is narrower than one price point: use the next finer one (cents at worst).
+        fine = finer.pop(0)
+        first, last = math.ceil(window.lo / fine - 1e-9), math.floor(window.hi / fine + 1e-9)
+        points = np.arange(first, last + 1, dtype=float) * fine
+    if points.size == 0:
+        points = np.array([window.hi])
     return np.unique(np.round(points, 2))
 
 
@@ -495,6 +505,28 @@ def optimise_prices(
             )
         )
     return out
+
+
+def evaluate_prices(
+    inputs: PricingInputs,
+    prices: np.ndarray,
+    response: PriceResponse,
+    policy: PricingPolicy,
+    as_of: dt.date,
+) -> np.ndarray:
+    """Expected profit over the horizon of each row at ``prices`` (effective when the policy
+    lets the row change), under ``response``: to score any price list, e.g. against a truth."""
+    n = len(inputs)
+    windows = [policy_window(inputs, i, policy, as_of) for i in range(n)]
+    change = np.asarray(prices, dtype=float) / inputs.price - 1.0
+    p_now = np.asarray(response.churn_90d(np.zeros(n)), dtype=float)
+    p_new = np.asarray(response.churn_90d(change), dtype=float)
+    eff = np.array([w.effective_month for w in windows])
+    delta = (np.asarray(prices, dtype=float) - inputs.price) * inputs.units
+    value, _ = expected_profit(
+        inputs.margin, delta, p_now, p_new, eff, policy.horizon_months, policy.response_months
+    )
+    return value
 
 
 def _recommendation(

@@ -54,16 +54,49 @@ def expit(z: np.ndarray) -> np.ndarray:
 
 
 class LogitShiftResponse:
-    """``logit p(change) = logit p0 + slope_pp × (100 × change)`` per client."""
+    """``logit p(change) = logit p0 + slope_pp × (100 × change)`` per client.
 
-    def __init__(self, base_90d: np.ndarray, slope_pp: np.ndarray, source: str = "logit") -> None:
+    ``monthly=True`` shifts the monthly hazard instead (``p0`` is still the 90-day risk; it is
+    turned into a monthly hazard, shifted, and compounded back over three months), matching a
+    hazard model fitted on client-months. ``increases_only=True`` gives cuts no effect on churn
+    (when the history holds no evidence that a cheaper price keeps clients)."""
+
+    def __init__(
+        self,
+        base_90d: np.ndarray,
+        slope_pp: np.ndarray,
+        source: str = "logit",
+        *,
+        monthly: bool = False,
+        increases_only: bool = False,
+        spread: float = 0.0,
+    ) -> None:
         self.base = np.asarray(base_90d, dtype=float)
+        # Uncertain slopes: average the answer over slope × exp(spread · ξ), ξ ~ N(0, 1)
+        # (Gauss–Hermite), so a raise is judged by its expected churn, not its typical churn.
+        nodes, weights = np.polynomial.hermite_e.hermegauss(9 if spread > 0 else 1)
+        self._mult = np.exp(spread * nodes) if spread > 0 else np.ones(1)
+        self._weights = weights / weights.sum()
+        self.spread = spread
         self.slope = np.broadcast_to(np.asarray(slope_pp, dtype=float), self.base.shape).copy()
         self.source = source
-        self._base_logit = logit(self.base)
+        self.monthly = monthly
+        self.increases_only = increases_only
+        if monthly:
+            hazard = 1.0 - np.power(1.0 - np.clip(self.base, 0, 1 - 1e-12), 1.0 / 3.0)
+            self._base_logit = logit(hazard)
+        else:
+            self._base_logit = logit(self.base)
 
     def churn_90d(self, change: np.ndarray) -> np.ndarray:
-        return expit(self._base_logit + self.slope * 100.0 * np.asarray(change, dtype=float))
+        x = np.asarray(change, dtype=float)
+        if self.increases_only:
+            x = np.clip(x, 0.0, None)
+        out = np.zeros(np.broadcast(self._base_logit, x).shape)
+        for mult, weight in zip(self._mult, self._weights, strict=True):
+            shifted = expit(self._base_logit + mult * self.slope * 100.0 * x)
+            out = out + weight * (1.0 - np.power(1.0 - shifted, 3.0) if self.monthly else shifted)
+        return out
 
 
 def combine_changes(prior_pct: np.ndarray, change: np.ndarray) -> np.ndarray:
@@ -99,7 +132,13 @@ def fit_slopes(
 
 
 class ChurnModelResponse:
-    """The churn model's answer to a price change, smoothed to a per-client logit slope."""
+    """The churn model's answer to a price change, reduced to a per-client logit slope.
+
+    The base risk is the model's score of each client as it is today. The slope comes from
+    re-scoring each client as if a renewal had just changed its price by each change on
+    ``grid`` (``price_change_pct_12m`` = its earlier changes compounded with the new one, plus
+    any ``change_overrides`` such as ``months_since_price_change = 0``), fitted as a line in
+    log-odds and pooled (``fit_slopes``)."""
 
     def __init__(
         self,
@@ -108,27 +147,33 @@ class ChurnModelResponse:
         prior_change_pct: np.ndarray,
         *,
         grid: np.ndarray | None = None,
+        change_overrides: Mapping[str, Any] | None = None,
         pool_weight: float = 1.0,
         source: str = "churn model",
     ) -> None:
         self.source = source
         self.grid = np.linspace(0.0, 0.20, 9) if grid is None else np.asarray(grid, dtype=float)
         prior = np.asarray(prior_change_pct, dtype=float)
+        extra = dict(change_overrides or {})
         probs = np.column_stack(
             [
                 np.asarray(
                     model.predict_with(
                         features,
-                        overrides={PRICE_FEATURE: combine_changes(prior, np.full(len(prior), g))},
+                        overrides={
+                            **extra,
+                            PRICE_FEATURE: combine_changes(prior, np.full(len(prior), g)),
+                        },
                     ),
                     dtype=float,
                 )
                 for g in self.grid
             ]
         )
-        base_logit, slope, self.pooled_slope = fit_slopes(self.grid, probs, pool_weight)
+        _base_logit, slope, self.pooled_slope = fit_slopes(self.grid, probs, pool_weight)
+        base = np.asarray(model.predict_proba(features), dtype=float)
         self.raw = probs
-        self.inner = LogitShiftResponse(expit(base_logit), slope, source)
+        self.inner = LogitShiftResponse(base, slope, source)
 
     @property
     def slope(self) -> np.ndarray:

@@ -1,0 +1,214 @@
+"""Price sensitivity learned from the tenant's own price changes.
+
+Every price increase in the data is a small experiment: did the client leave in the months
+after it? A discrete-time hazard model over client-months answers how much churn a +1% change
+adds, per industry (shrunk toward the tenant-wide answer when an industry has little history):
+
+    logit P(churn in month m) = a + r · renewal_m + (β + δ_industry) · x_m
+
+- ``x_m``: the % increase of the client's billed recurring price applied in the
+  ``REACTION_MONTHS`` months before ``m`` (0 if none);
+- ``renewal_m``: a contract term of the client ends in month ``m`` or ``m + 1`` (renewal is a
+  churn moment of its own, with or without an increase);
+- ``δ_industry`` has a ridge penalty, so an industry moves away from ``β`` only as far as its own
+  increases and churns justify.
+
+The tree-based churn model ranks risk well but answers price changes in steps or not at all
+(increases are small and rare in any one month); this model gives the optimiser the slope, the
+churn model gives the base risk. Fitted by penalised Newton–Raphson (a few dozen parameters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from mspilot.core.clock import add_months
+from mspilot.core.errors import DataError
+from mspilot.db.schema import Client, Contract
+from mspilot.models.pricing_data import client_price_changes
+
+REACTION_MONTHS = 3
+INDUSTRY_RIDGE = 25.0
+
+
+def _month(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+@dataclass
+class PricePanel:
+    """Client-months at risk: outcome, price exposure, renewal flag, industry."""
+
+    churned: np.ndarray
+    exposure: np.ndarray  # % increase applied in the reaction window
+    renewal: np.ndarray
+    segment: np.ndarray  # industry index per row
+    segments: list[str]
+    client_index: np.ndarray
+    clients: list[str]
+
+
+@dataclass
+class PriceHistoryFit:
+    """The fitted hazard model: log-odds of monthly churn per % of recent increase."""
+
+    beta: float
+    beta_se: float
+    by_segment: dict[str, float]
+    intercept: float
+    renewal: float
+    n_rows: int
+    n_churns: int
+    n_exposed_rows: int
+    n_exposed_churns: int
+    segments: list[str] = field(default_factory=list)
+
+    @property
+    def base_90d(self) -> float:
+        """The tenant's base 90-day churn outside renewal months."""
+        monthly = 1.0 / (1.0 + math.exp(-self.intercept))
+        return 1.0 - (1.0 - monthly) ** 3
+
+    def slope_for(self, segment: str | None) -> float:
+        """Log-odds per pp of increase for a client of ``segment`` (never below zero)."""
+        value = self.by_segment.get(segment or "", self.beta)
+        return max(value, 0.0)
+
+    def describe(self) -> str:
+        return (
+            f"{self.n_exposed_rows:,} client-months after price increases "
+            f"({self.n_exposed_churns} churned) vs {self.n_rows - self.n_exposed_rows:,} "
+            f"without: +1% adds {self.beta:+.3f} log-odds of monthly churn "
+            f"(±{self.beta_se:.3f})"
+        )
+
+
+def build_price_panel(engine: Engine, tenant_id: str, as_of: dt.date) -> PricePanel:
+    """Every client-month at risk up to ``as_of`` with its recent price increase."""
+    with engine.connect() as conn:
+        clients = conn.execute(
+            select(Client.id, Client.industry, Client.onboarded_on, Client.churned_on).where(
+                Client.tenant_id == tenant_id,
+                Client.deleted_at.is_(None),
+                Client.status != "prospect",
+            )
+        ).all()
+        terms = conn.execute(
+            select(Contract.client_id, Contract.starts_on, Contract.ends_on).where(
+                Contract.tenant_id == tenant_id,
+                Contract.deleted_at.is_(None),
+                Contract.ends_on.is_not(None),
+            )
+        ).all()
+    if not clients:
+        raise DataError(f"tenant {tenant_id!r} has no clients")
+    changes = client_price_changes(engine, tenant_id, as_of)
+    renewals: dict[str, set[int]] = defaultdict(set)
+    for client_id, starts_on, ends_on in terms:
+        # The month the term was *scheduled* to end (a cancelled term's ends_on is the day the
+        # client left, which would make every churn look like a renewal).
+        scheduled = add_months(starts_on, 12) - dt.timedelta(days=1)
+        if ends_on is not None and ends_on > scheduled:
+            scheduled = ends_on
+        renewals[client_id].add(_month(scheduled))
+    segments = sorted({c.industry or "Other" for c in clients})
+    seg_index = {s: i for i, s in enumerate(segments)}
+    last = _month(as_of) - 1  # the last whole month
+    churned, exposure, renewal, segment, client_idx = [], [], [], [], []
+    ids = []
+    for ci, c in enumerate(clients):
+        ids.append(c.id)
+        first = _month(c.onboarded_on) + 1 if c.onboarded_on else last - 36
+        stop = min(last, _month(c.churned_on)) if c.churned_on else last
+        if stop < first:
+            continue
+        increases = [(_month(day), pct) for day, pct in changes.get(c.id, []) if pct > 0]
+        for m in range(max(first, last - 60), stop + 1):
+            churned.append(1.0 if c.churned_on is not None and _month(c.churned_on) == m else 0.0)
+            exposure.append(sum(p for when, p in increases if m - REACTION_MONTHS <= when < m))
+            renewal.append(1.0 if (m in renewals[c.id] or m + 1 in renewals[c.id]) else 0.0)
+            segment.append(seg_index[c.industry or "Other"])
+            client_idx.append(ci)
+    return PricePanel(
+        churned=np.asarray(churned),
+        exposure=np.asarray(exposure),
+        renewal=np.asarray(renewal),
+        segment=np.asarray(segment, dtype=np.int64),
+        segments=segments,
+        client_index=np.asarray(client_idx, dtype=np.int64),
+        clients=ids,
+    )
+
+
+def fit_price_history(panel: PricePanel, ridge: float = INDUSTRY_RIDGE) -> PriceHistoryFit:
+    """Penalised logistic regression of monthly churn on recent increases (see module doc)."""
+    n = len(panel.churned)
+    if n == 0 or panel.churned.sum() == 0:
+        raise DataError("no churn in the history: price sensitivity cannot be learned")
+    k = len(panel.segments)
+    x = panel.exposure
+    design = np.zeros((n, 3 + k))
+    design[:, 0] = 1.0
+    design[:, 1] = panel.renewal
+    design[:, 2] = x
+    design[np.arange(n), 3 + panel.segment] = x
+    penalty = np.full(3 + k, 1e-6)
+    # The penalty is on the scale of the data: ridge × (typical squared exposure).
+    scale = float(np.mean(x[x > 0] ** 2)) if (x > 0).any() else 1.0
+    penalty[3:] = ridge * scale
+    y = panel.churned
+    coef = np.zeros(3 + k)
+    coef[0] = math.log(max(y.mean(), 1e-6) / max(1 - y.mean(), 1e-6))
+
+    def objective(c: np.ndarray) -> float:
+        z = design @ c
+        loglik = float(np.sum(y * z - np.logaddexp(0.0, z)))
+        return loglik - 0.5 * float(np.sum(penalty * c * c))
+
+    current = objective(coef)
+    hess = np.eye(3 + k)
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ coef, -35, 35)))
+        w = p * (1 - p)
+        grad = design.T @ (y - p) - penalty * coef
+        hess = (design * w[:, None]).T @ design + np.diag(penalty)
+        step = np.linalg.solve(hess, grad)
+        size = 1.0
+        while size > 1e-6:  # damped Newton: halve the step until the objective improves
+            trial = coef + size * step
+            value = objective(trial)
+            if value >= current - 1e-12:
+                break
+            size /= 2
+        coef, current = trial, value
+        if float(np.max(np.abs(size * step))) < 1e-8:
+            break
+    cov = np.linalg.inv(hess)
+    exposed = x > 0
+    return PriceHistoryFit(
+        beta=float(coef[2]),
+        beta_se=float(math.sqrt(max(cov[2, 2], 0.0))),
+        by_segment={s: float(coef[2] + coef[3 + i]) for i, s in enumerate(panel.segments)},
+        intercept=float(coef[0]),
+        renewal=float(coef[1]),
+        n_rows=n,
+        n_churns=int(y.sum()),
+        n_exposed_rows=int(exposed.sum()),
+        n_exposed_churns=int(y[exposed].sum()),
+        segments=panel.segments,
+    )
+
+
+def learn_price_sensitivity(engine: Engine, tenant_id: str, as_of: dt.date) -> PriceHistoryFit:
+    return fit_price_history(build_price_panel(engine, tenant_id, as_of))
+
+
+def reaction_window(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The months whose churn a change made at ``as_of`` moves."""
+    return add_months(as_of, 1), add_months(as_of, REACTION_MONTHS)

@@ -1,0 +1,207 @@
+"""Pricing on a tenant's data: the plain functions the CLI, the API and agent tools call.
+
+``price_portfolio(engine, tenant_id, clock, data_dir)`` → ``PricingReport`` (every client ranked by
+expected gain; ``client=`` narrows it to one), ``price_what_if(..., client, change_pct)`` →
+``WhatIfResult``. The price response comes from the tenant's registered churn model (``mspilot
+train``) applied to the client genome as of the clock's date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from mspilot.core.clock import Clock
+from mspilot.core.errors import DataError, UserInputError
+from mspilot.models.pricing import (
+    PricingInputs,
+    PricingPolicy,
+    PricingReport,
+    WhatIfResult,
+    optimise_prices,
+    summarise,
+    what_if,
+)
+from mspilot.models.pricing_data import load_pricing_inputs, tenant_max_discount
+from mspilot.models.pricing_history import PriceHistoryFit, learn_price_sensitivity
+from mspilot.models.pricing_response import (
+    ChurnModelResponse,
+    LogitShiftResponse,
+    PriceResponse,
+)
+
+#: Assumed spread (log scale) of price sensitivity between clients of one industry.
+SLOPE_SPREAD = 0.3
+#: Re-scoring a client "as if a renewal had just changed its price".
+CHANGE_OVERRIDES: dict[str, Any] = {"months_since_price_change": 0.0}
+
+
+def default_policy(engine: Engine, tenant_id: str, **overrides: Any) -> PricingPolicy:
+    """The tenant's policy: defaults, its discount limit, then any explicit overrides."""
+    values: dict[str, Any] = {}
+    discount = tenant_max_discount(engine, tenant_id)
+    if discount is not None:
+        values["max_decrease_pct"] = discount
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return PricingPolicy(**values)
+
+
+def _churn_model(data_dir: Path, tenant_id: str) -> Any:
+    from mspilot.models.churn import load_champion
+
+    try:
+        model = load_champion(Path(data_dir), tenant_id, kind="churn")
+    except (FileNotFoundError, KeyError, LookupError, DataError) as exc:
+        raise DataError(
+            f"no churn model for tenant {tenant_id!r}: run `mspilot train` first ({exc})"
+        ) from None
+    if model is None:
+        raise DataError(f"no churn model for tenant {tenant_id!r}: run `mspilot train` first")
+    return model
+
+
+def churn_response(
+    engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path, inputs: PricingInputs
+) -> ChurnModelResponse:
+    """The registered churn model's own answer to price changes (base risk and slope)."""
+    from mspilot.models.features import build_features
+
+    model = _churn_model(data_dir, tenant_id)
+    features = _align(build_features(engine, tenant_id, as_of), inputs.client_id)
+    return ChurnModelResponse(
+        model,
+        features,
+        inputs.prior_change_pct,
+        change_overrides=CHANGE_OVERRIDES,
+        source="churn model",
+    )
+
+
+def history_response(
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    data_dir: Path,
+    inputs: PricingInputs,
+    *,
+    base: np.ndarray | None = None,
+) -> tuple[LogitShiftResponse, PriceHistoryFit]:
+    """Base risk from the churn model, price sensitivity from the tenant's own price history.
+
+    Each client's slope is its industry's (``models.pricing_history``), its base risk the
+    larger of the churn model's 90-day score and the tenant's base rate. Cuts are given no
+    retention effect: the data shows what increases do, not what discounts would."""
+    fit = learn_price_sensitivity(engine, tenant_id, as_of)
+    slope = np.array([fit.slope_for(seg) for seg in inputs.segment])
+    if base is None:
+        from mspilot.models.features import build_features
+
+        model = _churn_model(data_dir, tenant_id)
+        features = _align(build_features(engine, tenant_id, as_of), inputs.client_id)
+        base = np.asarray(model.predict_proba(features), dtype=float)
+    # A change takes effect at renewal, often months away, when a client's risk is nearer the
+    # tenant's base rate than the churn model's sharp 90-day score: never assume a client is
+    # safer than the base rate the price sensitivity was measured against.
+    base = np.maximum(base, fit.base_90d)
+    source = (
+        f"churn model with price sensitivity from {fit.n_exposed_rows:,} client-months "
+        "after past increases"
+    )
+    # Judge a raise by its expected churn over what the slope could be: the estimate's own
+    # uncertainty plus a spread between clients of the same industry.
+    spread = math.hypot(SLOPE_SPREAD, fit.beta_se / max(fit.beta, 1e-6)) if fit.beta > 0 else 0.0
+    response = LogitShiftResponse(
+        base, slope, source, monthly=True, increases_only=True, spread=min(spread, 1.0)
+    )
+    return response, fit
+
+
+def _align(features: pd.DataFrame, client_ids: list[str]) -> pd.DataFrame:
+    """Feature rows in the order of ``client_ids``; a client without a row gets the median."""
+    missing = [c for c in client_ids if c not in features.index]
+    if missing:
+        filler = features.median(numeric_only=True)
+        extra = pd.DataFrame([filler] * len(missing), index=pd.Index(missing))
+        for col in features.columns:
+            if col not in extra.columns:
+                extra[col] = features[col].mode().iloc[0] if len(features) else None
+        features = pd.concat([features, extra[features.columns]])
+    return features.loc[client_ids]
+
+
+def find_client(inputs: PricingInputs, query: str) -> int:
+    """The row of the client named (or id'd) ``query``: exact, then unique partial match."""
+    q = query.strip().lower()
+    if not q:
+        raise UserInputError("name a client")
+    exact = [
+        i
+        for i, (cid, name) in enumerate(zip(inputs.client_id, inputs.client_name, strict=True))
+        if q in (cid.lower(), name.lower())
+    ]
+    if len(exact) == 1:
+        return exact[0]
+    partial = [i for i, name in enumerate(inputs.client_name) if q in name.lower()]
+    if len(partial) == 1:
+        return partial[0]
+    if not partial:
+        raise UserInputError(f"no active client with a priced contract matches {query!r}")
+    names = ", ".join(sorted(inputs.client_name[i] for i in partial)[:8])
+    raise UserInputError(f"{query!r} matches {len(partial)} clients ({names}); be more specific")
+
+
+def price_portfolio(
+    engine: Engine,
+    tenant_id: str,
+    clock: Clock,
+    data_dir: Path,
+    *,
+    client: str | None = None,
+    policy: PricingPolicy | None = None,
+    response: PriceResponse | None = None,
+) -> PricingReport:
+    """Recommended prices for every active client (or one), ranked by expected gain."""
+    as_of = clock.today()
+    inputs = load_pricing_inputs(engine, tenant_id, as_of)
+    policy = policy or default_policy(engine, tenant_id)
+    if response is None:
+        response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs)
+    recs = optimise_prices(inputs, response, policy, as_of)
+    if client is not None:
+        row = find_client(inputs, client)
+        recs = [recs[row]]
+    notes = [
+        f"Expected profit over {policy.horizon_months} months = P(client stays) × monthly margin; "
+        f"churn reacts to a price change in the {policy.response_months} months after it "
+        f"({response.source}).",
+    ]
+    return summarise(tenant_id, as_of, policy, response.source, recs, notes)
+
+
+def price_what_if(
+    engine: Engine,
+    tenant_id: str,
+    clock: Clock,
+    data_dir: Path,
+    client: str,
+    change_pct: float,
+    *,
+    policy: PricingPolicy | None = None,
+    response: PriceResponse | None = None,
+) -> WhatIfResult:
+    """ "What if we change this client's price by ``change_pct`` percent?"."""
+    if not np.isfinite(change_pct) or not -90 <= change_pct <= 200:
+        raise UserInputError(f"a price change of {change_pct}% is not plausible (-90..200)")
+    as_of = clock.today()
+    inputs = load_pricing_inputs(engine, tenant_id, as_of)
+    row = find_client(inputs, client)
+    policy = policy or default_policy(engine, tenant_id)
+    if response is None:
+        response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs)
+    return what_if(inputs, row, change_pct, response, policy, as_of)

@@ -400,7 +400,36 @@ def _constraint_reports(
             )
         )
     reports.sort(key=lambda r: (r.name not in ("budget", "hours"), r.name))
-    return reports
+    return _aggregate_client_rules(reports)
+
+
+def _aggregate_client_rules(reports: list[ConstraintReport]) -> list[ConstraintReport]:
+    """One line per family of per-client rules (which clients they bind for, by name)."""
+    out = [r for r in reports if not r.name.startswith(("play:", "cap:"))]
+    for prefix, text in (
+        ("play:", "at most one play per client"),
+        ("cap:", "spend per client ≤ cap"),
+    ):
+        family = [r for r in reports if r.name.startswith(prefix) and r.binding]
+        if not family:
+            continue
+        clients = [r.name[len(prefix) :] for r in family]
+        shown = ", ".join(clients[:5]) + (
+            f" and {len(clients) - 5} more" if len(clients) > 5 else ""
+        )
+        out.append(
+            ConstraintReport(
+                name=prefix.rstrip(":") + "_per_client",
+                description=text,
+                used=float(len(family)),
+                limit=float(len(family)),
+                slack=0.0,
+                binding=True,
+                shadow_price=max((r.shadow_price or 0.0) for r in family),
+                sentence=f"binds for {len(family)} clients ({shown})",
+            )
+        )
+    return out
 
 
 def _add_marginal_values(

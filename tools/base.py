@@ -51,6 +51,20 @@ def text_table(
     return "\n".join(lines)
 
 
+def invalid_arguments(exc: ValidationError) -> str:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+        for e in exc.errors()[:4]
+    )
+    return f"invalid arguments: {problems}"
+
+
+def _schema_error(exc: ValidationError) -> str:
+    """Arguments that do not fit the tool's schema (LangChain returns this as an error
+    message without an artifact)."""
+    return P.REFUSED.format(reason=invalid_arguments(exc))
+
+
 def refusal(reason: str, **meta: Any) -> ToolOutput:
     return P.REFUSED.format(reason=reason), table_artifact([], [], error=reason, **meta)
 
@@ -65,11 +79,7 @@ def guarded(func: Callable[..., ToolOutput]) -> Callable[..., ToolOutput]:
         except MspilotError as exc:
             return refusal(str(exc))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
-                for e in exc.errors()[:4]
-            )
-            return refusal(f"invalid arguments: {problems}")
+            return refusal(invalid_arguments(exc))
 
     return wrapper
 
@@ -84,5 +94,5 @@ def make_tool(
         args_schema=args_schema,
         response_format="content_and_artifact",
         handle_tool_error=True,
-        handle_validation_error=True,
+        handle_validation_error=_schema_error,
     )

@@ -274,7 +274,7 @@ class KnowledgeBase:
         vector = get_embedder().embed([query])[0].tolist()
         found = self.collection.query(
             query_embeddings=[vector],
-            n_results=k,
+            n_results=max(3 * k, 10),
             where=where,
             include=["documents", "metadatas", "distances"],
         )
@@ -287,12 +287,71 @@ class KnowledgeBase:
                     source=str(meta.get("source", "")),
                     title=str(meta.get("title", "")),
                     text=doc,
-                    score=round(1.0 - float(dist), 4),
+                    score=round(1.0 - float(dist) + _lexical_boost(query, doc), 4),
                     kind=str(meta.get("kind", "")),
                     extra={"client_id": meta.get("client_id") or None},
                 )
             )
-        return out
+        out.sort(key=lambda p: -p.score)
+        return out[:k]
+
+
+_STOP = frozenset(
+    [
+        "what",
+        "which",
+        "when",
+        "where",
+        "does",
+        "have",
+        "with",
+        "that",
+        "this",
+        "from",
+        "your",
+        "their",
+        "there",
+        "about",
+        "could",
+        "would",
+        "should",
+        "much",
+        "many",
+        "more",
+        "most",
+        "make",
+        "give",
+        "given",
+        "our",
+        "ours",
+        "they",
+        "them",
+        "then",
+        "than",
+        "into",
+        "over",
+    ]
+)
+
+
+def _terms(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9%]+", text.lower()) if len(w) >= 4 and w not in _STOP}
+
+
+def _overlap(query: set[str], words: set[str]) -> float:
+    if not query:
+        return 0.0
+    hits = sum(1 for q in query if any(w.startswith(q) or q.startswith(w) for w in words))
+    return hits / len(query)
+
+
+def _lexical_boost(query: str, passage: str) -> float:
+    """A small bonus for query words in the passage's heading (first line) and body: MiniLM
+    alone sometimes ranks a neighbouring section of the same document first."""
+    heading, _, body = passage.partition("\n")
+    wanted = _terms(query)
+    section = heading.split(" — ")[-1]
+    return 0.15 * _overlap(wanted, _terms(section)) + 0.05 * _overlap(wanted, _terms(body))
 
 
 class SearchKnowledgeArgs(BaseModel):

@@ -65,7 +65,7 @@ def _provider_tools(ctx: ToolContext) -> list[BaseTool]:
         try:
             module = importlib.import_module(path)
         except ModuleNotFoundError as exc:
-            if exc.name == path:
+            if exc.name and (path == exc.name or path.startswith(exc.name + ".")):
                 continue  # not built yet
             raise
         roles: dict[str, frozenset[str]] = getattr(module, "ROLES", {})

@@ -53,8 +53,7 @@ def text_table(
 
 def invalid_arguments(exc: ValidationError) -> str:
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
-        for e in exc.errors()[:4]
+        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()[:4]
     )
     return f"invalid arguments: {problems}"
 

@@ -66,4 +66,8 @@ class ToolRetriever:
                 break
             if i not in chosen:
                 chosen.append(i)
-        return [tools[i] for i in sorted(chosen, key=lambda i: ranked.index(i))]
+        # the always-offered tools first, in a fixed order, so the prompt prefix (system prompt
+        # plus their schemas) stays the same across questions and llama.cpp reuses its KV cache
+        fixed = [i for i in chosen if tools[i].name in self.always]
+        rest = sorted((i for i in chosen if i not in fixed), key=ranked.index)
+        return [tools[i] for i in [*fixed, *rest]]

@@ -66,29 +66,43 @@ def list_links(engine: Engine, tenant_id: str) -> list[Link]:
 
 def save_link(engine: Engine, tenant_id: str, link: Link, *, now: dt.datetime) -> None:
     """Record (or replace) a link; a row may be the target of one link per kind."""
+    save_links(engine, tenant_id, [link], now=now)
+
+
+def save_links(engine: Engine, tenant_id: str, links: Iterable[Link], *, now: dt.datetime) -> None:
+    """Record (or replace) several links in one transaction; a row may be the target of one
+    link per kind, so older links to the same targets are dropped."""
+    batch = list({(link.kind, link.qbo_id): link for link in links}.values())
+    if not batch:
+        return
     with engine.begin() as conn:
+        for kind in {link.kind for link in batch}:
+            mine = [link for link in batch if link.kind == kind]
+            for start in range(0, len(mine), 500):
+                chunk = mine[start : start + 500]
+                conn.execute(
+                    delete(EntityLink).where(
+                        EntityLink.tenant_id == tenant_id,
+                        EntityLink.kind == kind,
+                        (EntityLink.target_id.in_([link.target_id for link in chunk]))
+                        | (EntityLink.qbo_id.in_([link.qbo_id for link in chunk])),
+                    )
+                )
         conn.execute(
-            delete(EntityLink).where(
-                EntityLink.tenant_id == tenant_id,
-                EntityLink.kind == link.kind,
-                EntityLink.target_id == link.target_id,
-                EntityLink.qbo_id != link.qbo_id,
-            )
+            EntityLink.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "kind": link.kind,
+                    "qbo_id": link.qbo_id,
+                    "target_id": link.target_id,
+                    "method": link.method,
+                    "score": link.score,
+                    "created_at": now,
+                }
+                for link in batch
+            ],
         )
-        stmt = _dialect_insert(conn, EntityLink.__table__).values(  # type: ignore[arg-type]
-            tenant_id=tenant_id,
-            kind=link.kind,
-            qbo_id=link.qbo_id,
-            target_id=link.target_id,
-            method=link.method,
-            score=link.score,
-            created_at=now,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "kind", "qbo_id"],
-            set_={k: stmt.excluded[k] for k in ("target_id", "method", "score")},
-        )
-        conn.execute(stmt)
 
 
 # ---- reviews ----------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import datetime as dt
+import json
 import re
 import secrets
 import threading
@@ -42,6 +42,11 @@ _CLAUSES = re.compile(r"\b(WHERE|ORDER\s*BY|STARTPOSITION|MAXRESULTS)\b", re.I)
 _COND = re.compile(
     r"^\s*([A-Za-z][\w.]*)\s*(<=|>=|!=|=|<|>|\bIN\b|\bLIKE\b)\s*(.+?)\s*$", re.I | re.S
 )
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (much faster than copy.deepcopy)."""
+    return json.loads(json.dumps(value))
 
 
 class QueryError(Exception):
@@ -196,7 +201,7 @@ class QuickBooksFake:
         max_in_flight: int = 10,
         per_minute: int = 500,
     ) -> None:
-        self.entities = copy.deepcopy(data.entities)
+        self.entities = _clone(data.entities)
         self.deleted: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in self.entities}
         self.realm_id = realm_id
         self.client_id = client_id
@@ -288,7 +293,7 @@ class QuickBooksFake:
         start = query["start"]
         if repeat_page and start > 1:
             start = max(1, start - query["max"])
-        chunk = [copy.deepcopy(r) for r in records[start - 1 : start - 1 + query["max"]]]
+        chunk = [_clone(r) for r in records[start - 1 : start - 1 + query["max"]]]
         body: dict[str, Any] = {}
         if chunk:
             body = {
@@ -410,7 +415,7 @@ class QuickBooksFake:
                             self.deleted[name].values()
                         )
                     changed = [
-                        copy.deepcopy(r)
+                        _clone(r)
                         for r in pool
                         if parse_time(r["MetaData"]["LastUpdatedTime"]) > since
                     ]  # type: ignore[operator]

@@ -482,6 +482,7 @@ def split_dataset(
 
     # ---- SuperOps: worklog entries ------------------------------------------------------------
     so.worklogs = {"TICKET": [], "PROJECT": []}
+    display_ids = {t["ticketId"]: t["displayId"] for t in so.tickets}
     for entry in tables.get("time_entries", []):
         eid = entry["external_id"]
         item_id = ids.put("superops", "time_entries", eid, superops_id("worklog", eid))
@@ -498,9 +499,7 @@ def split_dataset(
             status = "UNDER_CONTRACT"  # in scope of a managed-services contract
         if entry.get("ticket_id"):
             ticket_vendor_id = ids.get("superops", "tickets", entry["ticket_id"])
-            display = next(
-                (t["displayId"] for t in so.tickets if t["ticketId"] == ticket_vendor_id), ""
-            )
+            display = display_ids.get(ticket_vendor_id or "", "")
             module = "TICKET"
             work_item = {"workId": ticket_vendor_id, "displayId": display, "module": "TICKET"}
         else:

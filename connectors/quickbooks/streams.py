@@ -35,7 +35,7 @@ from mspilot.db.entity_map import (
     latest_line_prices,
     live_source_ids,
     load_links,
-    save_link,
+    save_links,
 )
 
 if TYPE_CHECKING:
@@ -305,6 +305,7 @@ class InvoicesStream(QuickBooksStream):
             "invoice_id",
             ids_where(ctx.engine, ctx.tenant_id, "invoice_lines", invoice_id=own_ids),
         )
+        new_links: list[Link] = []
         for rec in records:
             customer = _ref(rec.CustomerRef) or ""
             client_id = qbo_client_id(ctx, client_links, customer)
@@ -314,12 +315,7 @@ class InvoicesStream(QuickBooksStream):
             target = invoice_links.get(rec.Id) or so_index.get((client_id, number))
             if target and target != make_id(ctx.tenant_id, QBO, rec.Id):
                 if rec.Id not in invoice_links:
-                    save_link(
-                        ctx.engine,
-                        ctx.tenant_id,
-                        Link(INVOICE, rec.Id, target, "number"),
-                        now=ctx.now(),
-                    )
+                    new_links.append(Link(INVOICE, rec.Id, target, "number"))
                     invoice_links[rec.Id] = target
                 batch.patches.setdefault("invoices", {})[target] = {
                     "balance": balance,
@@ -376,6 +372,7 @@ class InvoicesStream(QuickBooksStream):
             gone = [lid for lid, inv in stored_lines.items() if inv == own and lid not in keep]
             if gone:
                 batch.deletes.setdefault("invoice_lines", []).extend("=" + g for g in gone)
+        save_links(ctx.engine, ctx.tenant_id, new_links, now=ctx.now())
         return batch
 
     def owned_ids(self, ctx: SyncContext) -> set[str]:

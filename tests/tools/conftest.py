@@ -121,3 +121,9 @@ def call() -> Callable[..., ToolMessage]:
 @pytest.fixture
 def injection() -> str:
     return INJECTION
+
+
+@pytest.fixture
+def loaded_any(engine: Engine) -> Engine:
+    """The same data on each backend (SQLite and PostgreSQL), for backend-specific checks."""
+    return _load(engine)

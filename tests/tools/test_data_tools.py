@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,3 +246,20 @@ def test_make_chart_png(make_ctx: Ctx, call: Call) -> None:
     path = msg.artifact["meta"]["png_path"]
     with open(path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tools_agree_on_both_backends(loaded_any: Engine, tmp_path: Path, call: Call) -> None:
+    """The same answers on SQLite and PostgreSQL (PostgreSQL adds the read-only role + RLS)."""
+    owner = ToolContext(loaded_any, "t", dt.date(2026, 9, 30), tmp_path)
+    client = ToolContext(loaded_any, "t", dt.date(2026, 9, 30), tmp_path, "client_user", FABRIKAM)
+    assert _table(
+        call(owner, "query_metrics", metric="margin", dimensions=["client"], period="2026-Q3")
+    ) == {("Contoso",): 1800.0, ("Fabrikam",): -60.0}
+    sql = (
+        "SELECT c.name, count(t.id) FROM clients c LEFT JOIN tickets t ON t.client_id = c.id "
+        "GROUP BY c.name ORDER BY c.name"
+    )
+    assert call(owner, "run_sql", sql=sql).artifact["rows"] == [["Contoso", 1], ["Fabrikam", 1]]
+    assert call(client, "run_sql", sql=sql).artifact["rows"] == [["Fabrikam", 1]]
+    like = call(owner, "run_sql", sql="SELECT name FROM clients WHERE name LIKE '%bri%'")
+    assert like.artifact["rows"] == [["Fabrikam"]]

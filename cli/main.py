@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, kb, serve
+from mspilot.cli import ask, db, demo, kb, prescribe, serve
 
 app = typer.Typer(
     name="mspilot",
@@ -20,6 +20,8 @@ app.command("ask")(ask.ask)
 app.command("chat")(ask.chat)
 app.command("eval")(ask.eval_)
 app.command("serve")(serve.serve)
+app.command("price")(prescribe.price)
+app.command("budget")(prescribe.budget)
 app.add_typer(serve.users_app, name="users")
 
 

@@ -6,8 +6,9 @@ T&M hourly rate):
 - **cost to serve per unit**: the client's labour + licence cost per month (shared definitions in
   ``db.definitions``, via ``models.pricing_data``) allocated to the contract by its revenue share,
   divided by the units billed;
-- **expected profit** over the next 12 months of a price ``p`` (a change ``x`` from today's price,
-  effective from month ``k``):  ``Σ_t S_{t-1}(x) · m_t(x)``, where ``m_t`` is the client's whole
+- **expected profit** of a price ``p`` (a change ``x`` from today's price, effective after month
+  ``k``), over the months until the change and its first 12 months in effect:
+  ``Σ_{t ≤ k+12} S_{t-1}(x) · m_t(x)``, where ``m_t`` is the client's whole
   monthly margin (the contract's revenue moves by ``R · x`` from month ``k+1`` on) and ``S`` is the
   client's survival: monthly hazard ``1 − (1 − p90)^(1/3)`` with ``p90`` the 90-day churn risk the
   response model (``models.pricing_response``) gives for that change. A client that leaves takes
@@ -303,9 +304,11 @@ def expected_profit(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(expected profit over the horizon, probability of staying the whole horizon).
 
-    Broadcasts: rows are clients, optional columns are candidate prices. Month ``t`` (1-based)
-    earns ``margin + delta_revenue`` if ``t > effective_month`` else ``margin``, weighted by the
-    probability the client is still there at its start. The monthly hazard comes from the
+    Broadcasts: rows are clients, optional columns are candidate prices. A change effective
+    after month ``k`` is valued over months ``1 .. k + horizon`` (the months until it applies
+    and its first ``horizon`` months in effect). Month ``t`` (1-based) earns
+    ``margin + delta_revenue`` if ``t > k`` else ``margin``, weighted by the probability the
+    client is still there at its start. The monthly hazard comes from the
     90-day risk: ``p90_after`` in the ``response_months`` months after the change (the churn
     a price change provokes shows in the 90 days after it), ``p90_before`` otherwise."""
     h0 = 1.0 - np.power(1.0 - np.clip(p90_before, 0, 1 - 1e-12), 1.0 / 3.0)
@@ -314,11 +317,15 @@ def expected_profit(
     shape = np.broadcast(margin, delta_revenue, h0, h1, k).shape
     total = np.zeros(shape)
     alive = np.ones(shape)
-    for t in range(1, horizon + 1):
+    last = int(np.max(k)) + horizon if np.size(k) else horizon
+    for t in range(1, last + 1):
+        inside = t <= k + horizon  # a change is valued over its first `horizon` months
         after = t > k
         reacting = after & (t <= k + response_months)
-        total = total + alive * (margin + np.where(after, delta_revenue, 0.0))
-        alive = alive * (1.0 - np.where(reacting, h1, h0))
+        total = total + np.where(
+            inside, alive * (margin + np.where(after, delta_revenue, 0.0)), 0.0
+        )
+        alive = alive * np.where(inside, 1.0 - np.where(reacting, h1, h0), 1.0)
     return total, alive
 
 

@@ -52,7 +52,7 @@ def _scalar_profit(
     h0 = 1 - (1 - p_before) ** (1 / 3)
     h1 = 1 - (1 - p_after) ** (1 / 3)
     alive, total = 1.0, 0.0
-    for t in range(1, horizon + 1):
+    for t in range(1, k + horizon + 1):
         total += alive * (margin + (delta if t > k else 0.0))
         alive *= 1 - (h1 if k < t <= k + react else h0)
     return total

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, kb, prescribe, serve
+from mspilot.cli import ask, db, demo, kb, prescribe, serve, sync
 
 app = typer.Typer(
     name="mspilot",
@@ -23,6 +23,7 @@ app.command("serve")(serve.serve)
 app.command("price")(prescribe.price)
 app.command("budget")(prescribe.budget)
 app.add_typer(serve.users_app, name="users")
+app.add_typer(sync.app)  # mspilot sync, mspilot sources
 
 
 def run() -> None:

@@ -24,18 +24,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 import sqlglot
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
@@ -273,7 +276,7 @@ def guard_sql(
     for node in tree.walk():
         node.comments = None
     _cap(tree, max_rows)
-    return tree.sql(dialect=read)
+    return tree.sql(dialect=read, normalize_functions=False)
 
 
 # ---- execution -------------------------------------------------------------------------------
@@ -300,8 +303,12 @@ def readonly_engine(engine: Engine) -> Engine:
     with _RO_LOCK:
         ro = _RO_ENGINES.get(key)
         if ro is None:
-            url = make_url(f"sqlite:///file:{database}?mode=ro&uri=true")
-            ro = create_engine(url)
+            uri = f"file:{quote(str(Path(database).resolve()))}?mode=ro"
+
+            def connect() -> sqlite3.Connection:
+                return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+            ro = create_engine("sqlite://", creator=connect, poolclass=QueuePool)
             event.listen(ro, "connect", _query_only)
             _RO_ENGINES[key] = ro
         return ro

@@ -35,6 +35,10 @@ from pydantic import BaseModel, Field
 from mspilot.core.errors import UserInputError
 
 TOL = 1e-6
+#: Plans with at most this many candidate actions are proven optimal; larger ones are solved
+#: to within ``GAP_LARGE`` (relative) of the optimum, which the plan reports.
+EXACT_UP_TO = 300
+GAP_LARGE = 1e-4
 
 
 class ActionKind(StrEnum):
@@ -148,6 +152,9 @@ class BudgetPlan(BaseModel):
     constraints: list[ConstraintReport]
     infeasibility: Infeasibility | None = None
     n_candidates: int
+    optimality_gap: float = Field(
+        default=0.0, description="Relative gap to the optimum CBC was allowed (0 = proven)"
+    )
     solve_seconds: float
 
 
@@ -229,7 +236,10 @@ class _Model:
         self.cons[name] = (self.prob.get_constraint_by_name(_safe(name)), text)
 
     def solve(self, time_limit: float) -> str:
-        self.prob.solve(cbc(time_limit=time_limit, exact=True))
+        # Small plans are solved to proven optimality; large ones to within GAP_LARGE of it
+        # (the last 0.01% costs CBC many times the time of the rest).
+        gap = 0.0 if len(self.actions) <= EXACT_UP_TO else GAP_LARGE
+        self.prob.solve(cbc(time_limit=time_limit, gap=gap))
         status = pulp.LpStatus[self.prob.status]
         if status == "Optimal":
             return "optimal" if self.prob.sol_status == pulp.LpSolutionOptimal else "time_limit"
@@ -246,13 +256,11 @@ class _Model:
         return float(pulp.value(self.prob.objective) or 0.0)
 
 
-def cbc(time_limit: float | None = None, *, exact: bool = False) -> Any:
+def cbc(time_limit: float | None = None, *, gap: float | None = None) -> Any:
     """The CBC binary bundled with PuLP (PuLP 3 flags it as legacy; it is what we ship)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return pulp.PULP_CBC_CMD(
-            msg=False, timeLimit=time_limit, gapRel=0.0 if exact else None, threads=1
-        )
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
 
 
 def _safe(name: str) -> str:
@@ -316,6 +324,7 @@ def solve_budget(
         hours_supplied=sum(p.hours_supplied for p in chosen),
         constraints=reports,
         n_candidates=len(actions),
+        optimality_gap=0.0 if len(actions) <= EXACT_UP_TO else GAP_LARGE,
         solve_seconds=time.perf_counter() - started,
     )
     return plan

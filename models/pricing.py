@@ -333,7 +333,7 @@ class ResponseGrid:
     """A response model evaluated once on a grid of changes, interpolated in log-odds."""
 
     def __init__(self, response: PriceResponse, n: int, lo: float, hi: float) -> None:
-        step = 0.01
+        step = 0.005
         lo = math.floor(min(lo, 0.0) / step) * step
         hi = math.ceil(max(hi, 0.0) / step) * step
         self.changes = np.round(np.arange(lo, hi + step / 2, step), 6)

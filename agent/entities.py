@@ -241,8 +241,13 @@ _PRIORITY = re.compile(
 _PRIORITY_WORDS = {"critical": "p1", "urgent": "p1", "high": "p2", "medium": "p3", "low": "p4"}
 
 
+_URGENT = re.compile(
+    r"\b(critical|urgent|emergency|sev(?:erity)?[ -]?1)\s+(tickets?|issues?|incidents?|cases?)\b"
+)
+
+
 def priorities(question: str) -> list[str]:
-    out = []
+    out = ["p1"] if _URGENT.search(question.lower()) else []
     for m in _PRIORITY.finditer(question.lower()):
         value = (
             f"p{m.group(1) or m.group(2)}"

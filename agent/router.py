@@ -99,8 +99,9 @@ _CUES: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\b(likely to (leave|churn|cancel)|at risk|risk of (leaving|churn)|churn risk|"
-            r"might (leave|cancel)|going to leave|churn drivers|flight risk)\b"
+            r"\b(at risk|risk of (leaving|churn)|churn risk|churn drivers|flight risk|"
+            r"(might|could|may|likely to|going to|about to|thinking of)\s+"
+            r"(leave|churn|cancel|walk away|quit|switch))\b"
         ),
         "churn",
     ),
@@ -126,6 +127,10 @@ _CUES: list[tuple[re.Pattern[str], str]] = [
 _DIM_LEAD = r"(by|per|for each|each|across|which|what|every|split by|broken down by)"
 _COUNT_WORD = r"(\d{1,3}|three|four|five|six|seven|eight|nine|ten)"
 _COUNTING = re.compile(r"\b(how many|how much|number of|total|count of|what is our|what's our)\b")
+_RANKED_NOUN = re.compile(
+    r"\b(top|bottom|most|least|biggest|largest|best|worst|highest|lowest)\s+"
+    r"(\d+\s+|[a-z]+\s+)?(clients|customers|accounts|technicians|techs|engineers)\b"
+)
 _FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|same but|now|ok,? and|then)\b")
 _SUPERLATIVE = re.compile(
     r"\b(most|highest|biggest|largest|top|best|least|lowest|fewest|worst|smallest|bottom|"
@@ -352,11 +357,10 @@ class IntentRouter:
             and "month" not in s.dimensions
         ):
             s.dimensions.append("month")
-        if (
-            re.search(r"\b(top|bottom)\s+(\d+\s+)?(clients|customers|accounts)\b", low)
-            and "client" not in s.dimensions
-        ):
-            s.dimensions.append("client")
+        ranked_noun = _RANKED_NOUN.search(low)
+        if ranked_noun and not s.dimensions:
+            noun = ranked_noun.group(3)
+            s.dimensions.append("technician" if noun.startswith(("tech", "engineer")) else "client")
         if re.search(r"\bwho\b", low) and not s.dimensions and not s.clients and not s.technicians:
             person_metric = s.metric in ("hours", "billable_hours", "tickets", "labour_cost")
             s.dimensions.append("technician" if person_metric and "owe" not in low else "client")

@@ -39,6 +39,27 @@ ClientOpt = Annotated[str | None, typer.Option("--client-id", help="Client id fo
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+def _logs_to_stderr() -> None:
+    """Structured logs go to stderr so stdout carries only the answer (or the JSON)."""
+    import logging
+
+    import structlog
+
+    from mspilot.core.logging import configure_logging
+
+    s = settings()
+    configure_logging(s.log_format, s.log_level)
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            max(
+                logging.getLevelNamesMapping().get(s.log_level.upper(), logging.INFO),
+                logging.WARNING,
+            )
+        ),
+    )
+
+
 def _context(tenant: str | None, role: str = "owner", client_id: str | None = None) -> Any:
     from mspilot.agent.golden.env import GoldenEnv
     from mspilot.core.clock import Clock
@@ -46,6 +67,7 @@ def _context(tenant: str | None, role: str = "owner", client_id: str | None = No
     from mspilot.db.engine import make_engine
     from mspilot.tools.context import ToolContext
 
+    _logs_to_stderr()
     s = settings()
     s.ensure_data_dir()
     engine = make_engine(s.resolved_database_url)

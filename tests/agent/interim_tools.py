@@ -38,15 +38,23 @@ class NoArgs(BaseModel):
 def interim_tools(ctx: Any) -> list[BaseTool]:
     def query_metrics(**kwargs: Any) -> tuple[str, dict[str, Any]]:
         request = MetricRequest(**{k: v for k, v in kwargs.items() if v is not None})
-        result = run_metric(ctx.engine, ctx.tenant_id, request, client_id=ctx.client_id,
-                            today=ctx.today, role=ctx.role)
+        result = run_metric(
+            ctx.engine,
+            ctx.tenant_id,
+            request,
+            client_id=ctx.client_id,
+            today=ctx.today,
+            role=ctx.role,
+        )
         text = f"{result.metric} ({result.period_label}): " + "; ".join(
-            ", ".join(str(v) for v in row) for row in result.rows[:20])
+            ", ".join(str(v) for v in row) for row in result.rows[:20]
+        )
         return text, result.model_dump()
 
     def run_sql(sql: str) -> tuple[str, dict[str, Any]]:
-        res = run_readonly_sql(ctx.engine, sql, tenant_id=ctx.tenant_id, client_id=ctx.client_id,
-                               role=ctx.role)
+        res = run_readonly_sql(
+            ctx.engine, sql, tenant_id=ctx.tenant_id, client_id=ctx.client_id, role=ctx.role
+        )
         if res.error:
             raise RuntimeError(res.error)
         return f"{res.row_count} rows", {"columns": res.columns, "rows": res.rows}
@@ -60,8 +68,13 @@ def interim_tools(ctx: Any) -> list[BaseTool]:
         return f"{table}: " + ", ".join(cols), {"columns": ["column"], "rows": [[c] for c in cols]}
 
     def tool(fn: Any, schema: type[BaseModel], doc: str) -> BaseTool:
-        return StructuredTool.from_function(fn, name=fn.__name__, description=doc, args_schema=schema,
-                                            response_format="content_and_artifact")
+        return StructuredTool.from_function(
+            fn,
+            name=fn.__name__,
+            description=doc,
+            args_schema=schema,
+            response_format="content_and_artifact",
+        )
 
     return [
         tool(query_metrics, MetricArgs, "A metric over dimensions, filters and a period."),

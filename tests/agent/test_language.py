@@ -65,7 +65,10 @@ def test_grounding_allows_rounding_percentages_and_counts_only() -> None:
             }
         ],
     )
-    ok = "Revenue was $12,345.67 (about $12.3k, ~$12,346); A has 41.1% and B 20%. 2 clients, top 3 of 2026."
+    ok = (
+        "Revenue was $12,345.67 (about $12.3k, ~$12,346); A has 41.1% and B 20%. "
+        "2 clients, top 3 of 2026."
+    )
     assert ungrounded_numbers(ok, evidence) == []
     assert ungrounded_numbers("Revenue grew 17% to $13,000.", evidence) == ["17%", "$13,000"]
     assert ungrounded_numbers("Due on 2026-11-30.", evidence) == ["2026-11-30"]

@@ -8,6 +8,7 @@ Clocks and sleeps are injectable, so tests run fault storms without waiting.
 from __future__ import annotations
 
 import email.utils
+import random
 import threading
 import time
 from collections import deque
@@ -21,7 +22,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from mspilot.connectors.errors import RateLimited, TransientError
@@ -57,14 +57,14 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     def wait_for(self, state: RetryCallState) -> float:
-        base = wait_exponential_jitter(
-            initial=self.initial_wait_s, max=self.max_wait_s, jitter=self.jitter_s
-        )(state)
+        attempt = max(1, state.attempt_number)
+        base = min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1))
+        base += random.uniform(0, self.jitter_s)
         exc = state.outcome.exception() if state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return max(base, min(float(retry_after), self.max_retry_after_s))
-        return float(base)
+        return base
 
     def run(self, attempt: Callable[[], T], *, what: str = "request") -> T:
         """Call ``attempt`` until it succeeds, a non-transient error is raised, or attempts

@@ -60,10 +60,11 @@ def index(
     s.ensure_data_dir()
     kb = KnowledgeBase(s.data_dir)
     started = time.perf_counter()
+    engine = None if documents_only else _engine()
+    tenants = [] if engine is None else _tenants(engine, tenant)  # fail fast on a bad tenant
     report: dict[str, Any] = {"documents": kb.index_documents().as_dict(), "tickets": {}}
-    if not documents_only:
-        engine = _engine()
-        for tenant_id in _tenants(engine, tenant):
+    if engine is not None:
+        for tenant_id in tenants:
             report["tickets"][tenant_id] = kb.index_tickets(engine, tenant_id).as_dict()
     report["seconds"] = round(time.perf_counter() - started, 2)
     report["path"] = str(kb.path)

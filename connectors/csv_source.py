@@ -196,3 +196,29 @@ class CsvSource(Source):
 
     def streams(self) -> list[Stream]:
         return list(self._streams)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def export_tables(folder: Path, tables: dict[str, list[dict[str, Any]]]) -> list[Path]:
+    """Write canonical rows as ``<table>.csv`` files in the import format."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table, rows in tables.items():
+        columns = [c for c, _r, _t in csv_columns(table)]
+        path = folder / f"{table}.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow([_cell(row.get(c)) for c in columns])
+        written.append(path)
+    return written

@@ -104,7 +104,11 @@
     var cols = art.columns || [], rows = art.rows || [];
     if (rows.length < 2 || cols.length < 2) return null;
     var meta = art.meta || {}, c = meta.chart || {};
-    var xi = cols.indexOf(c.x), yi = cols.indexOf(c.y);
+    // a Vega-Lite spec (the make_chart tool) or a plain {type, x, y}
+    var enc = c.encoding || {};
+    var xField = (enc.x && enc.x.field) || c.x, yField = (enc.y && enc.y.field) || c.y;
+    var mark = c.mark && typeof c.mark === "object" ? c.mark.type : c.mark;
+    var xi = cols.indexOf(xField), yi = cols.indexOf(yField);
     if (xi < 0) xi = 0;
     if (yi < 0) {
       for (var j = 0; j < cols.length; j++) {
@@ -112,10 +116,12 @@
       }
     }
     if (yi < 0) return null;
-    var kind = c.type || c.kind;
+    var kind = mark || c.type || c.kind;
+    if (kind && kind !== "line" && kind !== "area") kind = "bar";
     if (!kind) kind = rows.every(function (r) { return DATEISH.test(String(r[xi])); }) ? "line" : "bar";
     var points = rows.slice(0, kind === "line" ? 120 : 15).map(function (r) { return { x: String(r[xi]), y: isNum(r[yi]) ? r[yi] : 0 }; });
-    return { kind: kind === "line" ? "line" : "bar", x: cols[xi], y: cols[yi], points: points, title: c.title || meta.title || "" };
+    var title = typeof c.title === "object" ? c.title.text : c.title;
+    return { kind: kind === "bar" ? "bar" : "line", x: cols[xi], y: cols[yi], points: points, title: title || meta.title || "" };
   }
 
   function svgChart(spec) {

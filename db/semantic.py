@@ -929,6 +929,32 @@ METRICS: dict[str, MetricDef] = {
 }
 
 
+def _norm(text: str) -> str:
+    return " ".join(str(text).strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def _alias_map(defs: dict[str, Any]) -> dict[str, str]:
+    """Normalised name or synonym -> canonical name (synonyms shared by two are dropped)."""
+    seen: dict[str, set[str]] = {}
+    for name, item in defs.items():
+        for alias in (name, *item.synonyms):
+            seen.setdefault(_norm(alias), set()).add(name)
+    return {alias: next(iter(names)) for alias, names in seen.items() if len(names) == 1}
+
+
+_METRIC_ALIASES = _alias_map(METRICS)
+_DIMENSION_ALIASES = _alias_map(DIMENSIONS)
+
+
+def canonical_metric(name: str) -> str:
+    """The metric ``name`` means (its own name, any spelling, or a synonym), else ``name``."""
+    return _METRIC_ALIASES.get(_norm(name), name)
+
+
+def canonical_dimension(name: str) -> str:
+    return _DIMENSION_ALIASES.get(_norm(name), name)
+
+
 def metrics_for_role(role: str) -> list[str]:
     check_role(role)
     return [name for name, m in METRICS.items() if role in m.audience]
@@ -974,6 +1000,20 @@ class MetricRequest(BaseModel):
     order: Literal["desc", "asc"] = "desc"
     as_of: dt.date | None = None
 
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric(cls, value: Any) -> Any:
+        return canonical_metric(value) if isinstance(value, str) else value
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _dimensions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            return [canonical_dimension(v) if isinstance(v, str) else v for v in value]
+        return value
+
     @field_validator("period", mode="before")
     @classmethod
     def _period(cls, value: Any) -> Period | None:
@@ -983,7 +1023,9 @@ class MetricRequest(BaseModel):
     @classmethod
     def _filters(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+            return {
+                canonical_dimension(k): v if isinstance(v, list) else [v] for k, v in value.items()
+            }
         return value
 
 
@@ -1062,8 +1104,12 @@ def compile_metric(
     client_id: str | None = None,
     today: dt.date | None = None,
     role: str | None = None,
+    partition_dims: int | None = None,
 ) -> _Compiled:
-    """Validate ``request`` and build its statement (tenant- and client-scoped)."""
+    """Validate ``request`` and build its statement (tenant- and client-scoped).
+
+    ``partition_dims``: for share metrics, how many leading dimensions the shares are taken
+    within (default: all but the last)."""
     metric, fact = _validate(request, role)
     if role == "client_user" and client_id is None:
         raise AccessDenied("a client user needs a client_id")
@@ -1139,7 +1185,8 @@ def compile_metric(
             cond = or_(cond, f.c.technician_id.in_([str(v) for v in values]))
         conditions.append(cond)
 
-    partition = [c for c in dims[:-1]] if dims else []
+    keep = len(dims) - 1 if partition_dims is None else partition_dims
+    partition = dims[: max(keep, 0)]
     value = metric.agg(f, [c.element for c in partition]).label(metric.name)
     stmt = select(*dims, value).select_from(src)
     if conditions:
@@ -1178,6 +1225,60 @@ def render_sql(stmt: AnySelect, dialect: Any) -> str:
         return str(stmt.compile(dialect=dialect))
 
 
+#: Filters on these dimensions of a share metric select the share's numerator, not the
+#: tickets counted: "share of P1 tickets" is P1 tickets / all tickets.
+SHARE_FILTER_DIMS = ("priority", "category", "status")
+
+
+def _share_filters(request: MetricRequest) -> tuple[MetricRequest, dict[str, set[str]]]:
+    metric = METRICS.get(request.metric)
+    if metric is None or metric.agg is not _share:
+        return request, {}
+    moved = {
+        k: {str(x).strip().lower() for x in v}
+        for k, v in request.filters.items()
+        if k in SHARE_FILTER_DIMS and k not in request.dimensions and v
+    }
+    if not moved:
+        return request, {}
+    rewritten = request.model_copy(
+        update={
+            "filters": {k: v for k, v in request.filters.items() if k not in moved},
+            "dimensions": [*request.dimensions, *moved],
+            "top_n": None,
+        }
+    )
+    return rewritten, moved
+
+
+def _collapse_shares(
+    rows: list[list[Any]],
+    columns: list[str],
+    moved: dict[str, set[str]],
+    original: MetricRequest,
+) -> tuple[list[list[Any]], list[str]]:
+    """Keep the share of the filtered values, summed per requested dimension group."""
+    index = {c: i for i, c in enumerate(columns)}
+    keep = original.dimensions
+    totals: dict[tuple[Any, ...], float] = {}
+    for row in rows:
+        key = tuple(row[index[d]] for d in keep)
+        totals.setdefault(key, 0.0)
+        if all(str(row[index[d]]).lower() in wanted for d, wanted in moved.items()):
+            totals[key] += float(row[-1] or 0.0)
+    out = [[*key, round(value, 4)] for key, value in totals.items()]
+    if not keep and not out:
+        out = [[0.0]]
+    times = [i for i, d in enumerate(keep) if d in TIME_DIMENSIONS]
+    if times and original.top_n is None:
+        out.sort(key=lambda r: tuple(str(r[i]) for i in times))
+    else:
+        out.sort(key=lambda r: r[-1], reverse=original.order == "desc")
+    if original.top_n is not None:
+        out = out[: original.top_n]
+    return out, [*keep, columns[-1]]
+
+
 def run_metric(
     engine_or_conn: Engine | Connection,
     tenant_id: str,
@@ -1192,7 +1293,16 @@ def run_metric(
     ``role`` (when given) is checked against each metric's audience; ``today`` is the product
     clock's date (balances, unbilled hours and snapshots are measured at it).
     """
-    compiled = compile_metric(tenant_id, request, client_id=client_id, today=today, role=role)
+    original = request
+    request, moved = _share_filters(request)
+    compiled = compile_metric(
+        tenant_id,
+        request,
+        client_id=client_id,
+        today=today,
+        role=role,
+        partition_dims=len(request.dimensions) - len(moved) if moved else None,
+    )
     if isinstance(engine_or_conn, Engine):
         with engine_or_conn.connect() as conn:
             raw = conn.execute(compiled.stmt).all()
@@ -1202,6 +1312,9 @@ def run_metric(
         dialect = engine_or_conn.dialect
     unit = compiled.metric.unit
     rows = [[_clean(v, unit) for v in row] for row in raw]
+    columns = compiled.columns
+    if moved:
+        rows, columns = _collapse_shares(rows, columns, moved, original)
     period = compiled.period
     fact = FACTS[compiled.metric.fact]
     if period is not None:
@@ -1212,7 +1325,7 @@ def run_metric(
         label = "all time"
     return MetricResult(
         metric=compiled.metric.name,
-        columns=compiled.columns,
+        columns=columns,
         rows=rows,
         period_label=label,
         sql=render_sql(compiled.stmt, dialect),

@@ -219,3 +219,44 @@ def test_every_metric_runs_with_every_dimension(loaded: Engine) -> None:
                 assert value is None or isinstance(value, int | float), (name, dim, row)
                 assert not isinstance(value, Decimal)
     assert all(dim.description for dim in DIMENSIONS.values())
+
+
+def test_share_filters_select_the_numerator(loaded: Engine) -> None:
+    """'share of P1 tickets' = P1 tickets / all tickets, not 1.0 of the filtered set."""
+    fx = fixtures_small.small_msp()
+    assert len(fx["tickets"]) == 1  # one P1 ticket; add a second tenant-t ticket below
+    Loader(loaded, "t", "demo").load(
+        "tickets",
+        [
+            {
+                "external_id": "t9",
+                "client_id": "c2",
+                "opened_at": dt.datetime(2026, 7, 9, tzinfo=dt.UTC),
+                "priority": "p3",
+                "category": "Email",
+                "status": "open",
+                "sla_breached": False,
+                "subject": "Mailbox full",
+            }
+        ],
+    )
+    assert _run(loaded, metric="ticket_share", filters={"priority": ["P1"]}) == {(): 0.5}
+    by_client = _run(
+        loaded, metric="ticket_share", dimensions=["client"], filters={"priority": ["p1"]}
+    )
+    assert by_client == {("Contoso",): 1.0, ("Fabrikam",): 0.0}
+    assert _run(loaded, metric="ticket_share", filters={"priority": ["p1", "p3"]}) == {(): 1.0}
+    assert _run(loaded, metric="p1_share") == {(): 0.5}
+
+
+def test_synonyms_and_spellings_map_to_metrics_and_dimensions() -> None:
+    req = MetricRequest(
+        metric="Gross Margin", dimensions=["customer", "per month"], filters={"tech": "Ann"}
+    )
+    assert (req.metric, req.dimensions, req.filters) == (
+        "margin",
+        ["client", "month"],
+        {"technician": ["Ann"]},
+    )
+    assert MetricRequest(metric="Unbilled Time").metric == "unbilled_hours"
+    assert MetricRequest(metric="made up").metric == "made up"  # left for a clear error

@@ -409,10 +409,13 @@ def _constraint_reports(
             )
         )
     reports.sort(key=lambda r: (r.name not in ("budget", "hours"), r.name))
-    return _aggregate_client_rules(reports)
+    names = {a.client_id: a.client_name or a.client_id for a in model.actions if a.client_id}
+    return _aggregate_client_rules(reports, names)
 
 
-def _aggregate_client_rules(reports: list[ConstraintReport]) -> list[ConstraintReport]:
+def _aggregate_client_rules(
+    reports: list[ConstraintReport], names: dict[str, str]
+) -> list[ConstraintReport]:
     """One line per family of per-client rules (which clients they bind for, by name)."""
     out = [r for r in reports if not r.name.startswith(("play:", "cap:"))]
     for prefix, text in (
@@ -422,7 +425,7 @@ def _aggregate_client_rules(reports: list[ConstraintReport]) -> list[ConstraintR
         family = [r for r in reports if r.name.startswith(prefix) and r.binding]
         if not family:
             continue
-        clients = [r.name[len(prefix) :] for r in family]
+        clients = [names.get(r.name[len(prefix) :], r.name[len(prefix) :]) for r in family]
         shown = ", ".join(clients[:5]) + (
             f" and {len(clients) - 5} more" if len(clients) > 5 else ""
         )

@@ -291,16 +291,24 @@ def plan_budget(
         raise UserInputError("budget amount and hours must be zero or more")
     catalog = catalog or ActionCatalog()
     as_of = clock.today()
-    actions = retention_actions(client_risks(engine, tenant_id, as_of, data_dir), catalog)
+    risks = client_risks(engine, tenant_id, as_of, data_dir)
+    actions = retention_actions(risks, catalog)
     if with_leaks:
         from mspilot.models.leaks import load_findings
 
         with contextlib.suppress(FileNotFoundError, DataError):  # no scan yet: no leak work
             actions += leak_actions(load_findings(Path(data_dir), tenant_id), catalog)
     if with_upsell:
-        from mspilot.models.pricing_service import price_portfolio
+        from mspilot.models.pricing_data import load_pricing_inputs
+        from mspilot.models.pricing_service import history_response, price_portfolio
 
-        report = price_portfolio(engine, tenant_id, clock, data_dir)
+        # Reuse the churn scores computed above rather than building the genome twice.
+        by_id = {r.client_id: r.churn_90d for r in risks}
+        inputs = load_pricing_inputs(engine, tenant_id, as_of)
+        fallback = float(np.median(list(by_id.values()))) if by_id else 0.0
+        base = np.array([by_id.get(c, fallback) for c in inputs.client_id])
+        response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs, base=base)
+        report = price_portfolio(engine, tenant_id, clock, data_dir, response=response)
         actions += upsell_actions(report.recommendations, catalog)
     actions += capacity_actions(_loaded_cost(engine, tenant_id), catalog)
     required = 0.0

@@ -18,6 +18,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -73,8 +74,19 @@ def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapp
         yield chunk
 
 
+def _canonical(value: Any) -> Any:
+    """One spelling per value: the same content reached by two paths hashes the same
+    (``Decimal('12.5')`` vs ``Decimal('12.50')``, UTC vs ``+00:00`` time-zone objects)."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    return value
+
+
 def _fingerprint(values: Sequence[Any]) -> str:
-    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+    text = repr([_canonical(v) for v in values])
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _sqlite_datetime(value: dt.datetime) -> str:

@@ -201,3 +201,18 @@ def test_progress_callback_sees_every_row(sqlite_engine: Engine) -> None:
         on_progress=lambda t, n: seen.__setitem__(t, seen.get(t, 0) + n),
     ).load_all(data)
     assert seen == {k: len(v) for k, v in data.items()}
+
+
+def test_same_content_by_another_path_is_unchanged(sqlite_engine: Engine) -> None:
+    """12.5 == 12.50 and one instant in two time-zone spellings are the same content."""
+    _tenant(sqlite_engine)
+    data = bulk_msp(n_clients=1, tickets_per_client=2)
+    Loader(sqlite_engine, "t", "demo").load_all(data)
+    respelled = [{**e, "hours": Decimal("1.250")} for e in data["time_entries"]]
+    tickets = [
+        {**t, "opened_at": t["opened_at"].astimezone(dt.timezone(dt.timedelta(hours=-5)))}
+        for t in data["tickets"]
+    ]
+    loader = Loader(sqlite_engine, "t", "demo")
+    assert loader.load("time_entries", respelled).unchanged == 2
+    assert loader.load("tickets", tickets).unchanged == 2

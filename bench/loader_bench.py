@@ -127,6 +127,13 @@ def _pg_engine(url: str) -> tuple[Engine, str]:
     return make_engine(f"{url}{sep}options=-csearch_path%3D{schema}"), schema
 
 
+def _drop_schema(url: str, schema: str) -> None:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 def run(n_rows: int, pg_url: str | None) -> list[dict[str, Any]]:
     rows = ticket_rows(n_rows)
     results = []
@@ -153,10 +160,7 @@ def run(n_rows: int, pg_url: str | None) -> list[dict[str, Any]]:
             )
             engine.dispose()
             if pg_schema and pg_url:
-                admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{pg_schema}" CASCADE'))
-                admin.dispose()
+                _drop_schema(pg_url, pg_schema)
     return results
 
 

@@ -49,13 +49,19 @@ def build_graph(
     system_prompt: str | None = None,
     today: dt.date | None = None,
     tool_selector: ToolSelector | None = None,
+    fast_path: bool = True,
 ) -> Any:
     """Compile the agent: ``model`` may be ``None`` (router only), ``router`` may be ``None``
-    (LLM only). Returns a compiled LangGraph graph (``invoke``/``stream`` with a thread id)."""
+    (LLM only). With ``fast_path`` off the router never answers itself when there is a model;
+    it only hands its recognised names and periods to the model as hints.
+    Returns a compiled LangGraph graph (``invoke``/``stream`` with a thread id)."""
     budget = budget or Budget()
     graph = StateGraph(AgentState)
 
-    graph.add_node("route", make_route_node(router, has_model=model is not None, budget=budget))
+    graph.add_node(
+        "route",
+        make_route_node(router, has_model=model is not None, budget=budget, fast_path=fast_path),
+    )
     graph.add_node("tools", make_tools_node(tools, budget))
     graph.add_node("answer", make_answer_node(renderer))
     if model is not None:

@@ -103,16 +103,28 @@ def _ai_with_calls(route: Route) -> AIMessage:
 
 
 def make_route_node(
-    router: Router | None, has_model: bool, budget: Budget | None = None
+    router: Router | None,
+    has_model: bool,
+    budget: Budget | None = None,
+    fast_path: bool = True,
 ) -> Callable[[AgentState], dict[str, Any]]:
     wall_clock = (budget or Budget()).wall_clock_s
 
     def route(state: AgentState) -> dict[str, Any]:
-        """The turn starts here: its wall-clock deadline is set, then the router is asked."""
+        """The turn starts here: its wall-clock deadline is set, then the router is asked.
+
+        A confident route (or any route when there is no model) plans the tool calls itself;
+        otherwise what the router recognised (names, period, metric) goes to the model as hints.
+        """
         deadline = time.time() + wall_clock
         question = question_of(state)
         decision = router.route(question, state.get("last_intent")) if router else None
-        if decision is not None and decision.calls and (decision.confident or not has_model):
+        takes_it = (
+            decision is not None
+            and decision.calls
+            and ((decision.confident and fast_path) or not has_model)
+        )
+        if decision is not None and takes_it:
             intent = {
                 "intent": decision.intent,
                 "confidence": decision.confidence,
@@ -121,6 +133,7 @@ def make_route_node(
             return {
                 "mode": "router",
                 "intent": intent,
+                "hints": None,
                 "question": question,
                 "deadline": deadline,
                 "messages": [_ai_with_calls(decision)],
@@ -128,11 +141,30 @@ def make_route_node(
         return {
             "mode": "llm" if has_model else "none",
             "intent": None,
+            "hints": decision.slots if decision is not None else None,
             "question": question,
             "deadline": deadline,
         }
 
     return route
+
+
+def hint_text(hints: dict[str, Any] | None) -> str:
+    """What the router recognised, for the model (names as stored, dates resolved)."""
+    if not hints:
+        return ""
+    parts = []
+    if hints.get("metric"):
+        parts.append(f"metric={hints['metric']}")
+    if hints.get("dimensions"):
+        parts.append(f"dimensions={hints['dimensions']}")
+    if hints.get("filters"):
+        parts.append(f"filters={json.dumps(hints['filters'])}")
+    if hints.get("period"):
+        parts.append(f"period={json.dumps(hints['period'])}")
+    if hints.get("top_n"):
+        parts.append(f"top_n={hints['top_n']}")
+    return prompts.ROUTER_HINTS.format(hints="; ".join(parts)) if parts else ""
 
 
 # ---- planner (language model) ---------------------------------------------------------------
@@ -151,14 +183,27 @@ def llm_history(messages: list[AnyMessage]) -> list[BaseMessage]:
     return [*pairs[-2 * MAX_HISTORY_TURNS :], *current]
 
 
-def _normalise_ai(ai: AIMessage, known: set[str]) -> AIMessage:
-    """Tool calls written as JSON in the content become real tool calls."""
-    if ai.tool_calls or not ai.text:
+def _normalise_ai(ai: AIMessage, known: set[str], tools: dict[str, BaseTool]) -> AIMessage:
+    """Tool calls written as JSON in the content become real tool calls; arguments a tool
+    does not define (small models copy them from other tools) are dropped."""
+    calls = list(ai.tool_calls)
+    if not calls and ai.text:
+        calls = parse_content_tool_calls(ai.text, known)
+        if not calls:
+            return ai
+    cleaned: list[ToolCall] = []
+    for call in calls:
+        tool = tools.get(call["name"])
+        fields = set((tool.args or {}).keys()) if tool is not None else set()
+        args = dict(call.get("args") or {})
+        if fields:
+            args = {k: v for k, v in args.items() if k in fields}
+        cleaned.append({**call, "args": args})
+    if cleaned == list(ai.tool_calls):
         return ai
-    calls = parse_content_tool_calls(ai.text, known)
-    if not calls:
-        return ai
-    return AIMessage(content="", tool_calls=calls, id=ai.id, response_metadata=ai.response_metadata)
+    return AIMessage(
+        content="", tool_calls=cleaned, id=ai.id, response_metadata=ai.response_metadata
+    )
 
 
 def make_planner_node(
@@ -183,12 +228,13 @@ def make_planner_node(
         question = question_of(state)
         selected = tool_selector(question, tools) if tool_selector else tools
         known = {t.name for t in selected} | set(by_name)
+        hints = hint_text(state.get("hints"))
         prompt: list[BaseMessage] = [
-            SystemMessage(content=system_prompt),
+            SystemMessage(content=system_prompt + (f"\n{hints}" if hints else "")),
             *llm_history(state.get("messages", [])),
         ]
         bound = bound_for(selected)
-        ai = _normalise_ai(bound.invoke(prompt), known)
+        ai = _normalise_ai(bound.invoke(prompt), known, by_name)
         errors = [err for call in ai.tool_calls if (err := validate_call(call, by_name))]
         if errors:  # one corrective retry, the bad call is not kept
             log.info("agent.planner.retry", errors=errors)
@@ -197,7 +243,7 @@ def make_planner_node(
                     error="; ".join(errors), tools=", ".join(sorted(known))
                 )
             )
-            ai = _normalise_ai(bound.invoke([*prompt, fix]), known)
+            ai = _normalise_ai(bound.invoke([*prompt, fix]), known, by_name)
         return {"messages": [ai], "planner_rounds": rounds}
 
     return planner

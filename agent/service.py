@@ -152,7 +152,7 @@ class AgentService:
         if llm_settings.provider == "local":
             from mspilot.agent.tool_retrieval import ToolRetriever
 
-            selector = ToolRetriever(k=3)
+            selector = ToolRetriever(k=2)
             budget = Budget(max_tool_calls=3, max_planner_rounds=3, wall_clock_s=120.0)
         if checkpointer is None:
             checkpointer = make_checkpointer(settings.resolved_database_url, settings.data_dir)
@@ -176,7 +176,7 @@ class AgentService:
             if graph is None:
                 router = None
                 tools = list(self.tools_factory(ctx))
-                if self.router_factory is not None and (self.fast_path or self.model is None):
+                if self.router_factory is not None:
                     router = self.router_factory(ctx, tools)
                 graph = build_graph(
                     self.model,
@@ -187,6 +187,7 @@ class AgentService:
                     budget=self.budget,
                     today=getattr(ctx, "today", None),
                     tool_selector=self.tool_selector,
+                    fast_path=self.fast_path,
                 )
                 self._graphs[key] = graph
             return graph

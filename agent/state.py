@@ -33,6 +33,8 @@ class AgentState(TypedDict, total=False):
     mode: Mode
     #: The router's reading of the question (intent and slots), if it had one.
     intent: dict[str, Any] | None
+    #: What the router recognised when it did not answer itself (hints for the model).
+    hints: dict[str, Any] | None
     #: The previous turn's intent, kept for follow-ups ("and in September?").
     last_intent: dict[str, Any] | None
     tool_calls_used: int

@@ -21,6 +21,7 @@ def new_turn(question: str, budget: Budget | None = None) -> AgentState:
         "question": question,
         "mode": "none",
         "intent": None,
+        "hints": None,
         "tool_calls_used": 0,
         "planner_rounds": 0,
         "call_signatures": [],

@@ -47,3 +47,7 @@ MALFORMED_TOOL_CALL = (
 )
 
 HISTORY_NOTE = "Earlier in this conversation the user asked: {question}\nYou answered: {answer}"
+
+ROUTER_HINTS = (
+    "Recognised in the question (use these exact names and dates in tool arguments): {hints}"
+)

@@ -301,3 +301,21 @@ def test_partial_path_from_injected_tool_calls() -> None:
     out = graph.invoke(None, CFG)
     assert calls and calls[0]["metric"] == "revenue"
     assert "Contoso" in out["answer"] and out["mode"] == "router"
+
+
+def test_unconfident_route_hands_its_slots_to_the_model_as_hints() -> None:
+    class Unsure:
+        def route(self, question: str, last_intent: dict[str, Any] | None = None) -> Route:
+            return Route(
+                intent="metric", confidence=0.4, confident=False,
+                calls=[PlannedCall(name="query_metrics", args={"metric": "tickets"})],
+                slots={"metric": "tickets", "filters": {"client": ["Contoso"]},
+                       "period": {"start": "2026-09-01", "end": "2026-10-01"}},
+            )  # fmt: skip
+
+    model = script(AIMessage(content="No numbers here."))
+    graph = build_graph(model, make_tools(), InMemorySaver(), router=Unsure(), today=TODAY)
+    out = graph.invoke(new_turn("tix for contoso in sept?"), CFG)
+    system = model.prompts[0][0].text
+    assert '"client": ["Contoso"]' in system and "2026-09-01" in system
+    assert out["mode"] == "llm"

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ValidationError
 
 from mspilot.core.errors import MspilotError
@@ -64,21 +64,19 @@ def _schema_error(exc: ValidationError) -> str:
     return P.REFUSED.format(reason=invalid_arguments(exc))
 
 
-def refusal(reason: str, **meta: Any) -> ToolOutput:
-    return P.REFUSED.format(reason=reason), table_artifact([], [], error=reason, **meta)
-
-
 def guarded(func: Callable[..., ToolOutput]) -> Callable[..., ToolOutput]:
-    """Product errors (bad input, access denied) come back as a message, never a crash."""
+    """Product errors (bad input, access denied) become a ``ToolException``: LangChain turns
+    it into a ``ToolMessage`` with ``status="error"`` and the reason as its text, so the
+    planner can correct itself and nothing crashes."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> ToolOutput:
         try:
             return func(*args, **kwargs)
         except MspilotError as exc:
-            return refusal(str(exc))
+            raise ToolException(P.REFUSED.format(reason=str(exc))) from None
         except ValidationError as exc:
-            return refusal(invalid_arguments(exc))
+            raise ToolException(P.REFUSED.format(reason=invalid_arguments(exc))) from None
 
     return wrapper
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from mspilot.db.readonly import run_readonly_sql, table_columns
@@ -47,9 +47,8 @@ def run_sql(ctx: ToolContext, sql: str) -> ToolOutput:
     result = run_readonly_sql(
         ctx.engine, sql, tenant_id=ctx.tenant_id, client_id=ctx.client_id, role=ctx.role
     )
-    if result.error is not None:
-        text = P.SQL_RETRY_HINT.format(error=result.error)
-        return text, table_artifact([], [], error=result.error, sql=sql)
+    if result.error is not None:  # an error message the planner can correct and retry
+        raise ToolException(P.SQL_RETRY_HINT.format(error=result.error))
     header = f"{result.row_count} rows" + (
         " (truncated at the row cap)" if result.truncated else ""
     )

@@ -99,8 +99,8 @@ def call_tool(ctx: ToolContext, name: str, **args: Any) -> ToolMessage:
     assert isinstance(message, ToolMessage)
     assert isinstance(message.content, str) and message.content
     artifact = message.artifact
-    if artifact is None:  # arguments that did not fit the schema: an error message only
-        assert message.status == "error" and str(message.content).startswith("Refused:")
+    if artifact is None:  # refused or failed: an error message for the planner, no artifact
+        assert message.status == "error"
         message.artifact = {"columns": [], "rows": [], "meta": {"row_count": 0}}
         return message
     assert set(artifact) == {"columns", "rows", "meta"}

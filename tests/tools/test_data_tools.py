@@ -21,7 +21,9 @@ CONTOSO, FABRIKAM = "t.demo.c1", "t.demo.c2"
 
 
 def _refused(message: ToolMessage) -> bool:
-    return str(message.content).startswith("Refused:")
+    refused = str(message.content).startswith("Refused:")
+    assert refused is (message.status == "error"), message.content
+    return refused
 
 
 def _table(message: ToolMessage) -> dict[tuple[Any, ...], Any]:
@@ -71,7 +73,7 @@ def test_bad_metric_arguments_come_back_as_messages(
     msg = call(make_ctx(), "query_metrics", **args)
     assert "revenoo" not in args.get("metric", "") or "valid metrics" in str(msg.content)
     assert msg.artifact["rows"] == []
-    assert msg.status == "error" or _refused(msg)
+    assert _refused(msg)
 
 
 @pytest.mark.parametrize(
@@ -147,8 +149,8 @@ def test_run_sql_by_role(role: str, sql: str, allowed: bool, make_ctx: Ctx, call
 
 def test_run_sql_errors_invite_one_retry(make_ctx: Ctx, call: Call) -> None:
     msg = call(make_ctx(), "run_sql", sql="SELECT nosuch FROM tickets")
+    assert msg.status == "error"
     assert "failed" in str(msg.content) and "nosuch" in str(msg.content)
-    assert msg.artifact["meta"]["error"]
 
 
 def test_run_sql_stays_in_the_callers_tenant(make_ctx: Ctx, call: Call) -> None:

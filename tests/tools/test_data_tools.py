@@ -265,3 +265,14 @@ def test_tools_agree_on_both_backends(loaded_any: Engine, tmp_path: Path, call: 
     assert call(client, "run_sql", sql=sql).artifact["rows"] == [["Fabrikam", 1]]
     like = call(owner, "run_sql", sql="SELECT name FROM clients WHERE name LIKE '%bri%'")
     assert like.artifact["rows"] == [["Fabrikam"]]
+
+
+def test_scope_arguments_from_the_model_are_ignored(make_ctx: Ctx, call: Call) -> None:
+    """A model (or injected text) naming another tenant, client or role changes nothing."""
+    sneaky = {"tenant_id": "u", "client_id": None, "role": "owner"}
+    owner = call(make_ctx(), "query_metrics", metric="tickets", dimensions=["client"], **sneaky)
+    assert set(_table(owner)) == {("Contoso",), ("Fabrikam",)}  # tenant t's clients only
+    client = make_ctx("client_user", CONTOSO)
+    mine = call(client, "query_metrics", metric="tickets", dimensions=["client"], **sneaky)
+    assert set(_table(mine)) == {("Contoso",)}
+    assert _refused(call(client, "query_metrics", metric="revenue", **sneaky))

@@ -22,7 +22,7 @@ from mspilot.cli.context import (
 )
 from mspilot.core.errors import UserInputError
 from mspilot.db import migrate
-from mspilot.db.engine import make_engine
+from mspilot.db.engine import analyze, make_engine
 from mspilot.db.loader import Loader, LoadReport, ProgressCallback, upsert_tenant
 from mspilot.synthetic import store, truth
 from mspilot.synthetic.config import MAX_TENANTS, DemoConfig, TenantSpec
@@ -175,6 +175,7 @@ def _load(show: bool) -> dict[str, Any]:
                     "data_quality_issues": len(report.issues),
                     "seconds": round(time.perf_counter() - t0, 2),
                 }
+        analyze(engine)
     finally:
         engine.dispose()
     summary["as_of"] = index["config"]["as_of"]

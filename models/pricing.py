@@ -91,6 +91,8 @@ class PricingInputs:
     price_changes: list[list[tuple[dt.date, float]]] = field(default_factory=list)
     notes: list[list[str]] = field(default_factory=list)
     segment: list[str] = field(default_factory=list)  # industry
+    #: Price changes of every client of the tenant (churned ones too), when loaded with them.
+    tenant_history: dict[str, list[tuple[dt.date, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.segment:
@@ -128,6 +130,9 @@ class PricingInputs:
         picked: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             values = getattr(self, name)
+            if isinstance(values, dict):
+                picked[name] = values
+                continue
             picked[name] = (
                 values[rows] if isinstance(values, np.ndarray) else [values[i] for i in rows]
             )

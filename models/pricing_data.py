@@ -30,7 +30,7 @@ from mspilot.db.schema import Contract, Invoice, InvoiceLine, Tenant, TimeEntry
 from mspilot.models.pricing import PricingInputs, prior_change_before
 
 ECONOMICS_MONTHS = 6
-HISTORY_MONTHS = 25
+HISTORY_MONTHS = 120
 PRICE_CHANGE_MIN_PCT = 0.5
 UNITS = {
     "per_user": "user",
@@ -103,7 +103,7 @@ def load_pricing_inputs(engine: Engine, tenant_id: str, as_of: dt.date) -> Prici
                 .group_by(TimeEntry.client_id)
             ).all()
         )
-    changes, by_client = _price_changes(_recurring_lines(engine, tenant_id, as_of))
+    changes, by_client = _price_changes(_recurring_lines(engine, tenant_id, as_of, HISTORY_MONTHS))
     by_client.update(term_price_changes(engine, tenant_id, as_of))
     best: dict[str, tuple[float, dict[str, Any], float, float]] = {}
     for contract in contracts:
@@ -166,7 +166,7 @@ def load_pricing_inputs(engine: Engine, tenant_id: str, as_of: dt.date) -> Prici
     fields: dict[str, Any] = {
         k: (np.asarray(v, dtype=float) if k in arrays else v) for k, v in rows.items()
     }
-    return PricingInputs(**fields)
+    return PricingInputs(**fields, tenant_history=by_client)
 
 
 def _price_and_units(

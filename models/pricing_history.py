@@ -89,8 +89,14 @@ class PriceHistoryFit:
         )
 
 
-def build_price_panel(engine: Engine, tenant_id: str, as_of: dt.date) -> PricePanel:
-    """Every client-month at risk up to ``as_of`` with its recent price increase."""
+def build_price_panel(
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    changes: dict[str, list[tuple[dt.date, float]]] | None = None,
+) -> PricePanel:
+    """Every client-month at risk up to ``as_of`` with its recent price increase (``changes``:
+    each client's price changes, if already loaded)."""
     with engine.connect() as conn:
         clients = conn.execute(
             select(Client.id, Client.industry, Client.onboarded_on, Client.churned_on).where(
@@ -108,7 +114,8 @@ def build_price_panel(engine: Engine, tenant_id: str, as_of: dt.date) -> PricePa
         ).all()
     if not clients:
         raise DataError(f"tenant {tenant_id!r} has no clients")
-    changes = client_price_changes(engine, tenant_id, as_of)
+    if changes is None:
+        changes = client_price_changes(engine, tenant_id, as_of)
     renewals: dict[str, set[int]] = defaultdict(set)
     for client_id, starts_on, ends_on in terms:
         # The month the term was *scheduled* to end (a cancelled term's ends_on is the day the
@@ -152,31 +159,38 @@ def fit_price_history(panel: PricePanel, ridge: float = INDUSTRY_RIDGE) -> Price
     if n == 0 or panel.churned.sum() == 0:
         raise DataError("no churn in the history: price sensitivity cannot be learned")
     k = len(panel.segments)
-    x = panel.exposure
-    design = np.zeros((n, 3 + k))
+    # Client-months share few covariate patterns: fit on (pattern, months, churns) counts.
+    keys = np.column_stack([panel.renewal, panel.exposure, panel.segment.astype(float)])
+    patterns, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    trials = np.bincount(inverse, minlength=len(patterns)).astype(float)
+    events = np.bincount(inverse, weights=panel.churned, minlength=len(patterns))
+    x = patterns[:, 1]
+    design = np.zeros((len(patterns), 3 + k))
     design[:, 0] = 1.0
-    design[:, 1] = panel.renewal
+    design[:, 1] = patterns[:, 0]
     design[:, 2] = x
-    design[np.arange(n), 3 + panel.segment] = x
+    design[np.arange(len(patterns)), 3 + patterns[:, 2].astype(np.int64)] = x
     penalty = np.full(3 + k, 1e-6)
     # The penalty is on the scale of the data: ridge × (typical squared exposure).
-    scale = float(np.mean(x[x > 0] ** 2)) if (x > 0).any() else 1.0
+    exposed_x = panel.exposure[panel.exposure > 0]
+    scale = float(np.mean(exposed_x**2)) if exposed_x.size else 1.0
     penalty[3:] = ridge * scale
-    y = panel.churned
+    y_all = panel.churned
     coef = np.zeros(3 + k)
-    coef[0] = math.log(max(y.mean(), 1e-6) / max(1 - y.mean(), 1e-6))
+    coef[0] = math.log(max(y_all.mean(), 1e-6) / max(1 - y_all.mean(), 1e-6))
 
     def objective(c: np.ndarray) -> float:
         z = design @ c
-        loglik = float(np.sum(y * z - np.logaddexp(0.0, z)))
+        loglik = float(np.sum(events * z - trials * np.logaddexp(0.0, z)))
         return loglik - 0.5 * float(np.sum(penalty * c * c))
 
     current = objective(coef)
     hess = np.eye(3 + k)
     for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-np.clip(design @ coef, -35, 35)))
-        w = p * (1 - p)
-        grad = design.T @ (y - p) - penalty * coef
+        w = trials * p * (1 - p)
+        grad = design.T @ (events - trials * p) - penalty * coef
         hess = (design * w[:, None]).T @ design + np.diag(penalty)
         step = np.linalg.solve(hess, grad)
         size = 1.0
@@ -190,7 +204,8 @@ def fit_price_history(panel: PricePanel, ridge: float = INDUSTRY_RIDGE) -> Price
         if float(np.max(np.abs(size * step))) < 1e-8:
             break
     cov = np.linalg.inv(hess)
-    exposed = x > 0
+    exposed = panel.exposure > 0
+    y = panel.churned
     return PriceHistoryFit(
         beta=float(coef[2]),
         beta_se=float(math.sqrt(max(cov[2, 2], 0.0))),
@@ -205,8 +220,13 @@ def fit_price_history(panel: PricePanel, ridge: float = INDUSTRY_RIDGE) -> Price
     )
 
 
-def learn_price_sensitivity(engine: Engine, tenant_id: str, as_of: dt.date) -> PriceHistoryFit:
-    return fit_price_history(build_price_panel(engine, tenant_id, as_of))
+def learn_price_sensitivity(
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    changes: dict[str, list[tuple[dt.date, float]]] | None = None,
+) -> PriceHistoryFit:
+    return fit_price_history(build_price_panel(engine, tenant_id, as_of, changes))
 
 
 def reaction_window(as_of: dt.date) -> tuple[dt.date, dt.date]:

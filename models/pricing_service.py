@@ -97,7 +97,7 @@ def history_response(
     Each client's slope is its industry's (``models.pricing_history``), its base risk the
     larger of the churn model's 90-day score and the tenant's base rate. Cuts are given no
     retention effect: the data shows what increases do, not what discounts would."""
-    fit = learn_price_sensitivity(engine, tenant_id, as_of)
+    fit = learn_price_sensitivity(engine, tenant_id, as_of, inputs.tenant_history or None)
     slope = np.array([fit.slope_for(seg) for seg in inputs.segment])
     if base is None:
         from mspilot.models.features import build_features

@@ -393,3 +393,78 @@ CONTRACT_LABELS = {
 }
 LABOR_SKU = "LAB-HOURLY"
 OVERAGE_SKU = "LAB-OVERAGE"
+
+#: How each ticket subject above was resolved (same order), for resolved tickets' notes; the
+#: knowledge base indexes them so "how did we fix X last time?" has an answer.
+RESOLUTIONS: dict[str, tuple[str, ...]] = {
+    "Hardware": (
+        "Reseated battery and replaced the faulty AC adapter under warranty; laptop boots.",
+        "Updated dock firmware and DisplayLink driver; both monitors detected after reboot.",
+        "Cloned the failing drive to a new SSD and returned the old one for secure disposal.",
+        "Replaced the USB receiver and re-paired the keyboard and mouse.",
+        "Removed startup bloat, added 8 GB RAM and applied pending Windows updates.",
+    ),
+    "Software": (
+        "Repaired the install and cleared the corrupt user profile cache; app starts normally.",
+        "Packaged and deployed the software through the RMM policy to the requested users.",
+        "Applied the vendor's latest update after a backup; verified with the client's admin.",
+        "Re-activated Acrobat by reassigning the licence seat in the admin console.",
+        "Re-registered the add-in and unblocked it in the Office trust centre.",
+    ),
+    "Network": (
+        "ISP replaced the modem after line tests showed packet loss; monitoring for a week.",
+        "Renewed the expired VPN certificate and pushed the new profile to the user.",
+        "Moved the conference room access point to a clean 5 GHz channel.",
+        "Restored the mapped drive after fixing the DNS suffix on the DHCP scope.",
+        "Added a firewall rule allowing the vendor portal's address range.",
+    ),
+    "Email & Collaboration": (
+        "Cleared cached credentials and re-created the Outlook profile with modern auth.",
+        "Re-granted FullAccess on the shared mailbox; it auto-mapped after restart.",
+        "Updated Teams and set QoS on the firewall; calls stable since.",
+        "Fixed the SPF record to include the mail relay; external mail delivers again.",
+        "Granted editor rights on the calendar per the manager's approval.",
+    ),
+    "Security": (
+        "Purged the phishing email tenant-wide and blocked the sender domain.",
+        "Unlocked the account, reset the password and reviewed the sign-in log: user error.",
+        "Quarantined the file, ran a full scan and confirmed the endpoint is clean.",
+        "Removed the old MFA method and enrolled the new phone with the user on a call.",
+        "Revoked sessions, reset credentials, enforced MFA and reviewed mailbox rules.",
+    ),
+    "User Access & Accounts": (
+        "Created the account, licences, groups and laptop from the onboarding checklist.",
+        "Reset the password and confirmed self-service password reset is enrolled.",
+        "Disabled the account, converted the mailbox to shared and recovered the laptop.",
+        "Added the user to the drive's security group after owner approval.",
+        "Updated the distribution list membership as requested.",
+    ),
+    "Printing": (
+        "Power-cycled the printer and reassigned its static IP; back online.",
+        "Updated the scanner's SMTP relay settings to the new mail server.",
+        "Cleared the spooler and removed the stuck job; queue prints again.",
+        "Deployed the universal print driver through group policy.",
+        "Ordered toner through the supplier portal; client billed for consumables.",
+    ),
+    "Backup & Recovery": (
+        "Re-ran the job after freeing VSS storage; added an alert on the next failure.",
+        "Restored the file from last night's snapshot to its original folder.",
+        "Restored the mailbox item from the cloud backup.",
+        "Pruned old restore points and raised the retention budget with the client.",
+        "Test-restored the accounting database to a sandbox; backup verified.",
+    ),
+    "Project & Change Request": (
+        "Completed as a scoped project outside the agreement; quoted and billed separately.",
+        "Installed and tested the AV equipment; billed as a project.",
+        "Migrated the share with permissions intact over a weekend change window.",
+        "Configured the branch firewall, switch and access points from the standard build.",
+        "Deployed and configured the application per the vendor's runbook.",
+    ),
+    "Other": (
+        "Answered the question and linked the relevant how-to in the client portal.",
+        "Escalated to the phone vendor, who reprovisioned the handset.",
+        "Sent a quote for the requested equipment.",
+        "Fixed the form's SMTP credentials on the web host.",
+        "Coordinated with the vendor and documented the outcome on the ticket.",
+    ),
+}

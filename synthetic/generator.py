@@ -261,6 +261,7 @@ def _ticket_rows(panel: Panel, techs: Technicians, tickets: Tickets) -> list[Row
                 "sla_breached": br,
                 "csat": cs or None,
                 "subject": subjects[cat][sub],
+                "resolution": catalog.RESOLUTIONS[categories[cat]][sub] if rr >= 0 else None,
             }
         )
     return rows

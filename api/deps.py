@@ -1,5 +1,8 @@
 """Dependencies every route uses, as ``Annotated`` aliases (FastAPI template style).
 
+They are ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread,
+and a thread hop per dependency per request costs more than everything else here.
+
 - ``StateDep``: the app's :class:`~mspilot.api.state.AppState`.
 - ``CurrentUser``: the caller, from a bearer JWT or an API key (``X-API-Key`` or a bearer
   ``msp_...`` key); 401 with a clear body when missing, malformed, expired or unknown.
@@ -23,7 +26,7 @@ from mspilot.api.state import AppState
 from mspilot.db.audit import AuditRecord
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.mspilot
     return state
 
@@ -80,7 +83,7 @@ def authenticate(state: AppState, credential: str | None, tenant_header: str | N
     return Principal(user.id, user.tenant_id, user.role, user.client_id, user.email, via)
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     state: StateDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -159,7 +162,7 @@ class Page:
     limit: int
 
 
-def get_page(
+async def get_page(
     state: StateDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="Rows to return")] = 50,
@@ -178,7 +181,7 @@ def tool_context(state: AppState, user: Principal) -> Any:
 class Auditor:
     """Records what data a request returned (written in the background)."""
 
-    def __init__(self, request: Request, state: StateDep) -> None:
+    def __init__(self, request: Request, state: AppState) -> None:
         self.request = request
         self.state = state
 
@@ -211,4 +214,8 @@ class Auditor:
         )
 
 
-AuditDep = Annotated[Auditor, Depends()]
+async def get_auditor(request: Request, state: StateDep) -> Auditor:
+    return Auditor(request, state)
+
+
+AuditDep = Annotated[Auditor, Depends(get_auditor)]

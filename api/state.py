@@ -5,6 +5,7 @@ Built once by the lifespan (``api.app``) and reached by routes through ``api.dep
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import queue
 import threading
@@ -56,8 +57,9 @@ class AuditWriter:
     """Writes audit records from a background thread in small batches (requests never wait
     on the audit insert); ``flush()`` blocks until everything queued is written."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, linger_s: float = 0.2) -> None:
         self.engine = engine
+        self.linger_s = linger_s
         self._queue: queue.Queue[AuditRecord | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -69,11 +71,13 @@ class AuditWriter:
         while True:
             item = self._queue.get()
             batch = [item]
-            while len(batch) < 200:
+            deadline = time.monotonic() + self.linger_s
+            while item is not None and len(batch) < 500:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
+                batch.append(item)
             records = [r for r in batch if r is not None]
             try:
                 record_events(self.engine, records)
@@ -167,6 +171,14 @@ class AppState:
             value = compute()
             self.results[key] = (time.monotonic() + ttl_s, value)
             return value
+
+    async def acached(self, key: tuple[Any, ...], ttl_s: float, compute: Callable[[], Any]) -> Any:
+        """``cached`` for the event loop: a fresh value is returned without leaving the loop;
+        only a miss computes, in a worker thread."""
+        hit = self.results.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return await asyncio.to_thread(self.cached, key, ttl_s, compute)
 
     def _compute_lock(self, key: tuple[Any, ...]) -> threading.Lock:
         with self._locks_guard:

@@ -55,6 +55,14 @@ def _champion_version(state: AppState, tenant_id: str, kind: str) -> int:
     return champ.version
 
 
+async def _version(state: AppState, tenant_id: str, kind: str) -> int:
+    """The champion's version (the registry file is re-read every few seconds at most)."""
+    version: int = await state.acached(
+        ("champion", tenant_id, kind), 5.0, lambda: _champion_version(state, tenant_id, kind)
+    )
+    return version
+
+
 # ---- churn -----------------------------------------------------------------------------------
 
 
@@ -125,15 +133,12 @@ async def churn(
     audit: AuditDep,
     min_risk: Annotated[float, Query(ge=0, le=1, description="Only risks at least this")] = 0.0,
 ) -> ChurnPage:
-    def compute() -> tuple[int, list[ChurnRisk]]:
-        version = _champion_version(state, user.tenant_id, "churn")
-        key = ("churn", user.tenant_id, state.clock.today(), version)
-        rows = state.cached(
-            key, PREDICTION_TTL_S, lambda: _score_churn(state, user.tenant_id, version)
-        )
-        return version, rows
-
-    version, rows = await asyncio.to_thread(compute)
+    version = await _version(state, user.tenant_id, "churn")
+    rows: list[ChurnRisk] = await state.acached(
+        ("churn", user.tenant_id, state.clock.today(), version),
+        PREDICTION_TTL_S,
+        lambda: _score_churn(state, user.tenant_id, version),
+    )
     rows = [r for r in rows if r.risk_90d >= min_risk]
     items = rows[page.offset : page.offset + page.limit]
     audit.data(user, rows=len(items), fields=list(ChurnRisk.model_fields))
@@ -243,11 +248,8 @@ async def margins(
     sort: Annotated[SortMargin, Query(description="Ascending; '-' for descending")] = "margin",
 ) -> MarginPage:
     span = parse_period(period, state.clock.today())
-    rows = await asyncio.to_thread(
-        state.cached,
-        ("margins", user.tenant_id, span),
-        60.0,
-        lambda: _margins(state, user.tenant_id, span),
+    rows: list[ClientMargin] = await state.acached(
+        ("margins", user.tenant_id, span), 60.0, lambda: _margins(state, user.tenant_id, span)
     )
     field = sort.lstrip("-")
     ordered = sorted(
@@ -329,8 +331,8 @@ async def leaks(
     audit: AuditDep,
     type: Annotated[str | None, Query(max_length=60, description="Only this leak type")] = None,
 ) -> LeakPage:
-    rows = await asyncio.to_thread(
-        state.cached, ("leaks", user.tenant_id), 60.0, lambda: _leaks(state, user.tenant_id)
+    rows: list[Leak] = await state.acached(
+        ("leaks", user.tenant_id), 60.0, lambda: _leaks(state, user.tenant_id)
     )
     if type:
         rows = [r for r in rows if r.type == type]
@@ -413,15 +415,12 @@ async def forecast(
     audit: AuditDep,
     client_id: Annotated[str | None, Query(max_length=120)] = None,
 ) -> Forecast:
-    def compute() -> Forecast:
-        version = _champion_version(state, user.tenant_id, "forecast")
-        key = ("forecast", user.tenant_id, version, client_id)
-        result: Forecast = state.cached(
-            key, PREDICTION_TTL_S, lambda: _forecast(state, user.tenant_id, version, client_id)
-        )
-        return result
-
-    result = await asyncio.to_thread(compute)
+    version = await _version(state, user.tenant_id, "forecast")
+    result: Forecast = await state.acached(
+        ("forecast", user.tenant_id, version, client_id),
+        PREDICTION_TTL_S,
+        lambda: _forecast(state, user.tenant_id, version, client_id),
+    )
     audit.data(user, rows=len(result.weeks), fields=list(ForecastWeek.model_fields))
     return result
 
@@ -447,15 +446,14 @@ class WhatIfRequest(BaseModel):
     change_pct: float = Field(ge=-90, le=200, examples=[8.0], description="Price change in %")
 
 
-def _portfolio(state: AppState, tenant_id: str) -> Any:
-    from mspilot.models.pricing_service import price_portfolio
+async def _portfolio(state: AppState, tenant_id: str) -> Any:
+    def compute() -> Any:
+        from mspilot.models.pricing_service import price_portfolio
 
-    return state.cached(
-        ("pricing", tenant_id, state.clock.today()),
-        PREDICTION_TTL_S,
-        lambda: price_portfolio(
-            state.engine, tenant_id, Clock(state.clock.today()), state.data_dir
-        ),
+        return price_portfolio(state.engine, tenant_id, Clock(state.clock.today()), state.data_dir)
+
+    return await state.acached(
+        ("pricing", tenant_id, state.clock.today()), PREDICTION_TTL_S, compute
     )
 
 
@@ -471,7 +469,7 @@ async def pricing(
     audit: AuditDep,
     action: Annotated[Literal["raise", "lower", "hold", "locked"] | None, Query()] = None,
 ) -> PricingPage:
-    report = await asyncio.to_thread(_portfolio, state, user.tenant_id)
+    report = await _portfolio(state, user.tenant_id)
     recs = [r for r in report.recommendations if action is None or r.action == action]
     items = recs[page.offset : page.offset + page.limit]
     audit.data(user, rows=len(items), fields=list(PriceRecommendation.model_fields))
@@ -501,7 +499,7 @@ async def client_price(
     audit: AuditDep,
     client_id: Annotated[str, Path(max_length=120)],
 ) -> PriceRecommendation:
-    report = await asyncio.to_thread(_portfolio, state, user.tenant_id)
+    report = await _portfolio(state, user.tenant_id)
     for rec in report.recommendations:
         if rec.client_id == client_id:
             audit.data(user, rows=1, fields=list(PriceRecommendation.model_fields))

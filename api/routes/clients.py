@@ -111,8 +111,11 @@ async def profile(
 ) -> ClientProfile:
     if user.role == CLIENT_USER and client_id != user.client_id:
         raise forbidden("other_client", "client users may only see their own client")
-    found = await asyncio.to_thread(
-        client_profile, state.engine, user.tenant_id, client_id, state.clock.today()
+    today = state.clock.today()
+    found = await state.acached(
+        ("profile", user.tenant_id, client_id, today),
+        30.0,
+        lambda: client_profile(state.engine, user.tenant_id, client_id, today),
     )
     if found is None:
         raise not_found(f"no client {client_id!r} in your tenant")

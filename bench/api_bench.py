@@ -1,0 +1,402 @@
+"""API load benchmark on loopback: a real ``uvicorn`` server process, an httpx async client.
+
+    python -m mspilot.bench.api_bench [--clients 60] [--requests 4000] [--streams 1000]
+                                      [--database-url URL --data-dir DIR --tenant ID] [--json]
+
+1. Prediction endpoints (churn risk, margins, pricing, client profile, leaks, forecast when
+   trained) at 32 concurrent connections: p50 / p99 latency per endpoint and overall, req/s.
+2. ``--streams`` chat streams (``POST /v1/chat``, SSE) opened at once on one server process:
+   every stream must receive ``start``, all stay open together (a barrier holds them until the
+   last one has started), then each must end with ``final``; errors are counted.
+3. The server's resident memory (RSS) with every model loaded, after warm-up and at peak.
+
+Without ``--database-url`` a demo tenant of ``--clients`` clients is generated into a temp
+directory and its churn model trained (so the churn endpoint serves a real model). The seed
+quoted < 100 ms average and 5 concurrent chat streams; the targets are p50 ≤ 5 ms, p99 ≤ 25 ms
+at 32 connections, 1,000 streams with zero errors, RSS ≤ 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SECRET = "bench-secret-bench-secret-bench-secret"
+QUESTIONS = (
+    "how many tickets did we open last month?",
+    "revenue by month this year",
+    "which clients had the most tickets this quarter?",
+    "hours by technician last month",
+    "what is our average csat this year?",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# ---- setup -----------------------------------------------------------------------------------
+
+
+def build_demo(root: Path, clients: int, as_of: dt.date) -> tuple[str, str]:
+    """A demo tenant in ``root`` with its churn model trained; returns (url, tenant)."""
+    from mspilot.core.clock import Clock
+    from mspilot.db import migrate
+    from mspilot.db.engine import make_engine
+    from mspilot.db.loader import Loader, upsert_tenant
+    from mspilot.models.training import train_all
+    from mspilot.synthetic.config import DemoConfig
+    from mspilot.synthetic.generator import generate_tenant
+
+    url = f"sqlite:///{root / 'mspilot.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    ds = generate_tenant(DemoConfig(n_clients=clients, years=2, as_of=as_of), 0)
+    with engine.begin() as conn:
+        upsert_tenant(conn, ds.tenant.id, ds.tenant.name)
+    Loader(engine, ds.tenant.id, "demo").load_all(ds.tables)
+    t = time.perf_counter()
+    train_all(engine, ds.tenant.id, root, Clock(as_of), kinds=["churn"], mlflow=False)
+    print(f"setup: {clients} clients loaded, churn trained in {time.perf_counter() - t:.1f} s")
+    engine.dispose()
+    return url, ds.tenant.id
+
+
+def bench_user(url: str, tenant: str) -> str:
+    """An owner for the bench; returns its token."""
+    from mspilot.api.security import issue_token
+    from mspilot.db.engine import make_engine
+    from mspilot.db.users import upsert_user
+
+    engine = make_engine(url)
+    user = upsert_user(engine, tenant, "bench@bench.test", "owner")
+    engine.dispose()
+    token, _ = issue_token(
+        SECRET,
+        user_id=user.id,
+        tenant_id=tenant,
+        role="owner",
+        client_id=None,
+        ttl=dt.timedelta(hours=2),
+    )
+    return token
+
+
+def start_server(url: str, data_dir: Path, as_of: dt.date, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "MSPILOT_DATABASE_URL": url,
+        "MSPILOT_DATA_DIR": str(data_dir),
+        "MSPILOT_TODAY": as_of.isoformat(),
+        "MSPILOT_LLM__PROVIDER": "none",
+        "MSPILOT_API__JWT_SECRET": SECRET,
+        "MSPILOT_API__USER_REQUESTS_PER_MINUTE": "10000000",
+        "MSPILOT_API__TENANT_REQUESTS_PER_MINUTE": "10000000",
+        "MSPILOT_API__USER_CHATS_PER_MINUTE": "10000000",
+        "MSPILOT_LOG_LEVEL": "WARNING",
+        "MSPILOT_LOG_FORMAT": "json",
+    }
+    code = (
+        "import resource, uvicorn\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
+        f"uvicorn.run('mspilot.api.app:app_from_env', factory=True, host='127.0.0.1', "
+        f"port={port}, access_log=False, log_level='warning', backlog=4096)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], env=env)
+
+
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited during start-up")
+            try:
+                if (await client.get(base + "/readyz", timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise RuntimeError("the server did not become ready")
+
+
+# ---- 1. prediction endpoints -----------------------------------------------------------------
+
+
+PREDICTION_PATHS = (
+    "/v1/churn?limit=20",
+    "/v1/margins?limit=20",
+    "/v1/pricing?limit=20",
+    "/v1/leaks?limit=20",
+    "/v1/forecast",
+)
+
+
+async def predictions(
+    base: str,
+    token: str,
+    total: int,
+    concurrency: int,
+    candidates: tuple[str, ...] = PREDICTION_PATHS,
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+        endpoints = []
+        for path in candidates:  # warm the caches; keep what this tenant can serve
+            resp = await client.get(path, timeout=600)
+            if resp.status_code == 200:
+                endpoints.append(path)
+            else:
+                print(f"  skipped {path}: {resp.status_code} {resp.json().get('code')}")
+        latencies: dict[str, list[float]] = {p: [] for p in endpoints}
+        errors = 0
+        counter = iter(range(total))
+
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                path = endpoints[i % len(endpoints)]
+                t = time.perf_counter()
+                resp = await client.get(path)
+                latencies[path].append((time.perf_counter() - t) * 1000)
+                if resp.status_code != 200:
+                    errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    every = [v for vs in latencies.values() for v in vs]
+    return {
+        "concurrency": concurrency,
+        "requests": len(every),
+        "errors": errors,
+        "req_per_s": round(len(every) / wall, 1),
+        "p50_ms": round(_pct(every, 0.5), 2),
+        "p99_ms": round(_pct(every, 0.99), 2),
+        "mean_ms": round(statistics.fmean(every), 2),
+        "by_endpoint": {
+            p.split("?")[0]: {
+                "p50_ms": round(_pct(v, 0.5), 2),
+                "p99_ms": round(_pct(v, 0.99), 2),
+            }
+            for p, v in latencies.items()
+        },
+    }
+
+
+# ---- 2. concurrent chat streams --------------------------------------------------------------
+
+
+async def chat_streams(base: str, token: str, n: int) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=0)
+    timeout = httpx.Timeout(600.0, connect=120.0)
+    started = 0
+    all_started = asyncio.Event()
+    errors: list[str] = []
+    first_final: list[float] = []
+    t0 = time.perf_counter()
+
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=timeout
+    ) as client:
+
+        async def one(i: int) -> None:
+            nonlocal started
+            got_start = False
+            try:
+                body = {"question": QUESTIONS[i % len(QUESTIONS)]}
+                async with client.stream("POST", "/v1/chat", json=body) as resp:
+                    if resp.status_code != 200:
+                        errors.append(f"status {resp.status_code}")
+                        return
+                    event = ""
+                    async for line in resp.aiter_lines():
+                        if line.startswith("event: "):
+                            event = line[7:]
+                        if event == "start" and not got_start and line.startswith("data: "):
+                            got_start = True
+                            started += 1
+                            if started == n:
+                                all_started.set()
+                            await asyncio.wait_for(all_started.wait(), 300)
+                        elif event == "error" and line.startswith("data: "):
+                            errors.append(f"error event: {line[6:200]}")
+                            return
+                        elif event == "final" and line.startswith("data: "):
+                            answer = json.loads(line[6:])["answer"]
+                            if not answer.get("answer"):
+                                errors.append("empty answer")
+                            first_final.append(time.perf_counter() - t0)
+                            return
+                    errors.append("stream ended without a final answer")
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                if not got_start:
+                    started += 1  # do not hold the others at the barrier forever
+                    if started == n:
+                        all_started.set()
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - t0
+    return {
+        "streams": n,
+        "all_open_at_once": all_started.is_set() and not errors,
+        "errors": len(errors),
+        "error_examples": sorted(set(errors))[:5],
+        "completed": len(first_final),
+        "wall_s": round(wall, 1),
+        "turns_per_s": round(len(first_final) / wall, 1) if wall else 0.0,
+    }
+
+
+# ---- main ------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    as_of = dt.date.fromisoformat(args.as_of)
+    tmp = None
+    if args.database_url:
+        url, data_dir, tenant = args.database_url, Path(args.data_dir), args.tenant
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="api-bench-")
+        data_dir = Path(tmp.name)
+        url, tenant = build_demo(data_dir, args.clients, as_of)
+    token = bench_user(url, tenant)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(url, data_dir, as_of, port)
+    try:
+        t = time.perf_counter()
+        await wait_ready(base, proc)
+        startup = time.perf_counter() - t
+        rss_ready, _ = _rss_mb(proc.pid)
+        print(f"server ready in {startup:.1f} s, RSS {rss_ready:.0f} MB (models + agent loaded)")
+        cpu0 = _cpu_s(proc.pid)
+        base_line = await predictions(
+            base, token, args.requests // 2, args.concurrency, ("/healthz",)
+        )
+        cpu1 = _cpu_s(proc.pid)
+        base_line["server_cpu_ms_per_request"] = round(
+            1000 * (cpu1 - cpu0) / max(base_line["requests"] + 1, 1), 2
+        )
+        print(
+            f"baseline /healthz @{args.concurrency}: p50 {base_line['p50_ms']} ms, "
+            f"p99 {base_line['p99_ms']} ms, {base_line['req_per_s']} req/s, "
+            f"server CPU {base_line['server_cpu_ms_per_request']} ms/request "
+            "(the floor this machine, client and server give any request)"
+        )
+        cpu1 = _cpu_s(proc.pid)
+        pred = await predictions(base, token, args.requests, args.concurrency)
+        pred["server_cpu_ms_per_request"] = round(
+            1000 * (_cpu_s(proc.pid) - cpu1) / max(pred["requests"], 1), 2
+        )
+        print(
+            f"predictions @{args.concurrency}: p50 {pred['p50_ms']} ms, p99 {pred['p99_ms']} ms, "
+            f"{pred['req_per_s']} req/s, {pred['errors']} errors, "
+            f"server CPU {pred['server_cpu_ms_per_request']} ms/request"
+        )
+        print(
+            f"  vs baseline: p50 x{pred['p50_ms'] / max(base_line['p50_ms'], 1e-9):.1f}, "
+            f"throughput x{pred['req_per_s'] / max(base_line['req_per_s'], 1e-9):.2f}"
+        )
+        for path, stats in pred["by_endpoint"].items():
+            print(f"  {path:<28} p50 {stats['p50_ms']:>7} ms   p99 {stats['p99_ms']:>7} ms")
+        rss_after_pred, _ = _rss_mb(proc.pid)
+        chat = await chat_streams(base, token, args.streams)
+        print(
+            f"chat: {chat['streams']} streams open at once: {chat['all_open_at_once']}, "
+            f"{chat['errors']} errors, {chat['completed']} answered in {chat['wall_s']} s "
+            f"({chat['turns_per_s']} turns/s)"
+        )
+        for example in chat["error_examples"]:
+            print(f"  error: {example}")
+        rss_now, rss_peak = _rss_mb(proc.pid)
+        print(
+            f"RSS: {rss_ready:.0f} MB ready, {rss_after_pred:.0f} MB after predictions, "
+            f"{rss_now:.0f} MB after chat, peak {rss_peak:.0f} MB"
+        )
+        return {
+            "startup_s": round(startup, 1),
+            "baseline_healthz": base_line,
+            "predictions": pred,
+            "chat": chat,
+            "rss_mb": {
+                "ready": round(rss_ready),
+                "after_predictions": round(rss_after_pred),
+                "after_chat": round(rss_now),
+                "peak": round(rss_peak),
+            },
+            "targets": {"p50_ms": 5, "p99_ms": 25, "streams": 1000, "rss_mb": 400},
+            "seed": {"mean_ms": 100, "streams": 5, "rss_mb": 104},
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=60)
+    parser.add_argument("--as-of", default="2026-10-31")
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--database-url")
+    parser.add_argument("--data-dir", default="./var")
+    parser.add_argument("--tenant", default="demo")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -129,6 +129,7 @@ class ServedApp:
 
     def stop(self) -> None:
         self.server.should_exit = True
+        self.server.force_exit = True  # do not wait for idle keep-alive connections
         self.thread.join(timeout=10)
 
     def __enter__(self) -> ServedApp:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -30,6 +31,7 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLResolveInfo,
+    GraphQLSchema,
     build_schema,
     graphql_sync,
 )
@@ -41,6 +43,12 @@ from mspilot.connectors.util import format_superops_time, parse_time
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+
+
+@functools.cache
+def _schema() -> GraphQLSchema:
+    """The SuperOps schema, built once per process (building takes a noticeable moment)."""
+    return build_schema(SDL)
 
 
 def _clone(value: Any) -> Any:
@@ -193,7 +201,7 @@ class SuperOpsFake:
         self.subdomain = subdomain
         self.clock = clock or FakeClock()
         self.faults = faults or Faults()
-        self.schema = build_schema(SDL)
+        self.schema = _schema()
         self.requests = 0
         self.served: list[tuple[str, int]] = []  # (list query, page) actually served
         self._lock = threading.Lock()

@@ -53,25 +53,28 @@ def test_close_calls_go_to_review_instead_of_being_guessed() -> None:
 
 
 def test_quickbooks_first_then_superops_still_ends_in_one_row_per_fact(
-    engine: Engine, syncer: Any
+    sqlite_engine: Engine, syncer: Any
 ) -> None:
-    syncer.tenant(engine)
-    first = syncer.quickbooks(engine)  # nothing to match yet: QuickBooks-only rows
+    syncer.tenant(sqlite_engine)
+    first = syncer.quickbooks(sqlite_engine)  # nothing to match yet: QuickBooks-only rows
     assert first.reconciled["clients_merged"] == 0
-    with engine.connect() as conn:
+    with sqlite_engine.connect() as conn:
         qbo_only = conn.scalar(
             select(func.count()).select_from(Client).where(Client.source == "quickbooks")
         )
     assert qbo_only == len(syncer.dataset.tables["clients"])
-    second = syncer.superops(engine)  # reconciliation folds them into the SuperOps rows
+    second = syncer.superops(sqlite_engine)  # reconciliation folds them into the SuperOps rows
     assert second.reconciled["clients_merged"] == len(syncer.dataset.tables["clients"])
     assert second.reconciled["invoices_merged"] == len(
         syncer.vendors.data.superops_invoices & syncer.vendors.data.qbo_invoices
     )
     syncer.clock.advance(600)
-    syncer.quickbooks(engine)
-    assert compare_with_dataset(engine, "sample", syncer.dataset.tables, syncer.vendors.ids) == []
-    with engine.connect() as conn:
+    syncer.quickbooks(sqlite_engine)
+    assert (
+        compare_with_dataset(sqlite_engine, "sample", syncer.dataset.tables, syncer.vendors.ids)
+        == []
+    )
+    with sqlite_engine.connect() as conn:
         dupes = conn.scalar(
             select(func.count())
             .select_from(Invoice)

@@ -106,7 +106,7 @@ def test_incremental_sync_picks_up_only_changes(sqlite_engine: Engine, syncer: A
     assert new_entry == Decimal("1.25")
 
 
-def test_fault_storms_are_survived(engine: Engine, syncer: Any) -> None:
+def test_fault_storms_are_survived(sqlite_engine: Engine, syncer: Any) -> None:
     """30 % of requests fail (429 with Retry-After, 5xx, errors inside HTTP 200, repeated
     pages, expired QuickBooks tokens); the result is still exactly the dataset."""
     syncer.vendors.superops.faults.storm(0.3, ("429", "5xx", "error200", "repeat_page"))
@@ -115,9 +115,9 @@ def test_fault_storms_are_survived(engine: Engine, syncer: Any) -> None:
     )
     syncer.vendors.superops.faults.push("429", "5xx", "error200", "repeat_page")
     syncer.vendors.quickbooks.faults.push("expire_token", "429", "5xx", "error200", "repeat_page")
-    syncer.tenant(engine)
-    so = syncer.superops(engine, retry=_patient(), page_size=40)
-    qb = syncer.quickbooks(engine, retry=_patient(), page_size=25)
+    syncer.tenant(sqlite_engine)
+    so = syncer.superops(sqlite_engine, retry=_patient(), page_size=40)
+    qb = syncer.quickbooks(sqlite_engine, retry=_patient(), page_size=25)
     so_faults = syncer.vendors.superops.faults.injected
     qb_faults = syncer.vendors.quickbooks.faults.injected
     assert set(so_faults) == {"429", "5xx", "error200", "repeat_page"}
@@ -125,18 +125,20 @@ def test_fault_storms_are_survived(engine: Engine, syncer: Any) -> None:
     assert sum(so_faults.values()) + sum(qb_faults.values()) >= 12
     assert syncer.vendors.quickbooks.refreshes >= 2  # expired tokens were refreshed
     assert so.issues == 0 and qb.issues == 0
-    assert compare_with_dataset(engine, TENANT, syncer.dataset.tables, syncer.vendors.ids) == []
-    with engine.connect() as conn:
+    assert (
+        compare_with_dataset(sqlite_engine, TENANT, syncer.dataset.tables, syncer.vendors.ids) == []
+    )
+    with sqlite_engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(DataQualityIssue)) == 0
 
 
 def test_timeouts_are_retried(sqlite_engine: Engine, syncer: Any) -> None:
     import httpx
 
-    syncer.vendors.superops.faults.hang_s = 0.4
+    syncer.vendors.superops.faults.hang_s = 0.3
     syncer.vendors.superops.faults.push("timeout", "timeout")
     syncer.tenant(sqlite_engine)
-    with httpx.Client(timeout=httpx.Timeout(0.2)) as impatient:
+    with httpx.Client(timeout=httpx.Timeout(0.1)) as impatient:
         summary = syncer.superops(sqlite_engine, http=impatient)
     assert syncer.vendors.superops.faults.injected["timeout"] == 2
     assert summary.issues == 0

@@ -1,0 +1,162 @@
+"""Connector benchmark: end-to-end records/s from each fake vendor over real HTTP (paging,
+auth, JSON, schema validation, mapping, entity resolution, the loader, bookmarks), for the
+demo MSP from ``synthetic``.
+
+    python -m mspilot.bench.connectors_bench [--clients 60] [--years 1] [--db-url URL] [--json]
+
+Printed per source: records read, seconds, records/s, the ratio to the seed system's claimed
+69 records/s, and — measured in the same run on the same rows — the loader alone (no HTTP), so
+the cost of the HTTP/mapping layer is visible. The fakes run in this process (on 127.0.0.1),
+so the figure includes serving the requests too. The client-side throttles are lifted to
+measure the connector itself; under the default throttles the ceiling is the vendor's rate
+(SuperOps: 100 requests/min × 100 records = 167 records/s; QuickBooks: 500/min × 1000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from mspilot.connectors.base import SyncContext
+from mspilot.connectors.demo_sync import (
+    DEMO_SECRET_KEY,
+    dataset_as_of,
+    serve_fakes,
+    technician_costs,
+)
+from mspilot.connectors.fakes.common import FakeClock
+from mspilot.connectors.fakes.compare import compare_with_dataset
+from mspilot.connectors.http import RetryPolicy, Throttle, make_http_client
+from mspilot.connectors.quickbooks.source import QuickBooksSource
+from mspilot.connectors.runner import run_source
+from mspilot.connectors.superops.source import SuperOpsSource
+from mspilot.db import migrate
+from mspilot.db.engine import make_engine
+from mspilot.db.loader import Loader, upsert_tenant
+from mspilot.synthetic.config import DemoConfig
+from mspilot.synthetic.generator import generate_tenant
+
+SEED_CLAIM_RECORDS_PER_S = 69
+
+
+def _fresh_engine(url: str | None, folder: Path, name: str) -> Any:
+    engine = make_engine(url or f"sqlite:///{folder / name}.db")
+    migrate.upgrade(engine)
+    return engine
+
+
+def run(clients: int, years: int, db_url: str | None) -> dict[str, Any]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    ds = generate_tenant(DemoConfig(n_clients=clients, years=years), 0)
+    tenant = ds.tenant
+    as_of = dataset_as_of(ds)
+    start = dt.datetime.combine(as_of, dt.time(23, 59), tzinfo=dt.UTC)
+    results: dict[str, Any] = {"rows": ds.row_counts, "sources": {}}
+    retry = RetryPolicy(initial_wait_s=0.05, max_wait_s=1.0, jitter_s=0.05)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        engine = _fresh_engine(db_url, folder, "connectors")
+        with engine.begin() as conn:
+            upsert_tenant(conn, tenant.id, tenant.name)
+        with (
+            serve_fakes(ds.tables, clock=FakeClock(start)) as vendors,
+            make_http_client(30) as http,
+        ):
+            clock = vendors.clock
+            sources = {
+                "superops": SuperOpsSource(
+                    vendors.superops_settings(),
+                    http,
+                    retry=retry,
+                    throttle=Throttle(1_000_000),
+                    hourly_costs=technician_costs(ds.tables),
+                ),
+                "quickbooks": QuickBooksSource(
+                    vendors.quickbooks_settings(),
+                    http,
+                    engine=engine,
+                    tenant_id=tenant.id,
+                    secret_key=DEMO_SECRET_KEY,
+                    now=clock.now,
+                    retry=retry,
+                    throttle=Throttle(1_000_000, max_concurrent=10),
+                ),
+            }
+            for name, source in sources.items():
+                began = time.perf_counter()
+                summary = run_source(source, SyncContext(engine, tenant.id, now=clock.now))
+                seconds = time.perf_counter() - began
+                results["sources"][name] = {
+                    "records": summary.records,
+                    "requests": summary.requests,
+                    "seconds": round(seconds, 2),
+                    "records_per_s": round(summary.records / seconds, 1),
+                    "vs_seed_69": round(summary.records / seconds / SEED_CLAIM_RECORDS_PER_S, 1),
+                }
+            problems = compare_with_dataset(engine, tenant.id, ds.tables, vendors.ids)
+        results["equal_to_dataset"] = not problems
+        results["problems"] = problems[:5]
+        engine.dispose()
+
+        # the loader alone, same rows, same kind of database, no HTTP (measured now)
+        direct = _fresh_engine(db_url if db_url is None else None, folder, "direct")
+        with direct.begin() as conn:
+            upsert_tenant(conn, tenant.id, tenant.name)
+        began = time.perf_counter()
+        Loader(direct, tenant.id, "demo").load_all(ds.tables)
+        seconds = time.perf_counter() - began
+        rows = sum(ds.row_counts.values())
+        results["loader_only"] = {
+            "rows": rows,
+            "seconds": round(seconds, 2),
+            "rows_per_s": round(rows / seconds, 1),
+        }
+        direct.dispose()
+    total_records = sum(s["records"] for s in results["sources"].values())
+    total_seconds = sum(s["seconds"] for s in results["sources"].values())
+    results["overall_records_per_s"] = round(total_records / total_seconds, 1)
+    results["overall_vs_seed_69"] = round(
+        total_records / total_seconds / SEED_CLAIM_RECORDS_PER_S, 1
+    )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=60)
+    parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--db-url", default=None, help="database to load into (default SQLite)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = run(args.clients, args.years, args.db_url)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"demo MSP: {args.clients} clients, {args.years} year(s); rows {results['rows']}")
+    for name, r in results["sources"].items():
+        print(
+            f"{name:>10}: {r['records']:>7} records in {r['seconds']:>6.2f} s over "
+            f"{r['requests']} requests = {r['records_per_s']:>8.1f} records/s "
+            f"({r['vs_seed_69']}x the seed's 69 records/s)"
+        )
+    print(
+        f"   overall: {results['overall_records_per_s']} records/s "
+        f"({results['overall_vs_seed_69']}x the seed's 69 records/s); "
+        f"equal to the dataset: {results['equal_to_dataset']}"
+    )
+    for problem in results["problems"]:
+        print(f"   difference: {problem}")
+    lo = results["loader_only"]
+    print(f"loader alone (no HTTP), same rows: {lo['rows_per_s']} rows/s ({lo['seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()

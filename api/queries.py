@@ -115,7 +115,8 @@ def client_profile(
                 Invoice.status.in_(("open", "overdue")),
             )
         ).one()
-        econ = conn.execute(client_economics(tenant_id, year, [client_id])).mappings().first() or {}
+        found = conn.execute(client_economics(tenant_id, year, [client_id])).mappings().first()
+        econ: dict[str, Any] = dict(found) if found else {}
         unbilled = conn.execute(unbilled_hours_by_client(tenant_id, today, [client_id])).first()
         contracts = conn.execute(
             select(

@@ -111,21 +111,21 @@ class UserCache:
         self._by_id: dict[str, _Cached] = {}
         self._by_key: dict[str, _Cached] = {}
 
-    def user(self, user_id: str) -> UserRow | None:
-        hit = self._by_id.get(user_id)
+    def _lookup(
+        self, table: dict[str, _Cached], key: str, load: Callable[[Engine, str], UserRow | None]
+    ) -> UserRow | None:
+        hit = table.get(key)
         now = time.monotonic()
         if hit is None or hit.until < now:
-            hit = _Cached(get_user(self.engine, user_id), now + self.ttl_s)
-            self._by_id[user_id] = hit
+            hit = _Cached(load(self.engine, key), now + self.ttl_s)
+            table[key] = hit
         return hit.user
 
+    def user(self, user_id: str) -> UserRow | None:
+        return self._lookup(self._by_id, user_id, get_user)
+
     def user_for_key(self, key_hash: str) -> UserRow | None:
-        hit = self._by_key.get(key_hash)
-        now = time.monotonic()
-        if hit is None or hit.until < now:
-            hit = _Cached(user_for_key(self.engine, key_hash), now + self.ttl_s)
-            self._by_key[key_hash] = hit
-        return hit.user
+        return self._lookup(self._by_key, key_hash, user_for_key)
 
     def clear(self) -> None:
         self._by_id.clear()

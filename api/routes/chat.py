@@ -265,46 +265,46 @@ async def chat(state: StateDep, user: ChatUser, body: ChatRequest, audit: AuditD
     )
 
 
+ThreadId = Annotated[str, Path(pattern=THREAD_ID)]
+_NO_THREAD = {404: {"description": "No such thread for you"}}
+
+
+async def _thread(
+    state: AppState, user: Principal, thread_id: str
+) -> tuple[Any, Any, str, list[dict[str, str]]]:
+    """(agent, tool context, agent-side thread id, messages); 404 for an unknown thread."""
+    agent = _require_agent(state)
+    ctx = tool_context(state, user)
+    scoped = agent_thread(user, thread_id)
+    messages: list[dict[str, str]] = await asyncio.to_thread(agent.history, ctx, scoped)
+    if not messages:
+        raise not_found(f"no thread {thread_id!r} for you")
+    return agent, ctx, scoped, messages
+
+
 @router.get(
     "/v1/threads/{thread_id}",
     response_model=ThreadOut,
     summary="A thread's questions and answers, oldest first",
-    responses={404: {"description": "No such thread for you"}},
+    responses=_NO_THREAD,
 )
 async def get_thread(
-    state: StateDep,
-    user: ThreadUser,
-    audit: AuditDep,
-    thread_id: Annotated[str, Path(pattern=THREAD_ID)],
+    state: StateDep, user: ThreadUser, audit: AuditDep, thread_id: ThreadId
 ) -> ThreadOut:
-    agent = _require_agent(state)
-    ctx = tool_context(state, user)
-    messages = await asyncio.to_thread(agent.history, ctx, agent_thread(user, thread_id))
-    if not messages:
-        raise not_found(f"no thread {thread_id!r} for you")
+    _agent, _ctx, _scoped, messages = await _thread(state, user, thread_id)
     audit.data(user, rows=len(messages), fields=["role", "content"], action="thread")
     return ThreadOut(thread_id=thread_id, messages=[ThreadMessage(**m) for m in messages])
 
 
 @router.delete(
-    "/v1/threads/{thread_id}",
-    status_code=204,
-    summary="Forget a thread",
-    responses={404: {"description": "No such thread for you"}},
+    "/v1/threads/{thread_id}", status_code=204, summary="Forget a thread", responses=_NO_THREAD
 )
 async def delete_thread(
-    state: StateDep,
-    user: ThreadUser,
-    audit: AuditDep,
-    thread_id: Annotated[str, Path(pattern=THREAD_ID)],
+    state: StateDep, user: ThreadUser, audit: AuditDep, thread_id: ThreadId
 ) -> None:
     from mspilot.agent.service import scoped_thread_id
 
-    agent = _require_agent(state)
-    ctx = tool_context(state, user)
-    scoped = agent_thread(user, thread_id)
-    if not await asyncio.to_thread(agent.history, ctx, scoped):
-        raise not_found(f"no thread {thread_id!r} for you")
+    agent, ctx, scoped, _messages = await _thread(state, user, thread_id)
     await asyncio.to_thread(agent.checkpointer.delete_thread, scoped_thread_id(ctx, scoped))
     audit.data(user, rows=0, action="thread_delete")
 

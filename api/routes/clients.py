@@ -34,16 +34,9 @@ class ClientPage(BaseModel):
     limit: int
 
 
-class ClientProfile(BaseModel):
+class ClientProfile(ClientRow):
     """A client at a glance. Fields a role may not see are absent."""
 
-    id: str
-    name: str
-    industry: str
-    seats: int
-    status: str
-    onboarded_on: dt.date | None = None
-    churned_on: dt.date | None = None
     as_of: dt.date
     tickets_90d: int
     open_tickets: int

@@ -39,6 +39,24 @@
     if (typeof v === "object") return JSON.stringify(v);
     return String(v);
   }
+  // Read a text/event-stream response body, calling onEvent(json) for each data block.
+  async function readSSE(res, onEvent) {
+    var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "";
+    while (true) {
+      var chunk = await reader.read();
+      if (chunk.done) return;
+      buf += decoder.decode(chunk.value, { stream: true });
+      var idx;
+      while ((idx = buf.indexOf("\n\n")) >= 0) {
+        var raw = buf.slice(0, idx); buf = buf.slice(idx + 2);
+        var data = raw.split("\n").filter(function (l) { return l.indexOf("data:") === 0; })
+          .map(function (l) { return l.slice(5).trim(); }).join("\n");
+        if (!data) continue;
+        var ev; try { ev = JSON.parse(data); } catch (e) { continue; }
+        onEvent(ev);
+      }
+    }
+  }
   function tokenSubject(token) {
     try {
       var part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
@@ -431,17 +449,7 @@
           await this.handleHttpError(res);
           return;
         }
-        var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "";
-        while (true) {
-          var chunk = await reader.read();
-          if (chunk.done) break;
-          buf += decoder.decode(chunk.value, { stream: true });
-          var idx;
-          while ((idx = buf.indexOf("\n\n")) >= 0) {
-            var raw = buf.slice(0, idx); buf = buf.slice(idx + 2);
-            var data = raw.split("\n").filter(function (l) { return l.indexOf("data:") === 0; }).map(function (l) { return l.slice(5).trim(); }).join("\n");
-            if (!data) continue;
-            var ev; try { ev = JSON.parse(data); } catch (e) { continue; }
+        await readSSE(res, (ev) => {
             if (ev.type === "start") { this.state.thread_id = ev.thread_id; this.save(this.state); }
             else if (ev.type === "tool_start") {
               var s = el("span", "step", "⏳ " + ev.tool);
@@ -471,8 +479,7 @@
               else this.showNotice("error", ev.text || "The assistant could not answer.");
               if (!streamed) m.remove();
             }
-          }
-        }
+        });
         if (!finished) {
           m.body.classList.remove("typing");
           this.showNotice("error", "The answer was cut off. Please ask again.");
@@ -483,8 +490,15 @@
         this.showNotice("error", "Can't reach the mspilot server. Check your connection and try again.");
       } finally {
         this.setBusy(false);
-        if (!this.panel.classList.contains("open")) { this.unread += 1; this.badge.textContent = this.unread; this.badge.style.display = "inline"; }
+        this.bumpUnread();
       }
+    }
+
+    bumpUnread() {
+      if (this.panel.classList.contains("open")) return;
+      this.unread += 1;
+      this.badge.textContent = this.unread;
+      this.badge.style.display = "inline";
     }
 
     async listenInsights() {
@@ -493,24 +507,11 @@
       try {
         var res = await fetch(this.api + "/v1/insights/stream", { headers: { "Authorization": "Bearer " + this.token }, signal: this.insightAbort.signal });
         if (!res.ok) return;
-        var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "";
-        while (true) {
-          var chunk = await reader.read();
-          if (chunk.done) break;
-          buf += decoder.decode(chunk.value, { stream: true });
-          var idx;
-          while ((idx = buf.indexOf("\n\n")) >= 0) {
-            var raw = buf.slice(0, idx); buf = buf.slice(idx + 2);
-            var line = raw.split("\n").filter(function (l) { return l.indexOf("data:") === 0; })[0];
-            if (!line) continue;
-            try {
-              var insight = JSON.parse(line.slice(5));
-              this.showNotice("insight", "New insight: " + insight.title);
-              this.dispatchEvent(new CustomEvent("mspilot-insight", { detail: insight, bubbles: true, composed: true }));
-              if (!this.panel.classList.contains("open")) { this.unread += 1; this.badge.textContent = this.unread; this.badge.style.display = "inline"; }
-            } catch (e) { /* ignore */ }
-          }
-        }
+        await readSSE(res, (insight) => {
+          this.showNotice("insight", "New insight: " + insight.title);
+          this.dispatchEvent(new CustomEvent("mspilot-insight", { detail: insight, bubbles: true, composed: true }));
+          this.bumpUnread();
+        });
       } catch (e) { /* closed */ }
     }
   }

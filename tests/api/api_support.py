@@ -214,3 +214,19 @@ def token(world: World, who: str, ttl: dt.timedelta = dt.timedelta(hours=1)) -> 
 
 def auth(world: World, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(world, who)}"}
+
+
+def make_app(
+    world: World, *, real_agent: bool = False, redis_url: str | None = None, **api: Any
+) -> Any:
+    """The app on the shared world: the scoped fake tools (or the real agent from settings)."""
+    from mspilot.api.app import create_app
+
+    settings = settings_for(world, **api)
+    settings.redis_url = redis_url
+    if real_agent:
+        settings.llm.provider = "none"
+        return create_app(settings, engine=world.engine)
+    return create_app(
+        settings, engine=world.engine, agent=make_agent(), context_factory=make_ctx, warm=False
+    )

@@ -10,9 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, build_world, make_agent, make_ctx, settings_for
-
-from mspilot.api.app import create_app
+from api_support import World, auth, build_world, make_app
 
 
 @pytest.fixture(scope="session")
@@ -24,14 +22,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
-    app = create_app(
-        settings_for(world, demo_portal=True),
-        engine=world.engine,
-        agent=make_agent(),
-        context_factory=make_ctx,
-        warm=False,
-    )
-    with TestClient(app) as tc:
+    with TestClient(make_app(world, demo_portal=True)) as tc:
         yield tc
 
 

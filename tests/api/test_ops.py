@@ -12,7 +12,7 @@ import structlog
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, make_agent, make_ctx, settings_for
+from api_support import World, auth, make_app, make_ctx, settings_for
 
 from mspilot.api.app import create_app
 from mspilot.core.logging import configure_logging
@@ -61,13 +61,7 @@ def test_json_logs_carry_the_request_id_and_never_the_token(
 ) -> None:
     configure_logging("json", "INFO")
     try:
-        app = create_app(
-            settings_for(world),
-            engine=world.engine,
-            agent=make_agent(),
-            context_factory=make_ctx,
-            warm=False,
-        )
+        app = make_app(world)
         headers = auth(world, "owner")
         with TestClient(app) as tc:
             capsys.readouterr()
@@ -118,16 +112,12 @@ def test_rate_limits_per_user_with_retry_after(world: World, backend: str) -> No
         except Exception:
             pytest.skip("no Redis at 127.0.0.1:6379")
         redis_url = "redis://127.0.0.1:6379/0"
-    settings = settings_for(world, user_requests_per_minute=3, user_chats_per_minute=1)
-    settings.redis_url = redis_url
     # a unique user per run: Redis counters outlive the app
     from mspilot.db.users import create_user
 
     user = create_user(world.engine, world.tenant_id, f"rl-{uuid.uuid4().hex[:8]}@t.test", "owner")
     world.users[user.email] = user
-    app = create_app(
-        settings, engine=world.engine, agent=make_agent(), context_factory=make_ctx, warm=False
-    )
+    app = make_app(world, redis_url=redis_url, user_requests_per_minute=3, user_chats_per_minute=1)
     with TestClient(app) as tc:
         assert tc.get("/readyz").json()["checks"]["rate_limiter"]["backend"] == backend
         h = auth(world, user.email)
@@ -148,13 +138,7 @@ def test_chat_has_its_own_tighter_limit(world: World) -> None:
 
     user = create_user(world.engine, world.tenant_id, f"c-{uuid.uuid4().hex[:8]}@t.test", "owner")
     world.users[user.email] = user
-    app = create_app(
-        settings_for(world, user_chats_per_minute=1),
-        engine=world.engine,
-        agent=make_agent(),
-        context_factory=make_ctx,
-        warm=False,
-    )
+    app = make_app(world, user_chats_per_minute=1)
     with TestClient(app) as tc:
         h = auth(world, user.email)
         assert tc.post("/v1/chat", json={"question": "tickets"}, headers=h).status_code == 200

@@ -16,9 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_support import AS_OF, World, auth, settings_for
+from api_support import AS_OF, World, auth, make_app
 
-from mspilot.api.app import create_app
 from mspilot.db.schema import Client, Ticket
 
 pytest.importorskip("mspilot.tools.registry")
@@ -26,10 +25,8 @@ pytest.importorskip("mspilot.tools.registry")
 
 @pytest.fixture(scope="module")
 def real(world: World) -> Iterator[TestClient]:
-    settings = settings_for(world)
-    settings.llm.provider = "none"
-    app = create_app(settings, engine=world.engine)  # real agent, real ToolContext, warm-up
-    with TestClient(app) as tc:
+    # the real agent built by the lifespan, real ToolContext, warm-up
+    with TestClient(make_app(world, real_agent=True)) as tc:
         yield tc
 
 

@@ -14,9 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, make_agent, make_ctx, settings_for
-
-from mspilot.api.app import create_app
+from api_support import World, auth, make_app
 
 MAX_EXAMPLES = 10
 #: endless by design (live push); covered by the chat/widget tests
@@ -25,13 +23,7 @@ SKIP = {"/v1/insights/stream"}
 
 @pytest.fixture(scope="module")
 def fuzz_app(world: World) -> Any:
-    app = create_app(
-        settings_for(world),
-        engine=world.engine,
-        agent=make_agent(),
-        context_factory=make_ctx,
-        warm=False,
-    )
+    app = make_app(world)
     with TestClient(app):  # runs the lifespan; schemathesis then calls the same app
         yield app
 

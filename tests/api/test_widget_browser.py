@@ -18,9 +18,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, make_agent, make_ctx, settings_for
-
-from mspilot.api.app import create_app
+from api_support import World, make_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -40,13 +38,7 @@ def _free_port() -> int:
 def server(world: World) -> Iterator[str]:
     import uvicorn
 
-    app = create_app(
-        settings_for(world, demo_portal=True),
-        engine=world.engine,
-        agent=make_agent(),
-        context_factory=make_ctx,
-        warm=False,
-    )
+    app = make_app(world, demo_portal=True)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)

@@ -58,12 +58,12 @@ class RetryPolicy:
 
     def wait_for(self, state: RetryCallState) -> float:
         attempt = max(1, state.attempt_number)
-        base = min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1))
+        base = float(min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1)))
         base += random.uniform(0, self.jitter_s)
         exc = state.outcome.exception() if state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            return max(base, min(float(retry_after), self.max_retry_after_s))
+            return float(max(base, min(float(retry_after), self.max_retry_after_s)))
         return base
 
     def run(self, attempt: Callable[[], T], *, what: str = "request") -> T:

@@ -237,12 +237,13 @@ def reconcile(ctx: SyncContext) -> dict[str, int]:
     so_index = invoice_index(ctx.engine, ctx.tenant_id, SUPEROPS)
     invoice_links = load_links(ctx.engine, ctx.tenant_id, INVOICE)
     qbo_invoices = ids_where(ctx.engine, ctx.tenant_id, "invoices", source=QBO)
-    for row_id, row in rows_by_id(ctx.engine, ctx.tenant_id, "invoices", qbo_invoices).items():
-        target = invoice_links.get(str(row["external_id"])) or so_index.get(
-            (row["client_id"], row["number"])
+    stored = rows_by_id(ctx.engine, ctx.tenant_id, "invoices", qbo_invoices)
+    for row_id, invoice in stored.items():
+        target = invoice_links.get(str(invoice["external_id"])) or so_index.get(
+            (invoice["client_id"], invoice["number"])
         )
         if target and target != row_id:
-            counts["invoices_merged"] += merge_invoice(ctx, row, target)
+            counts["invoices_merged"] += merge_invoice(ctx, invoice, target)
     counts["open_reviews"] = len(list_reviews(ctx.engine, ctx.tenant_id))
     return counts
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Table, delete, select
 
 from mspilot.db.loader import Loader, TableResult, _dialect_insert
 from mspilot.db.records import RECORDS
@@ -160,9 +160,8 @@ def open_review(
 ) -> None:
     """Put a pair on the review list (a decided review keeps its decision)."""
     with engine.begin() as conn:
-        stmt = _dialect_insert(
-            conn, EntityReview.__table__
-        ).values(  # type: ignore[arg-type]
+        table: Table = EntityReview.__table__  # type: ignore[assignment]
+        stmt = _dialect_insert(conn, table).values(
             tenant_id=tenant_id,
             kind=kind,
             qbo_id=qbo_id,

@@ -44,6 +44,12 @@ _COND = re.compile(
 )
 
 
+def _updated(record: Mapping[str, Any]) -> dt.datetime:
+    when = parse_time(record["MetaData"]["LastUpdatedTime"])
+    assert when is not None
+    return when
+
+
 def _clone(value: Any) -> Any:
     """A deep copy of JSON-shaped data (much faster than copy.deepcopy)."""
     return json.loads(json.dumps(value))
@@ -65,7 +71,9 @@ def fault(kind: str, code: str, message: str, detail: str = "") -> dict[str, Any
 
 
 def _split_and(text: str) -> list[str]:
-    parts, buf, quoted, depth = [], [], False, 0
+    parts: list[str] = []
+    buf: list[str] = []
+    quoted, depth = False, 0
     i = 0
     while i < len(text):
         ch = text[i]
@@ -131,7 +139,7 @@ def _compare(actual: Any, op: str, want: Any) -> bool:
         a = bool(actual)
     else:
         a, b = str(actual), str(want)
-    return {
+    result: bool = {
         "=": a == b,
         "!=": a != b,
         "<": a < b,
@@ -139,6 +147,7 @@ def _compare(actual: Any, op: str, want: Any) -> bool:
         "<=": a <= b,
         ">=": a >= b,
     }[op]
+    return result
 
 
 def parse_query(text: str) -> dict[str, Any]:
@@ -414,12 +423,8 @@ class QuickBooksFake:
                         pool = list(self.entities[name].values()) + list(
                             self.deleted[name].values()
                         )
-                    changed = [
-                        _clone(r)
-                        for r in pool
-                        if parse_time(r["MetaData"]["LastUpdatedTime"]) > since
-                    ]  # type: ignore[operator]
-                    changed.sort(key=lambda r: parse_time(r["MetaData"]["LastUpdatedTime"]))  # type: ignore[arg-type,return-value]
+                    changed = [_clone(r) for r in pool if _updated(r) > since]
+                    changed.sort(key=_updated)
                     changed = changed[:CDC_MAX]
                     entry: dict[str, Any] = {"startPosition": 1, "maxResults": len(changed)}
                     if changed:
@@ -434,7 +439,7 @@ class QuickBooksFake:
     # ---- changes made "in QuickBooks" (tests, demo) ----------------------------------------
     def update(self, entity: str, entity_id: str, **changes: Any) -> dict[str, Any]:
         with self._lock:
-            obj = self.entities[entity][entity_id]
+            obj: dict[str, Any] = self.entities[entity][entity_id]
             obj.update(changes)
             obj["SyncToken"] = str(int(obj.get("SyncToken", "0")) + 1)
             obj["MetaData"] = {**obj.get("MetaData", {}), "LastUpdatedTime": self.now_text()}

@@ -193,9 +193,9 @@ def sample_dataset(
             "status": "cancelled" if churned_on else "active",
         }
         t["contracts"].append(contract)
-        lic = []
+        lic: list[dict[str, Any]] = []
         for j, (product, sku, cost, price) in enumerate(_LICENSES[: 1 + c % 2]):
-            row = {
+            row: dict[str, Any] = {
                 "external_id": f"{cid}-m{j + 1}",
                 "client_id": cid,
                 "product": product,
@@ -293,7 +293,7 @@ def sample_dataset(
                 inv_no += 1
                 iid = f"{cid}-i{month:%Y%m}"
                 issued = period_end + dt.timedelta(days=1)
-                lines = []
+                lines: list[dict[str, Any]] = []
                 if kind != "time_and_materials":
                     lines.append(
                         {
@@ -305,9 +305,9 @@ def sample_dataset(
                             "description": contract["name"],
                             "quantity": quantity,
                             "unit_price": unit_price,
-                            "amount": _d(unit_price * quantity),
+                            "amount": _d(unit_price * quantity),  # type: ignore[operator]
                         }
-                    )  # type: ignore[operator]
+                    )
                 billed = [(e, h) for e, h in billable_hours if rng.random() > 0.1]
                 if billed:
                     qty = _d(sum((h for _e, h in billed), Decimal(0)))

@@ -45,6 +45,9 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 
+ResolveInfo = GraphQLResolveInfo[dict[str, Any]]  # resolver info; context is a plain dict
+
+
 @functools.cache
 def _schema() -> GraphQLSchema:
     """The SuperOps schema, built once per process (building takes a noticeable moment)."""
@@ -163,7 +166,7 @@ def _matches(record: Mapping[str, Any], cond: Mapping[str, Any]) -> bool:
     return _string_op(op, actual, value)
 
 
-def _selected(info: GraphQLResolveInfo, list_field: str) -> set[str] | None:
+def _selected(info: ResolveInfo, list_field: str) -> set[str] | None:
     """Sub-fields selected under ``list_field`` (None when fragments make it unknowable)."""
     names: set[str] = set()
     for node in info.field_nodes:
@@ -212,7 +215,7 @@ class SuperOpsFake:
     # ---- list plumbing --------------------------------------------------------------------
     def _page(
         self,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         records: list[dict[str, Any]],
         list_info: Mapping[str, Any] | None,
         list_field: str,
@@ -225,7 +228,7 @@ class SuperOpsFake:
         element = item_type.fields[list_field].type  # type: ignore[union-attr]
         while hasattr(element, "of_type"):
             element = element.of_type
-        known = set(element.fields)  # type: ignore[union-attr]
+        known = set(element.fields)
         cond = list_info.get("condition")
         cache_key = (
             id(records),
@@ -299,24 +302,24 @@ class SuperOpsFake:
         def listed(
             records: Callable[[], list[dict[str, Any]]], field: str, key: str
         ) -> Callable[..., Any]:
-            def resolve(info: GraphQLResolveInfo, input: Mapping[str, Any] | None = None) -> Any:
+            def resolve(info: ResolveInfo, input: Mapping[str, Any] | None = None) -> Any:
                 return self._page(info, records(), input, field, key)
 
             return resolve
 
-        def sites(info: GraphQLResolveInfo, input: Mapping[str, Any]) -> Any:
+        def sites(info: ResolveInfo, input: Mapping[str, Any]) -> Any:
             records = d.sites
             if input.get("clientId"):
                 records = [s for s in records if _get(s, "client.accountId") == input["clientId"]]
             return self._page(info, records, input.get("listInfo"), "sites", "id")
 
-        def worklogs(info: GraphQLResolveInfo, input: Mapping[str, Any]) -> Any:
+        def worklogs(info: ResolveInfo, input: Mapping[str, Any]) -> Any:
             module = input.get("module") or "TICKET"
             return self._page(
                 info, d.worklogs.get(module, []), input.get("listInfo"), "entries", "itemId"
             )
 
-        def assets(info: GraphQLResolveInfo, input: Mapping[str, Any]) -> Any:
+        def assets(info: ResolveInfo, input: Mapping[str, Any]) -> Any:
             if _selected(info, "assets") == set():
                 raise GraphQLError("Internal Server Error")
             return self._page(info, d.assets, input, "assets", "assetId")

@@ -486,12 +486,16 @@ def split_dataset(
     for entry in tables.get("time_entries", []):
         eid = entry["external_id"]
         item_id = ids.put("superops", "time_entries", eid, superops_id("worklog", eid))
-        line = line_by_id.get(entry.get("invoice_line_id") or "")
-        svc_sku = line["sku"] if line and line.get("sku") and line["kind"] == "labor" else "LABOR"
+        billed_on = line_by_id.get(entry.get("invoice_line_id") or "")
+        svc_sku = (
+            billed_on["sku"]
+            if billed_on and billed_on.get("sku") and billed_on["kind"] == "labor"
+            else "LABOR"
+        )
         svc = service_item(svc_sku, "labor", "HOURS")
-        if line is not None and line["kind"] == "recurring":
+        if billed_on is not None and billed_on["kind"] == "recurring":
             status = "UNDER_CONTRACT"  # covered by a prepaid block, billed on its line
-        elif line is not None:
+        elif billed_on is not None:
             status = "INVOICED"
         elif entry["billable"]:
             status = "APPROVED"  # billable, not invoiced yet
@@ -712,17 +716,17 @@ def _build_quickbooks(
         pid = ids.put("quickbooks", "payments", payment["external_id"], next_id("Payment"))
         cust = ids.get("quickbooks", "clients", payment["client_id"]) or ""
         linked = invoice_qbo.get(payment.get("invoice_id") or "")
-        amount = _n(payment["amount"])
+        paid = _n(payment["amount"])
         ent["Payment"][pid] = {
             "Id": pid,
             "SyncToken": "0",
             "TxnDate": _d(payment["paid_on"]),
-            "TotalAmt": amount,
-            "UnappliedAmt": 0.0 if linked else amount,
+            "TotalAmt": paid,
+            "UnappliedAmt": 0.0 if linked else paid,
             "ProcessPayment": False,
             "CustomerRef": {"value": cust, "name": ent["Customer"][cust]["DisplayName"]},
             "DepositToAccountRef": {"value": "4"},
-            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": linked, "TxnType": "Invoice"}]}]
+            "Line": [{"Amount": paid, "LinkedTxn": [{"TxnId": linked, "TxnType": "Invoice"}]}]
             if linked
             else [],
             "MetaData": meta(payment["paid_on"]),
@@ -752,7 +756,7 @@ def _build_quickbooks(
             },
         }
         txn_date = lic.get("starts_on") or dt.date(2020, 1, 1)
-        obj: dict[str, Any] = {
+        expense: dict[str, Any] = {
             "Id": bid,
             "SyncToken": "0",
             "TxnDate": _d(txn_date),
@@ -761,16 +765,16 @@ def _build_quickbooks(
             "MetaData": meta(txn_date),
         }
         if entity == "Bill":
-            obj |= {
+            expense |= {
                 "VendorRef": {"value": "900", "name": "Pax8"},
                 "APAccountRef": {"value": "33"},
                 "DueDate": _d(txn_date + dt.timedelta(days=30)),
                 "Balance": 0.0,
             }
         else:
-            obj |= {
+            expense |= {
                 "PaymentType": "CreditCard",
                 "AccountRef": {"value": "41", "name": "Amex"},
                 "EntityRef": {"value": "900", "name": "Pax8", "type": "Vendor"},
             }
-        ent[entity][bid] = obj
+        ent[entity][bid] = expense

@@ -140,8 +140,10 @@ class OAuth2Refresh:
 
 
 def _fault(body: Any) -> dict[str, Any] | None:
-    if isinstance(body, dict) and isinstance(body.get("Fault"), dict):
-        return body["Fault"]
+    if isinstance(body, dict):
+        fault = body.get("Fault")
+        if isinstance(fault, dict):
+            return fault
     return None
 
 

@@ -413,7 +413,7 @@ class PaymentsStream(QuickBooksStream):
                 for txn in line.LinkedTxn or []
                 if txn.get("TxnType") == "Invoice" and txn.get("TxnId")
             ]
-            rows = []
+            rows: list[tuple[str, str | None, Decimal | None]] = []
             if not links:
                 rows.append((rec.Id, None, money(rec.TotalAmt)))
             for line, txn in links:

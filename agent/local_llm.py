@@ -32,7 +32,9 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
+from mspilot.agent.render import render_result
 from mspilot.agent.toolcalls import parse_content_tool_calls
+from mspilot.agent.turn import tool_results
 from mspilot.core.errors import ConfigurationError
 from mspilot.prompts import agent as prompts
 
@@ -87,7 +89,11 @@ def _openai_messages(messages: Sequence[BaseMessage]) -> tuple[list[dict[str, An
             out.append({"role": "assistant", "content": msg.text[:400]})
     question = rest[last_human].text if last_human >= 0 else ""
     if results:
-        joined = "\n".join(f"[{m.name}] {m.text[:MAX_RESULT_CHARS]}" for m in results)
+        # the results as the templates render them: short, clean, every number in place
+        rendered = [r for r in tool_results(list(rest)) if not r.error]
+        joined = "\n".join(render_result(r)[:MAX_RESULT_CHARS] for r in rendered) or "\n".join(
+            f"[{m.name}] {m.text[:MAX_RESULT_CHARS]}" for m in results
+        )
         content = prompts.LOCAL_ANSWER_INSTRUCTION.format(results=joined, question=question)
         out.append({"role": "user", "content": content})
         return out, False
@@ -143,6 +149,78 @@ def compact_tool_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", "function": fn}
 
 
+_ONE_OF = re.compile(r"One of:\s*([^.]+)\.?")
+_PERIOD_PATTERN = "^[0-9]{4}(-[0-9]{2}|-Q[1-4])?$"
+
+
+def _choices(description: str) -> list[str] | None:
+    m = _ONE_OF.search(description or "")
+    if not m:
+        return None
+    names = [x.strip() for x in m.group(1).split(",") if x.strip()]
+    return names or None
+
+
+def _grammar_property(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A tight JSON schema for one argument: enumerations, short arrays, periods."""
+    kind = spec.get("type", "string")
+    choices = _choices(str(spec.get("description", "")))
+    if kind == "array":
+        items: dict[str, Any] = {"enum": choices} if choices else {"type": "string"}
+        return {"type": "array", "items": items, "maxItems": 2}
+    if kind == "object":
+        return {"type": "object"}
+    if kind in ("integer", "number", "boolean"):
+        return {"type": kind}
+    if choices:
+        return {"enum": choices}
+    if "enum" in spec:
+        return {"enum": spec["enum"]}
+    if name == "period":
+        return {"type": "string", "pattern": _PERIOD_PATTERN}
+    return {"type": "string"}
+
+
+def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """One JSON tool call for any of ``tools``: what the model's output is constrained to."""
+    options = []
+    for tool in tools:
+        fn = tool["function"]
+        params = fn.get("parameters") or {}
+        props = {k: _grammar_property(k, v) for k, v in (params.get("properties") or {}).items()}
+        options.append(
+            {
+                "type": "object",
+                "properties": {
+                    "name": {"const": fn["name"]},
+                    "arguments": {
+                        "type": "object",
+                        "properties": props,
+                        "required": list(params.get("required") or []),
+                        "additionalProperties": False,
+                    },
+                },
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def tool_listing(tools: list[dict[str, Any]]) -> str:
+    """The tools in a few lines (much shorter than their JSON schemas)."""
+    lines = []
+    for tool in tools:
+        fn = tool["function"]
+        props = (fn.get("parameters") or {}).get("properties") or {}
+        args = []
+        for name, spec in props.items():
+            choices = _choices(str(spec.get("description", "")))
+            args.append(f"{name}: one of {', '.join(choices)}" if choices else name)
+        lines.append(f"- {fn['name']}({'; '.join(args)}): {fn.get('description', '')}")
+    return "\n".join(lines)
+
+
 class LocalChatModel(BaseChatModel):
     """xllamacpp chat completions with JSON-in-content tool calls."""
 
@@ -180,7 +258,16 @@ class LocalChatModel(BaseChatModel):
             "max_tokens": self.max_tokens,
         }
         if offer_tools and self.tools:
-            request["tools"] = self.tools
+            # tools as a short listing in the system prompt, output constrained to one valid call
+            listing = prompts.LOCAL_TOOLS.format(tools=tool_listing(self.tools))
+            if payload and payload[0]["role"] == "system":
+                payload[0] = {"role": "system", "content": payload[0]["content"] + "\n" + listing}
+            else:
+                payload.insert(0, {"role": "system", "content": listing})
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "tool_call", "schema": call_schema(self.tools)},
+            }
         if stop:
             request["stop"] = stop
         response = server.handle_chat_completions(request)

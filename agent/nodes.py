@@ -36,6 +36,7 @@ from mspilot.agent.render import NO_ANSWER, citation_line, render_results
 from mspilot.agent.state import AgentState, Budget
 from mspilot.agent.toolcalls import parse_content_tool_calls, validate_call
 from mspilot.agent.turn import (
+    ToolResult,
     call_signature,
     last_ai,
     question_of,
@@ -149,6 +150,22 @@ def make_route_node(
     return route
 
 
+def period_code(period: dict[str, str]) -> str | dict[str, str]:
+    """'YYYY-MM', 'YYYY-Qn' or 'YYYY' when the period is exactly one of those, else as given."""
+    import datetime as dt
+
+    from mspilot.core.clock import add_months
+
+    start, end = dt.date.fromisoformat(period["start"]), dt.date.fromisoformat(period["end"])
+    if start.day == 1 and add_months(start, 1) == end:
+        return f"{start.year}-{start.month:02d}"
+    if start.day == 1 and start.month % 3 == 1 and add_months(start, 3) == end:
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    if (start.month, start.day) == (1, 1) and add_months(start, 12) == end:
+        return str(start.year)
+    return period
+
+
 def hint_text(hints: dict[str, Any] | None) -> str:
     """What the router recognised, for the model (names as stored, dates resolved)."""
     if not hints:
@@ -161,7 +178,7 @@ def hint_text(hints: dict[str, Any] | None) -> str:
     if hints.get("filters"):
         parts.append(f"filters={json.dumps(hints['filters'])}")
     if hints.get("period"):
-        parts.append(f"period={json.dumps(hints['period'])}")
+        parts.append(f"period={json.dumps(period_code(hints['period']))}")
     if hints.get("top_n"):
         parts.append(f"top_n={hints['top_n']}")
     return prompts.ROUTER_HINTS.format(hints="; ".join(parts)) if parts else ""
@@ -347,6 +364,23 @@ def _invoke(tool: BaseTool, call: ToolCall, args: dict[str, Any]) -> ToolMessage
 # ---- answer ----------------------------------------------------------------------------------
 
 
+def _states_key_values(prose: str, results: list[ToolResult]) -> bool:
+    """A metric answer must state at least one of the metric's values (first rows)."""
+    keys: list[float] = []
+    for r in results:
+        table = r.table or {}
+        if r.error or r.name not in ("query_metrics", "make_chart") or not table.get("rows"):
+            continue
+        for row in table["rows"][:5]:
+            if row and isinstance(row[-1], int | float) and not isinstance(row[-1], bool):
+                keys.append(float(row[-1]))
+    if not keys:
+        return True
+    evidence = build_evidence("", [], [{"rows": [[k] for k in keys]}])
+    evidence.values = {abs(k) for k in keys} | set(keys)  # only the values, not row counts
+    return any(evidence.supports(m) for m in numbers_in(prose))
+
+
 def make_answer_node(
     renderer: Renderer | None = None,
 ) -> Callable[[AgentState], dict[str, Any]]:
@@ -369,6 +403,8 @@ def make_answer_node(
                 question, (r.content for r in results if not r.error), (r.table for r in results)
             )
             bad = ungrounded_numbers(prose, evidence)
+            if not bad and not _states_key_values(prose, results):
+                bad = ["(the metric's value is missing)"]
             if bad or (numbers_in(prose) and not results):
                 log.info("agent.answer.ungrounded", numbers=bad[:5])
                 grounded = False

@@ -190,6 +190,9 @@ def eval_(
     fast_path: Annotated[
         bool, typer.Option("--fast-path/--no-fast-path", help="Let the router answer first.")
     ] = True,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Only the first N questions.")
+    ] = None,
     tenant: Tenant = None,
     as_json: AsJson = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every answer.")] = False,
@@ -216,7 +219,7 @@ def eval_(
 
     report = run_eval(
         service, ctx, env, provider=provider, available_tools=available,
-        only=(lambda c: only in c.id) if only else None, on_result=show,
+        only=(lambda c: only in c.id) if only else None, on_result=show, limit=limit,
     )  # fmt: skip
     if as_json:
         emit_json(report.model_dump(mode="json"))

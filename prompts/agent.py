@@ -51,3 +51,9 @@ HISTORY_NOTE = "Earlier in this conversation the user asked: {question}\nYou ans
 ROUTER_HINTS = (
     "Recognised in the question (use these exact names and dates in tool arguments): {hints}"
 )
+
+LOCAL_TOOLS = """\
+Tools:
+{tools}
+Reply with one JSON object {{"name": <tool>, "arguments": {{...}}}}. Periods are 'YYYY-MM',
+'YYYY-Qn' or 'YYYY'. Only add dimensions the question asks to break down by."""

@@ -91,8 +91,9 @@ def run_eval(
     only: Callable[[Case], bool] | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
     warmup: bool = True,
+    limit: int | None = None,
 ) -> EvalReport:
-    todo = [c for c in cases(env) if only is None or only(c)]
+    todo = [c for c in cases(env) if only is None or only(c)][:limit]
     if warmup and todo:  # load the embedder / model once, outside the timings
         service.ask("What was our revenue last month?", ctx, "golden-warmup")
     results: list[CaseResult] = []

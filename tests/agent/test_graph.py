@@ -317,5 +317,16 @@ def test_unconfident_route_hands_its_slots_to_the_model_as_hints() -> None:
     graph = build_graph(model, make_tools(), InMemorySaver(), router=Unsure(), today=TODAY)
     out = graph.invoke(new_turn("tix for contoso in sept?"), CFG)
     system = model.prompts[0][0].text
-    assert '"client": ["Contoso"]' in system and "2026-09-01" in system
+    assert '"client": ["Contoso"]' in system and "2026-09" in system
     assert out["mode"] == "llm"
+
+
+def test_metric_answer_without_its_value_falls_back_to_the_template() -> None:
+    model = script(
+        call("query_metrics", metric="revenue"), AIMessage(content="Revenue looks healthy.")
+    )
+    out = build_graph(model, make_tools(), InMemorySaver(), today=TODAY).invoke(
+        new_turn("Revenue?"), CFG
+    )
+    assert out["grounded"] is False
+    assert "$12,345.67" in out["answer"]

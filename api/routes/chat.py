@@ -266,7 +266,7 @@ async def chat(state: StateDep, user: ChatUser, body: ChatRequest, audit: AuditD
 
 
 ThreadId = Annotated[str, Path(pattern=THREAD_ID)]
-_NO_THREAD = {404: {"description": "No such thread for you"}}
+_NO_THREAD: dict[int | str, dict[str, Any]] = {404: {"description": "No such thread for you"}}
 
 
 async def _thread(

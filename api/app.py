@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mspilot.api.errors import install_handlers
 from mspilot.api.metrics import Metrics
-from mspilot.api.pubsub import InsightHub
+from mspilot.api.pubsub import Insight, InsightHub
 from mspilot.api.ratelimit import make_limiter
 from mspilot.api.routes import (
     analytics,
@@ -43,6 +43,8 @@ from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
 from mspilot.db.engine import make_engine
 from mspilot.db.schema import Tenant
+from mspilot.insights.server import insights_router
+from mspilot.slack.server import slack_router
 
 log = get_logger("mspilot.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -237,6 +239,8 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for module in (health, auth, chat, clients, analytics, insights, portal):
         app.include_router(module.router)
+    app.include_router(insights_router(settings, Insight))  # digest scheduler + live feed
+    app.include_router(slack_router(settings))  # /slack/events when Slack is configured
     return app
 
 

@@ -41,6 +41,7 @@ async def portal(
     page = _asset("portal.html")
     if not state.settings.api.demo_portal:
         body = page.replace("{{TENANT}}", "mspilot").replace("{{SWITCHER}}", "")
+        body = body.replace("{{SUGGESTIONS}}", '<em>"revenue by month this year"</em>')
         body = body.replace(
             "{{WIDGET}}",
             "<p class='note'>The demo portal is off. Embed the widget in your portal with "
@@ -67,8 +68,15 @@ async def portal(
         f'<script src="/widget.js" data-token="{html.escape(token)}" '
         f'data-title="Ask {html.escape(demo.tenant_name)}"></script>'
     )
+    asks = (
+        ("which clients are most likely to leave?", "revenue by month this year")
+        if as_ == "owner"
+        else ("how many tickets did we open per month this year?", "what is our balance due?")
+    )
+    suggestions = ", ".join(f'<em>"{html.escape(q)}"</em>' for q in asks)
     body = (
         page.replace("{{TENANT}}", html.escape(demo.tenant_name))
+        .replace("{{SUGGESTIONS}}", suggestions)
         .replace("{{SWITCHER}}", switcher)
         .replace("{{VIEW}}", html.escape(view))
         .replace("{{WIDGET}}", script)

@@ -182,8 +182,10 @@
       var step = n > 1 ? pw / (n - 1) : 0;
       var d = spec.points.map(function (p, i) { return (i ? "L" : "M") + (L + i * step).toFixed(1) + " " + sy(p.y).toFixed(1); }).join(" ");
       add("path", { d: d, class: "line" });
-      [0, Math.floor((n - 1) / 2), n - 1].forEach(function (i) {
-        add("text", { x: L + i * step, y: H - B + 12, "text-anchor": "middle", class: "tick" }, spec.points[i].x.slice(0, 10));
+      var ticks = n > 2 ? [0, Math.floor((n - 1) / 2), n - 1] : n > 1 ? [0, n - 1] : [0];
+      ticks.forEach(function (i) {
+        var anchor = i === 0 ? "start" : i === n - 1 ? "end" : "middle";
+        add("text", { x: L + i * step, y: H - B + 12, "text-anchor": anchor, class: "tick" }, spec.points[i].x.slice(0, 10));
       });
     }
     add("text", { x: L + pw / 2, y: H - 4, "text-anchor": "middle", class: "label" }, spec.y + " by " + spec.x);
@@ -213,7 +215,7 @@
   // ---- styles -------------------------------------------------------------------------------
   var CSS = [
     ":host{all:initial;font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2433}",
-    ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#2457d6;color:#fff;font-size:24px;cursor:pointer;box-shadow:0 6px 18px rgba(0,0,0,.25);z-index:2147483000}",
+    ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#2457d6;color:#fff;font-size:24px;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 6px 18px rgba(0,0,0,.25);z-index:2147483000}",
     ".launcher .badge{position:absolute;top:-2px;right:-2px;background:#e5484d;color:#fff;border-radius:10px;font-size:11px;padding:1px 6px;display:none}",
     ".panel{position:fixed;right:20px;bottom:88px;width:400px;max-width:calc(100vw - 40px);height:600px;max-height:calc(100vh - 120px);background:#fff;border-radius:12px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:none;flex-direction:column;overflow:hidden;z-index:2147483000}",
     ".panel.open{display:flex}",
@@ -274,7 +276,9 @@
       var r = this.root;
       r.innerHTML = "";
       var style = el("style"); style.textContent = CSS; r.appendChild(style);
-      this.launcher = el("button", "launcher", "💬");
+      this.launcher = el("button", "launcher");
+      this.launcher.innerHTML = '<svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true">' +
+        '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
       this.launcher.setAttribute("aria-label", "Open the mspilot assistant");
       this.launcher.setAttribute("part", "launcher");
       this.badge = el("span", "badge", "0");

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, make_app
+from api_support import AS_OF, World, make_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -38,7 +38,7 @@ def _free_port() -> int:
 def server(world: World) -> Iterator[str]:
     import uvicorn
 
-    app = make_app(world, demo_portal=True)
+    app = make_app(world, real_agent=True, demo_portal=True)  # the product's agent, no LLM
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
@@ -94,11 +94,11 @@ def test_ask_stream_chart_reload_keeps_thread(browser: Any, server: str, world: 
     )
     page.goto(server + "/")
     page.click(".launcher")
-    answer = _ask(page, "How many tickets did we open per month?")
+    answer = _ask(page, "How many tickets did we open per month this year?")
     answer.locator("svg.chart").wait_for(timeout=10_000)
     assert "tickets" in answer.inner_text().lower()
     assert answer.locator(".steps .ok").count() >= 1  # the tool step was shown and ticked
-    assert answer.locator("table.artifact tbody tr").count() == 6
+    assert answer.locator("table.artifact tbody tr").count() == AS_OF.month
     page.screenshot(path=str(ARTIFACTS / "widget-owner-answer.png"))
 
     stored = page.evaluate(
@@ -112,7 +112,7 @@ def test_ask_stream_chart_reload_keeps_thread(browser: Any, server: str, world: 
     page.locator(".msg.user").first.wait_for()
     assert page.locator(".msg.user").count() == 1
     assert page.locator(".msg.assistant svg.chart").count() == 1
-    second = _ask(page, "and revenue by client?")
+    second = _ask(page, "revenue by month this year")
     second.locator("svg.chart").wait_for(timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "widget-owner-after-reload.png"))
     stored = page.evaluate(
@@ -136,11 +136,13 @@ def test_client_view_cannot_reach_another_clients_data(
     page = context.new_page()
     page.goto(server + "/?as=client")
     page.click(".launcher")
-    answer = _ask(page, "tickets per month")
+    answer = _ask(page, "How many tickets did we open per month this year?")
     answer.locator("svg.chart").wait_for(timeout=10_000)
-    denied = _ask(page, "show revenue by client")
+    own_rows = answer.locator("table.artifact tbody tr td.num").all_inner_texts()
+    denied = _ask(page, "show revenue by client this year")
     assert denied.locator("svg.chart").count() == 0
-    assert denied.locator(".steps .fail").count() == 1
+    assert denied.locator("table.artifact").count() == 0
+    assert "may not see" in denied.inner_text()
     page.screenshot(path=str(ARTIFACTS / "widget-client-view.png"))
     token = page.evaluate("() => document.querySelector('mspilot-chat').token")
     me = page.evaluate(
@@ -163,7 +165,31 @@ def test_client_view_cannot_reach_another_clients_data(
         token,
     )
     assert [c["id"] for c in listed["items"]] == [own]
+    total = sum(int(v.replace(",", "")) for v in own_rows)
+    assert total == _tickets_this_year(world, own)
     context.close()
+
+
+def _tickets_this_year(world: World, client_id: str) -> int:
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from mspilot.db.schema import Ticket
+
+    start = dt.datetime(AS_OF.year, 1, 1, tzinfo=dt.UTC)
+    with world.engine.connect() as conn:
+        return int(
+            conn.scalar(
+                select(func.count()).where(
+                    Ticket.tenant_id == world.tenant_id,
+                    Ticket.client_id == client_id,
+                    Ticket.deleted_at.is_(None),
+                    Ticket.opened_at >= start,
+                )
+            )
+            or 0
+        )
 
 
 def test_rate_limit_and_error_states_are_clear(browser: Any, server: str) -> None:

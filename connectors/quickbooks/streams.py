@@ -403,7 +403,9 @@ class PaymentsStream(QuickBooksStream):
         batch = Batch()
         client_links = load_links(ctx.engine, ctx.tenant_id, CLIENT)
         invoice_links = load_links(ctx.engine, ctx.tenant_id, INVOICE)
-        existing = live_source_ids(ctx.engine, ctx.tenant_id, "payments", QBO)
+        existing: dict[str, set[str]] = defaultdict(set)
+        for ext_id in live_source_ids(ctx.engine, ctx.tenant_id, "payments", QBO):
+            existing[ext_id.split(":")[0]].add(ext_id)
         for rec in records:
             customer = _ref(rec.CustomerRef) or ""
             paid_on = parse_date(rec.TxnDate)
@@ -434,9 +436,7 @@ class PaymentsStream(QuickBooksStream):
                         "amount": amount or Decimal("0.00"),
                     },
                 )
-            stale = [
-                e for e in existing if (e == rec.Id or e.startswith(rec.Id + ":")) and e not in keep
-            ]
+            stale = sorted(existing.get(rec.Id, set()) - keep)
             if stale:
                 batch.deletes.setdefault("payments", []).extend(stale)
         return batch

@@ -37,7 +37,7 @@ from mspilot.connectors.util import (
     parse_time,
     service_period,
 )
-from mspilot.core.clock import month_end
+from mspilot.core.clock import add_months
 from mspilot.core.ids import make_id
 from mspilot.db.entity_map import column_by_id, ids_where, labor_lines, live_source_ids, rows_by_id
 
@@ -224,6 +224,14 @@ def _int(value: Any) -> int | None:
     if value is None:
         return None
     return int(Decimal(str(value)))
+
+
+def _full_term(starts: dt.date | None, ends: dt.date) -> bool:
+    """SuperOps has one INACTIVE status; a contract that ended exactly after a whole number of
+    years ran its term (expired), any other end date means it was cancelled."""
+    if starts is None:
+        return False
+    return any(add_months(starts, 12 * k) - dt.timedelta(days=1) == ends for k in range(1, 11))
 
 
 def _iso(value: str | None) -> str | None:
@@ -548,10 +556,10 @@ class ContractsStream(SuperOpsStream):
                 row["status"] = "active" if ends is None or ends >= today else "expired"
             elif status == "DRAFT":
                 row["status"] = "draft"
-            elif ends is not None and ends < today and ends == month_end(ends):
-                row["status"] = "expired"  # ran to the end of a billing month: its term
+            elif ends is not None and ends < today and _full_term(row["starts_on"], ends):
+                row["status"] = "expired"  # ran its whole (yearly) term
             else:
-                row["status"] = "cancelled"  # ended mid-period (or not yet): terminated
+                row["status"] = "cancelled"  # ended before its term was up
             batch.add("contracts", row)
             client = _ref(rec.client, "accountId")
             if client and charge.get("name"):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from mspilot.api.deps import (
     AuditDep,
+    BudgetUser,
     ChurnUser,
     ForecastUser,
     LeaksUser,
@@ -33,6 +34,7 @@ from mspilot.api.state import AppState
 from mspilot.core.clock import Clock, add_months
 from mspilot.core.errors import DataError
 from mspilot.core.periods import Period
+from mspilot.models.budget import BudgetLimits, BudgetPlan, CandidateAction
 from mspilot.models.pricing import PriceRecommendation, WhatIfResult
 
 router = APIRouter(tags=["analytics"])
@@ -529,3 +531,34 @@ async def price_what_if(
     )
     audit.data(user, rows=1, fields=list(WhatIfResult.model_fields))
     return result
+
+
+# ---- budget ----------------------------------------------------------------------------------
+
+
+class BudgetRequest(BaseModel):
+    actions: list[CandidateAction] = Field(
+        min_length=1, max_length=300, description="What could be done this quarter"
+    )
+    limits: BudgetLimits
+
+
+@router.post(
+    "/v1/budget/plan",
+    response_model=BudgetPlan,
+    summary="Spend a quarter's budget and hours on the actions worth most (MILP), with the "
+    "binding constraints and what one more step of budget or hours is worth",
+)
+async def budget_plan(
+    state: StateDep, user: BudgetUser, audit: AuditDep, body: BudgetRequest
+) -> BudgetPlan:
+    from mspilot.core.errors import UserInputError
+    from mspilot.models.budget import solve_budget
+
+    limits = body.limits.model_copy(update={"time_limit_s": min(body.limits.time_limit_s, 10.0)})
+    values = [abs(x) for a in body.actions for x in (a.cost, a.hours, a.value, a.hours_supplied)]
+    if any(not math.isfinite(v) or v > 1e12 for v in [*values, limits.budget, limits.hours]):
+        raise UserInputError("amounts must be finite and below 10^12")
+    plan: BudgetPlan = await asyncio.to_thread(solve_budget, body.actions, limits)
+    audit.data(user, rows=len(plan.chosen), fields=list(BudgetPlan.model_fields))
+    return plan

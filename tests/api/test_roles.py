@@ -30,6 +30,15 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/leaks", None, {OW, F, S}),
     ("GET", "/v1/forecast", None, {OW, F, S, T}),
     ("GET", "/v1/pricing", None, {OW, F}),
+    (
+        "POST",
+        "/v1/budget/plan",
+        {
+            "actions": [{"id": "a", "kind": "other", "label": "x", "cost": 1, "value": 2}],
+            "limits": {"budget": 10, "hours": 1},
+        },
+        {OW, F},
+    ),
     ("POST", "/v1/pricing/what-if", {"client_id": "{own}", "change_pct": 5}, {OW, F}),
     ("GET", "/v1/insights", None, ALL),
     ("POST", "/v1/insights", {"kind": "test", "title": "t"}, {OW}),
@@ -142,3 +151,29 @@ def test_margins_match_the_shared_definition(
     assert ordered == sorted(ordered)
     assert client.get("/v1/margins?period=soon", headers=headers[F]).status_code == 422
     assert select  # keep import used for type checkers
+
+
+def test_budget_plan_solves_and_is_for_owner_and_finance(
+    client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    body = {
+        "actions": [
+            {"id": "a", "kind": "retention", "label": "QBR", "cost": 500, "value": 4000},
+            {"id": "b", "kind": "upsell", "label": "Backup", "cost": 900, "value": 1000},
+            {"id": "c", "kind": "leak_recovery", "label": "Bill time", "cost": 100, "value": 50},
+        ],
+        "limits": {"budget": 1000, "hours": 100},
+    }
+    plan = client.post("/v1/budget/plan", json=body, headers=headers[F])
+    assert plan.status_code == 200, plan.text
+    chosen = {c["id"] for c in plan.json()["chosen"]}
+    # the best use of 1,000: "a" (net 3,500); "b" does not fit beside it; "c" loses money
+    assert chosen == {"a"} and plan.json()["status"] == "optimal"
+    for role in (S, T, C):
+        assert client.post("/v1/budget/plan", json=body, headers=headers[role]).status_code == 403
+    bad = client.post(
+        "/v1/budget/plan",
+        json={**body, "actions": [body["actions"][0], body["actions"][0]]},
+        headers=headers[OW],
+    )
+    assert bad.status_code == 400

@@ -5,10 +5,17 @@ JSON tool calls, the grounding check). ``mspilot eval --provider fake`` uses it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolCall, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
@@ -31,7 +38,7 @@ class RouterPlannedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "mspilot-router-planned-fake"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> RouterPlannedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> RouterPlannedChatModel:
         return self
 
     def _generate(
@@ -56,7 +63,11 @@ class RouterPlannedChatModel(BaseChatModel):
                 ai = AIMessage(content="", tool_calls=calls)
         else:
             intent = {"intent": route.intent, **route.slots} if route else None
-            ai = AIMessage(content=render_answer(question, intent, tool_results(list(turn))))
+            ai = AIMessage(
+                content=render_answer(
+                    question, intent, tool_results(cast(list[AnyMessage], list(turn)))
+                )
+            )
         return ChatResult(generations=[ChatGeneration(message=ai)])
 
 

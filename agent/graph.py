@@ -58,15 +58,20 @@ def build_graph(
     budget = budget or Budget()
     graph = StateGraph(AgentState)
 
-    graph.add_node(
-        "route",
-        make_route_node(router, has_model=model is not None, budget=budget, fast_path=fast_path),
+    # the node functions are typed AgentState -> partial update; LangGraph's overloads want
+    # its own node protocols, hence the Any
+    route: Any = make_route_node(
+        router, has_model=model is not None, budget=budget, fast_path=fast_path
     )
-    graph.add_node("tools", make_tools_node(tools, budget))
-    graph.add_node("answer", make_answer_node(renderer))
+    run_tools: Any = make_tools_node(tools, budget)
+    answer: Any = make_answer_node(renderer)
+    graph.add_node("route", route)
+    graph.add_node("tools", run_tools)
+    graph.add_node("answer", answer)
     if model is not None:
         prompt = system_prompt or SYSTEM_PROMPT.format(today=(today or Clock().today()).isoformat())
-        graph.add_node("planner", make_planner_node(model, tools, prompt, tool_selector))
+        planner: Any = make_planner_node(model, tools, prompt, tool_selector)
+        graph.add_node("planner", planner)
 
     graph.add_edge(START, "route")
     after_route = {"tools": "tools", "answer": "answer"}

@@ -16,11 +16,12 @@ import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
+    AnyMessage,
     BaseMessage,
     HumanMessage,
     SystemMessage,
@@ -90,7 +91,7 @@ def _openai_messages(messages: Sequence[BaseMessage]) -> tuple[list[dict[str, An
     question = rest[last_human].text if last_human >= 0 else ""
     if results:
         # the results as the templates render them: short, clean, every number in place
-        rendered = [r for r in tool_results(list(rest)) if not r.error]
+        rendered = [r for r in tool_results(cast(list[AnyMessage], list(rest))) if not r.error]
         joined = "\n".join(render_result(r)[:MAX_RESULT_CHARS] for r in rendered) or "\n".join(
             f"[{m.name}] {m.text[:MAX_RESULT_CHARS]}" for m in results
         )
@@ -119,7 +120,9 @@ def _no_examples(text: str) -> str:
 def _compact(node: Any) -> Any:
     if isinstance(node, dict):
         if "anyOf" in node:  # "string or object or null" → the first plain alternative
-            first = next((a for a in node["anyOf"] if a.get("type") not in (None, "null")), {})
+            first: dict[str, Any] = next(
+                (a for a in node["anyOf"] if a.get("type") not in (None, "null")), {}
+            )
             node = {
                 **{k: v for k, v in node.items() if k != "anyOf"},
                 "type": first.get("type", "string"),
@@ -236,7 +239,7 @@ class LocalChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "mspilot-local-llamacpp"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> LocalChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> LocalChatModel:
         schemas = [compact_tool_schema(convert_to_openai_tool(t)) for t in tools]
         return self.model_copy(update={"tools": schemas})
 

@@ -47,7 +47,7 @@ def postgres_checkpointer(database_url: str) -> BaseCheckpointSaver[Any]:
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         open=True,
     )
-    saver = PostgresSaver(pool)  # type: ignore[arg-type]
+    saver = PostgresSaver(pool)
     saver.setup()
     return saver
 

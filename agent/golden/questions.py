@@ -9,6 +9,7 @@ from the data), so the set works on any generated tenant and clock.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -38,6 +39,13 @@ class Golden:
     check: Checker
     #: asked first in the same thread (follow-up questions)
     setup: str | None = None
+
+
+def _priority_count(priority: str) -> Callable[[GoldenEnv], float]:
+    def count(env: GoldenEnv) -> float:
+        return float(len(env.tickets_in(env.last_month, priority=priority)))
+
+    return count
 
 
 def _q(env: GoldenEnv) -> Period:
@@ -208,7 +216,7 @@ GOLDEN: tuple[Golden, ...] = (
            QM, number(lambda e: float(e.tickets_in(e.last_quarter, priority="p1")["resolution_hours"].dropna().mean()), rel=0.01)),
     Golden("tickets_by_priority",
            ("Tickets by priority last month",),
-           QM, all_of(*[number(lambda e, p=p: len(e.tickets_in(e.last_month, priority=p))) for p in ("p1", "p2", "p3", "p4")])),
+           QM, all_of(*[number(_priority_count(p)) for p in ("p1", "p2", "p3", "p4")])),
     Golden("category_tickets",
            ("How many {category} tickets did we get last month?",),
            QM, number(lambda e: len(e.tickets_in(e.last_month, category=e.picks["category"])))),

@@ -181,3 +181,23 @@ def csv_template(
 
     for written in write_templates(path):
         typer.echo(str(written))
+
+
+@sources_app.command("set-secret")
+@friendly_errors
+def set_secret(
+    source: str = typer.Option(
+        ..., "--source", help="superops (API token) | quickbooks (refresh token)"
+    ),
+    tenant: str = TENANT,
+) -> None:
+    """Store a source's secret encrypted in the database (read from a hidden prompt or stdin),
+    so it need not live in the environment. Needs MSPILOT_SECRET_KEY."""
+    from mspilot.connectors.factory import ensure_tenant, store_secret
+
+    _check_tenant(tenant)
+    engine = _engine()
+    ensure_tenant(engine, tenant)
+    value = typer.prompt(f"{source} secret", hide_input=True)
+    name = store_secret(settings(), engine, tenant, source, value)
+    typer.echo(f"stored the {source} {name.replace('_', ' ')} (encrypted) for tenant {tenant}")

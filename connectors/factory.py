@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from mspilot.connectors.base import Source
 from mspilot.core.errors import UserInputError
 from mspilot.core.settings import Settings
+from mspilot.db.credentials import CredentialStore, SecretBox, fingerprint
 from mspilot.db.loader import upsert_tenant
 from mspilot.db.schema import Tenant
 
@@ -31,7 +32,11 @@ def build_source(
     if name == "superops":
         from mspilot.connectors.superops.source import SuperOpsSource
 
-        return SuperOpsSource(settings.superops, http)
+        token = None
+        if settings.superops.api_token is None and settings.secret_key is not None:
+            stored = credential_store(settings, engine, tenant_id, "superops").get("api_token")
+            token = stored.value if stored else None
+        return SuperOpsSource(settings.superops, http, api_token=token)
     if name == "quickbooks":
         from mspilot.connectors.quickbooks.source import QuickBooksSource
 
@@ -59,3 +64,30 @@ def ensure_tenant(engine: Engine, tenant_id: str, name: str | None = None) -> bo
             return False
         upsert_tenant(conn, tenant_id, name or tenant_id)
         return True
+
+
+def credential_store(
+    settings: Settings, engine: Engine, tenant_id: str, source: str
+) -> CredentialStore:
+    """The encrypted credential store of one source of one tenant."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return CredentialStore(engine, tenant_id, source, SecretBox.from_secret(key))
+
+
+def store_secret(
+    settings: Settings, engine: Engine, tenant_id: str, source: str, value: str
+) -> str:
+    """Keep a source's secret encrypted in the database instead of the environment: the
+    SuperOps API token, or a new QuickBooks refresh token after reconnecting."""
+    if not value.strip():
+        raise UserInputError("the secret is empty")
+    if source == "superops":
+        name, origin = "api_token", None
+    elif source == "quickbooks":
+        configured = settings.quickbooks.refresh_token
+        name = "refresh_token"
+        origin = fingerprint(configured.get_secret_value()) if configured else None
+    else:
+        raise UserInputError(f"{source!r} keeps no secrets; choose superops or quickbooks")
+    credential_store(settings, engine, tenant_id, source).put(name, value.strip(), origin=origin)
+    return name

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Table, delete, select
 
 from mspilot.db.loader import Loader, TableResult, _dialect_insert
 from mspilot.db.records import RECORDS
-from mspilot.db.schema import TABLES_BY_NAME, Client, Invoice, InvoiceLine, Payment
+from mspilot.db.schema import TABLES_BY_NAME, Client, Invoice, InvoiceLine
 from mspilot.db.schema_connectors import EntityLink, EntityReview
 
 CLIENT = "client"
@@ -337,34 +337,6 @@ def patch_rows(
     return results
 
 
-def dependents(engine: Engine, tenant_id: str, invoice_ids: Iterable[str]) -> dict[str, list[str]]:
-    """Live invoice lines and payments that point at some invoices."""
-    ids = list(invoice_ids)
-    out: dict[str, list[str]] = {"invoice_lines": [], "payments": []}
-    if not ids:
-        return out
-    with engine.connect() as conn:
-        out["invoice_lines"] = list(
-            conn.scalars(
-                select(InvoiceLine.id).where(
-                    InvoiceLine.tenant_id == tenant_id,
-                    InvoiceLine.invoice_id.in_(ids),
-                    InvoiceLine.deleted_at.is_(None),
-                )
-            )
-        )
-        out["payments"] = list(
-            conn.scalars(
-                select(Payment.id).where(
-                    Payment.tenant_id == tenant_id,
-                    Payment.invoice_id.in_(ids),
-                    Payment.deleted_at.is_(None),
-                )
-            )
-        )
-    return out
-
-
 def column_by_id(
     engine: Engine, tenant_id: str, table: str, column: str, ids: Iterable[str]
 ) -> dict[str, Any]:
@@ -394,6 +366,7 @@ class LaborLine:
     period_start: dt.date | None
     period_end: dt.date | None
     issued_on: dt.date
+    unit_price: Any = None
 
 
 def labor_lines(
@@ -419,6 +392,7 @@ def labor_lines(
                     Invoice.period_start,
                     Invoice.period_end,
                     Invoice.issued_on,
+                    InvoiceLine.unit_price,
                 )
                 .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
                 .where(
@@ -438,24 +412,8 @@ def latest_line_prices(
     engine: Engine, tenant_id: str, client_ids: Iterable[str], kind: str
 ) -> dict[tuple[str, str], Any]:
     """(client_id, sku) -> unit price on the client's most recent live invoice line of a kind."""
-    ids = list(dict.fromkeys(client_ids))
-    out: dict[tuple[str, str], Any] = {}
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = conn.execute(
-                select(Invoice.client_id, InvoiceLine.sku, InvoiceLine.unit_price)
-                .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-                .where(
-                    InvoiceLine.tenant_id == tenant_id,
-                    InvoiceLine.kind == kind,
-                    InvoiceLine.deleted_at.is_(None),
-                    Invoice.deleted_at.is_(None),
-                    Invoice.client_id.in_(chunk),
-                )
-                .order_by(Invoice.issued_on, InvoiceLine.id)
-            )
-            for client_id, sku, price in rows:
-                if sku:
-                    out[(client_id, sku)] = price
-    return out
+    return {
+        (line.client_id, line.sku): line.unit_price
+        for line in labor_lines(engine, tenant_id, client_ids, (kind,))
+        if line.sku
+    }

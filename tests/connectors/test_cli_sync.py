@@ -92,3 +92,27 @@ def test_csv_sync_and_templates(cli_env: CliRunner, dataset: Any, tmp_path: Path
     )
     made = cli_env.invoke(app, ["sources", "csv-template", "--path", str(tmp_path / "t")])
     assert made.exit_code == 0 and "README.md" in made.output
+
+
+def test_superops_token_can_live_encrypted_in_the_database(
+    cli_env: CliRunner, vendors: Any, sqlite_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    token = vendors.superops.token
+    monkeypatch.delenv("MSPILOT_SUPEROPS__API_TOKEN")
+    settings.cache_clear()
+    missing = cli_env.invoke(app, ["sync", "--source", "superops", "--tenant", "sample"])
+    assert missing.exit_code == 3 and "MSPILOT_SUPEROPS__API_TOKEN" in missing.output
+    stored = cli_env.invoke(
+        app,
+        ["sources", "set-secret", "--source", "superops", "--tenant", "sample"],
+        input=token + "\n",
+    )
+    assert stored.exit_code == 0, stored.output
+    assert token not in stored.output
+    with sqlite_engine.connect() as conn:
+        blob = conn.execute(text("SELECT ciphertext FROM source_credentials")).scalar_one()
+    assert token not in blob
+    synced = cli_env.invoke(app, ["sync", "--source", "superops", "--tenant", "sample", "--json"])
+    assert synced.exit_code == 0, synced.output

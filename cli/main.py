@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, kb, prescribe, serve, sync
+from mspilot.cli import ask, db, demo, digest, kb, prescribe, serve, sync
 
 app = typer.Typer(
     name="mspilot",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
+app.add_typer(digest.app, name="digest")
 app.add_typer(kb.app, name="kb")
 app.command("ask")(ask.ask)
 app.command("chat")(ask.chat)

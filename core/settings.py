@@ -80,6 +80,43 @@ class ApiSettings(BaseModel):
     )
 
 
+class SlackSettings(BaseModel):
+    """The Slack app (slack issue). Without a signing secret the /slack/events route is off."""
+
+    signing_secret: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = Field(default=None, description="xapp-... for Socket Mode")
+    api_url: str = "https://slack.com/api/"
+    socket_mode: bool = False
+    update_interval_s: float = Field(default=1.0, description="chat.update cadence when streaming")
+
+
+class SmtpSettings(BaseModel):
+    """Outgoing e-mail for digests. Without a host no e-mail is sent."""
+
+    host: str | None = None
+    port: int = 587
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+    ssl: bool = False
+    sender: str = "mspilot <mspilot@localhost>"
+    timeout_s: float = 20.0
+
+
+class InsightsSettings(BaseModel):
+    """Proactive digests: schedule (tenant time) and the in-server scheduler."""
+
+    scheduler: bool = Field(default=True, description="Run the digest scheduler in the server")
+    weekday: int = Field(default=0, ge=0, le=6, description="Weekly digest day (0 = Monday)")
+    hour: int = Field(default=8, ge=0, le=23, description="Send hour, tenant time")
+    daily_alerts: bool = True
+    grace_hours: float = Field(default=6.0, description="Catch up a missed slot this late")
+    poll_s: float = 60.0
+    lease_s: float = 180.0
+    max_items: int = 15
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MSPILOT_",
@@ -108,6 +145,9 @@ class Settings(BaseSettings):
     superops: SuperOpsSettings = Field(default_factory=SuperOpsSettings)
     quickbooks: QuickBooksSettings = Field(default_factory=QuickBooksSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    insights: InsightsSettings = Field(default_factory=InsightsSettings)
     redis_url: str | None = Field(
         default=None, description="Redis for shared rate limits, e.g. redis://127.0.0.1:6379/0"
     )

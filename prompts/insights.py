@@ -13,6 +13,8 @@ EXPLAIN: Final[dict[str, str]] = {
         "revenue and margin over the last 12 months."
     ),
     "revenue_leak": "Show {client}'s unbilled hours and invoices for {period}.",
-    "pricing": "Show {client}'s profile: contracts, revenue, hours and margin over the last 12 months.",
+    "pricing": (
+        "Show {client}'s profile: contracts, revenue, hours and margin over the last 12 months."
+    ),
     "capacity": "Show hours by week over the last 3 months.",
 }

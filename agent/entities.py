@@ -11,6 +11,7 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import Engine, select
 
+from mspilot.agent.timeparse import NUMBER_WORDS
 from mspilot.db.schema import Asset, Client, Contract, License, Technician, Ticket
 
 _STOP_SUFFIXES = {"inc", "llc", "ltd", "co", "corp", "corporation", "the", "pllc", "pc", "llp"}
@@ -187,20 +188,7 @@ def match_vocabulary(question: str, words: Sequence[str], threshold: float = 88.
     return out
 
 
-_NUM_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "fifteen": 15,
-    "twenty": 20,
-}
+_NUM_WORDS = {**NUMBER_WORDS, "fifteen": 15, "twenty": 20}
 _TOP_N = re.compile(
     r"\b(?:top|best|biggest|largest|highest|worst|lowest|bottom|first|smallest|least)\s+"
     r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty)\b"

@@ -39,6 +39,7 @@ from mspilot.agent.entities import (
 from mspilot.agent.plan import PlannedCall, Route
 from mspilot.agent.timeparse import PeriodMatch, parse_period
 from mspilot.core.periods import Period
+from mspilot.db.semantic_access import SQL_TABLES
 from mspilot.prompts.router_examples import (
     CLIENT_PLACEHOLDER,
     DIMENSION_PHRASES,
@@ -73,18 +74,8 @@ SQL_INTENTS = (
     "largest_invoices",
     "technician_list",
 )
-KNOWN_TABLES = (
-    "clients",
-    "contracts",
-    "technicians",
-    "tickets",
-    "time_entries",
-    "invoices",
-    "invoice_lines",
-    "payments",
-    "assets",
-    "licenses",
-)
+#: tables a question may name ("describe the tickets table")
+KNOWN_TABLES = tuple(sorted(SQL_TABLES["owner"]))
 
 _CUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(chart|plot|graph|visuali[sz]e|draw)\b"), "chart"),

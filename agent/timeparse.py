@@ -37,7 +37,7 @@ MONTHS = {
     for name in names
 }
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
-_NUMBER_WORDS = {
+NUMBER_WORDS = {
     "one": 1,
     "two": 2,
     "three": 3,
@@ -73,7 +73,7 @@ def _latest_quarter_year(quarter: int, today: dt.date) -> int:
 
 
 def _num(token: str) -> int:
-    return int(token) if token.isdigit() else _NUMBER_WORDS.get(token, 0)
+    return int(token) if token.isdigit() else NUMBER_WORDS.get(token, 0)
 
 
 _RULES: list[tuple[re.Pattern[str], str]] = [

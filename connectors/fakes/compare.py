@@ -22,8 +22,6 @@ from mspilot.db.schema import TABLES_BY_NAME
 #: canonical columns neither SuperOps nor QuickBooks holds (documented connector limits)
 NOT_CARRIED: dict[str, frozenset[str]] = {
     "technicians": frozenset({"hourly_cost", "active"}),
-    "contracts": frozenset({"annual_escalation_pct"}),
-    "tickets": frozenset({"resolution"}),
 }
 #: ids the connectors add; compared separately
 _IDS = frozenset(

@@ -33,6 +33,7 @@ from mspilot.connectors.superops.conventions import (
     STAGE_BY_STATUS,
     SuperOpsConventions,
     display_status,
+    escalation_text,
 )
 from mspilot.connectors.util import format_service_period, format_superops_time
 
@@ -307,7 +308,17 @@ def split_dataset(
                 "contract": {
                     "contractId": contract_id,
                     "name": contract.get("name"),
-                    "description": contract.get("name"),
+                    "description": "; ".join(
+                        part
+                        for part in (
+                            contract.get("name"),
+                            escalation_text(contract["annual_escalation_pct"])
+                            if contract.get("annual_escalation_pct") is not None
+                            else None,
+                        )
+                        if part
+                    )
+                    or None,
                     "contractType": "TIME_AND_MATERIAL"
                     if kind == "time_and_materials"
                     else "SERVICE",

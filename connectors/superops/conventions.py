@@ -7,6 +7,7 @@ custom-field columns overrides them (``SuperOpsConventions(...)``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 #: canonical invoice-line kind <-> SuperOps service-item category name
@@ -54,6 +55,14 @@ INVOICE_STATUS = {
 }
 INVOICE_STATUS_BACK = {v: k for k, v in INVOICE_STATUS.items()}
 
+#: the annual price escalation written in a contract's description ("Annual escalation: 3%")
+ESCALATION = re.compile(r"escalat\w*\D{0,20}?(\d{1,3}(?:\.\d+)?)\s*%", re.I)
+
+
+def escalation_text(pct: object) -> str:
+    return f"Annual escalation: {pct}%"
+
+
 #: contract basis as read from BillableContract.provisionRule (JSON)
 BASIS_KEY = "basis"
 
@@ -79,4 +88,6 @@ class SuperOpsConventions:
             "churned_on": "udf4date",
         }
     )
-    ticket_fields: dict[str, str] = field(default_factory=lambda: {"csat": "udf5numeric"})
+    ticket_fields: dict[str, str] = field(
+        default_factory=lambda: {"csat": "udf5numeric", "resolution": "udf6text"}
+    )

@@ -24,6 +24,7 @@ from pydantic import Field
 from mspilot.connectors.base import Batch, Stream, SyncContext, VendorRecord
 from mspilot.connectors.superops.conventions import (
     BASIS_KEY,
+    ESCALATION,
     INVOICE_STATUS_BACK,
     KIND_BY_CATEGORY,
     PRIORITY_BY_NAME,
@@ -232,6 +233,11 @@ def _full_term(starts: dt.date | None, ends: dt.date) -> bool:
     if starts is None:
         return False
     return any(add_months(starts, 12 * k) - dt.timedelta(days=1) == ends for k in range(1, 11))
+
+
+def _escalation(description: str | None) -> Decimal | None:
+    match = ESCALATION.search(description or "")
+    return money(match.group(1)) if match else None
 
 
 def _iso(value: str | None) -> str | None:
@@ -535,6 +541,7 @@ class ContractsStream(SuperOpsStream):
                 "starts_on": parse_date(rec.startDate),
                 "ends_on": parse_date(rec.endDate),
                 "discount_pct": money(bc.discountRate),
+                "annual_escalation_pct": _escalation(rec.contract.description),
             }
             if kind == "time_and_materials":
                 row["hourly_rate"] = money(detail.value)
@@ -593,6 +600,7 @@ class TicketsStream(SuperOpsStream):
     def map_records(self, ctx: SyncContext, records: list[Any], partition: str) -> Batch:
         batch = Batch()
         csat_key = self.src.conventions.ticket_fields.get("csat")
+        resolution_key = self.src.conventions.ticket_fields.get("resolution")
         for rec in records:
             csat = _int(_custom(rec, csat_key))
             batch.add(
@@ -609,6 +617,7 @@ class TicketsStream(SuperOpsStream):
                     "sla_breached": bool(rec.resolutionViolated) or bool(rec.firstResponseViolated),
                     "csat": csat if csat is not None and 1 <= csat <= 5 else None,
                     "subject": rec.subject[:300],
+                    "resolution": _custom(rec, resolution_key),
                 },
             )
         return batch

@@ -135,7 +135,8 @@ def start_server(url: str, data_dir: Path, as_of: dt.date, port: int) -> subproc
         "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
         f"uvicorn.run('mspilot.api.app:app_from_env', factory=True, host='127.0.0.1', "
-        f"port={port}, access_log=False, log_level='warning', backlog=4096)\n"
+        f"port={port}, access_log=False, log_level='warning', backlog=4096, "
+        "timeout_keep_alive=30)\n"
     )
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 
@@ -186,6 +187,7 @@ async def predictions(
                 print(f"  skipped {path}: {resp.status_code} {resp.json().get('code')}")
         latencies: dict[str, list[float]] = {p: [] for p in endpoints}
         errors = 0
+        failures: list[str] = []
         counter = iter(range(total))
 
         async def worker() -> None:
@@ -193,10 +195,16 @@ async def predictions(
             for i in counter:
                 path = endpoints[i % len(endpoints)]
                 t = time.perf_counter()
-                resp = await client.get(path)
+                try:
+                    resp = await client.get(path)
+                except httpx.HTTPError as exc:
+                    errors += 1
+                    failures.append(f"{type(exc).__name__}: {exc}")
+                    continue
                 latencies[path].append((time.perf_counter() - t) * 1000)
                 if resp.status_code != 200:
                     errors += 1
+                    failures.append(f"{path}: {resp.status_code}")
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -206,6 +214,7 @@ async def predictions(
         "concurrency": concurrency,
         "requests": len(every),
         "errors": errors,
+        "error_examples": sorted(set(failures))[:5],
         "req_per_s": round(len(every) / wall, 1),
         "p50_ms": round(_pct(every, 0.5), 2),
         "p99_ms": round(_pct(every, 0.99), 2),

@@ -50,16 +50,19 @@ def _database(state: Any) -> dict[str, Any]:
 )
 async def readyz(state: StateDep) -> JSONResponse:
     db = await asyncio.to_thread(_database, state)
-    failed_models = {
-        f"{tenant}.{kind}": status
-        for tenant, kinds in state.models.items()
-        for kind, status in kinds.items()
-        if status.startswith("failed")
-    }
+    # counts only: this endpoint is unauthenticated, so it names no tenant
+    statuses = [status for kinds in state.models.values() for status in kinds.values()]
+    failed = sum(s.startswith("failed") for s in statuses)
     checks = {
         "database": db,
         "agent": {"ok": state.agent is not None, "error": state.agent_error},
-        "models": {"ok": not failed_models, "tenants": state.models},
+        "models": {
+            "ok": not failed,
+            "tenants": len(state.models),
+            "loaded": sum(s.startswith("v") for s in statuses),
+            "not_trained": sum(s == "not trained" for s in statuses),
+            "failed": failed,
+        },
         "rate_limiter": {"ok": True, "backend": state.limiter.backend},
     }
     ready = all(c["ok"] for c in checks.values())

@@ -1,0 +1,657 @@
+"""The client genome: a point-in-time correct client-month feature table.
+
+A row describes one client as seen at a snapshot date ``s`` (a month end): every value is
+computed from events dated on or before ``s`` only (tickets closed by ``s``, invoices issued by
+``s``, payments received by ``s``, contracts started by ``s``), so training rows never look
+ahead. Economics (revenue, hours, labour and licence cost, margin) come from the shared
+``db.definitions.client_economics``, one calendar month at a time, and windows are sums of
+those months. The set of clients at a snapshot and the churn label come from
+``db.definitions.churn_labels``.
+
+Public interface (kept stable for the pricing optimiser):
+- ``build_features(engine, tenant_id, as_of) -> DataFrame``: one row per client active at
+  ``as_of``, index = client id, columns = ``FEATURES`` (+ ``industry``).
+- ``FEATURE_SET_VERSION``: hash of the feature definitions, recorded with every model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from mspilot.core.clock import add_months, month_end, month_start
+from mspilot.core.errors import DataError
+from mspilot.db.definitions import CHURN_HORIZON_DAYS, churn_labels
+from mspilot.models.data import (
+    TenantFrames,
+    data_span,
+    date_month_index,
+    load_frames,
+    month_index,
+    read_frame,
+)
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    description: str
+    unit: str = ""
+
+
+FEATURE_SPECS: tuple[Feature, ...] = (
+    Feature("tenure_months", "Months since onboarding", "months"),
+    Feature("seats", "Users covered", "users"),
+    Feature("revenue_3m", "Revenue over the last 3 months", "$"),
+    Feature("revenue_trend", "Revenue last 3 months vs the 3 before, relative change", "ratio"),
+    Feature("mrr", "Recurring revenue billed in the snapshot month", "$"),
+    Feature("margin_3m", "Gross margin over the last 3 months (licence cost as billed)", "$"),
+    Feature("margin_pct_3m", "Gross margin % over the last 3 months", "ratio"),
+    Feature("margin_pct_prev_3m", "Gross margin % over the 3 months before", "ratio"),
+    Feature(
+        "service_margin_pct_3m",
+        "(Recurring + labour billed - labour cost) / (recurring + labour billed), last 3m",
+        "ratio",
+    ),
+    Feature("effective_rate_3m", "Revenue per hour worked, last 3 months", "$/h"),
+    Feature("hours_3m", "Hours worked over the last 3 months", "h"),
+    Feature("hours_per_seat_3m", "Hours worked per user, last 3 months", "h"),
+    Feature("tickets_3m", "Tickets opened over the last 3 months", "tickets"),
+    Feature("tickets_prev_3m", "Tickets opened over the 3 months before", "tickets"),
+    Feature("ticket_trend", "log((tickets last 3m + 1) / (tickets 3m before + 1))", "log"),
+    Feature("tickets_per_seat_3m", "Tickets per user, last 3 months", "tickets"),
+    Feature("p1_share_3m", "Share of P1 tickets, last 3 months", "ratio"),
+    Feature("sla_breach_rate_3m", "Share of tickets closed with an SLA breach, last 3m", "ratio"),
+    Feature("sla_breach_rate_prev_3m", "SLA breach share, the 3 months before", "ratio"),
+    Feature("csat_mean_3m", "Mean CSAT of tickets closed in the last 3 months", "1-5"),
+    Feature("csat_mean_prev_3m", "Mean CSAT of tickets closed in the 3 months before", "1-5"),
+    Feature("csat_trend", "CSAT last 3 months minus the 3 months before", "points"),
+    Feature("csat_recent", "CSAT, recent months weighted most (0.85/month), shrunk", "1-5"),
+    Feature("sla_breach_recent", "SLA breach share, recent months weighted most, shrunk", "ratio"),
+    Feature(
+        "resolution_time_recent",
+        "log resolution time vs the tenant's 12-month mean for the priority, recency-weighted",
+        "log",
+    ),
+    Feature("days_to_pay_6m", "Mean days from invoice to payment, last 6 months", "days"),
+    Feature("late_payments_6m", "Invoices paid late or overdue, last 6 months", "invoices"),
+    Feature("days_late_3m", "Mean days paid after the due date, invoices of the last 3m", "days"),
+    Feature("overdue_ratio", "Overdue balance at the snapshot / monthly revenue", "ratio"),
+    Feature("licence_utilisation", "Licence seats in use / licence seats billed", "ratio"),
+    Feature("months_to_contract_end", "Months until the active contract ends", "months"),
+    Feature("escalation_pct", "Annual escalation clause of the active contract", "%"),
+    Feature("months_since_price_change", "Months since the billed unit price changed", "months"),
+    Feature("price_change_pct_12m", "Billed unit price change over the last 12 months", "%"),
+)
+FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_SPECS)
+CATEGORICAL: tuple[str, ...] = ("industry",)
+#: Genome columns that describe the client today but cannot be rebuilt for past snapshots
+#: (licence ``seats_in_use`` is the vendor's current count; after a churn it reads 0), so
+#: models never learn from them.
+CURRENT_STATE_ONLY: tuple[str, ...] = ("licence_utilisation",)
+MODEL_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in CURRENT_STATE_ONLY)
+DESCRIPTIONS: dict[str, Feature] = {f.name: f for f in FEATURE_SPECS}
+#: Longest look-back any feature needs (price change over 12 months + one month of slack).
+LOOKBACK_MONTHS = 14
+#: Economics windows look back 6 months (last 3 and the 3 before).
+ECONOMICS_LOOKBACK_MONTHS = 5
+#: Months with no history beyond this many are capped (tenure, months since price change).
+CAP_MONTHS = 60.0
+
+
+def _feature_set_version() -> str:
+    text = repr(FEATURE_SPECS) + repr(CATEGORICAL) + Path(__file__).read_text()
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+FEATURE_SET_VERSION = _feature_set_version()
+
+
+def snapshot_for(as_of: dt.date) -> dt.date:
+    """The month end the genome is computed at for ``as_of`` (itself if it is a month end,
+    else the previous month end): partial months would bias every monthly window."""
+    end = month_end(as_of)
+    return as_of if as_of == end else month_start(as_of) - dt.timedelta(days=1)
+
+
+def month_end_snapshots(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every month end in ``[first, last]``."""
+    out = []
+    cur = month_end(first)
+    while cur <= last:
+        out.append(cur)
+        cur = month_end(add_months(month_start(cur), 1))
+    return out
+
+
+# ---- panels: clients x months matrices --------------------------------------------------
+
+
+class _Panel:
+    """Monthly aggregates as ``clients x months`` matrices with window sums."""
+
+    def __init__(self, client_ids: Sequence[str], first_month: int, last_month: int) -> None:
+        self.clients = {c: i for i, c in enumerate(client_ids)}
+        self.first = first_month
+        self.n_months = last_month - first_month + 1
+        self.shape = (len(client_ids), self.n_months)
+
+    def matrix(
+        self, client_ids: pd.Series, months: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        out = np.zeros(self.shape)
+        ci = client_ids.map(self.clients).to_numpy(dtype=float, na_value=np.nan)
+        ti = months - self.first
+        ok = ~np.isnan(ci) & (ti >= 0) & (ti < self.n_months)
+        w = np.ones(len(ci)) if weights is None else np.asarray(weights, dtype=float)
+        np.add.at(out, (ci[ok].astype(np.int64), ti[ok]), w[ok])
+        return out
+
+    def window(self, matrix: np.ndarray, month: int, length: int, lag: int = 0) -> np.ndarray:
+        """Sum over the ``length`` months ending ``lag`` months before ``month`` (inclusive)."""
+        end = month - lag - self.first  # inclusive column
+        start = max(end - length + 1, 0)
+        if end < 0:
+            return np.zeros(self.shape[0])
+        return np.asarray(matrix[:, start : end + 1].sum(axis=1))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+#: Month-to-month persistence used to weight recent months (service quality drifts slowly).
+RECENCY = 0.85
+#: Pseudo-observations pulling a client with few responses toward the tenant's average.
+SHRINK = 3.0
+
+
+def _recent(total: np.ndarray, count: np.ndarray, month: int, panel: _Panel) -> np.ndarray:
+    """Recency-weighted mean (weights ``RECENCY ** age`` over 12 months), shrunk toward the
+    tenant-wide mean of the same window, so a client with two responses is not an outlier."""
+    end = month - panel.first
+    start = max(end - 11, 0)
+    ages = np.arange(end - start, -1, -1)
+    w = RECENCY**ages
+    s = (total[:, start : end + 1] * w).sum(axis=1)
+    n = (count[:, start : end + 1] * w).sum(axis=1)
+    prior = s.sum() / n.sum() if n.sum() > 0 else np.nan
+    return np.asarray((s + SHRINK * prior) / (n + SHRINK))
+
+
+def _resolution_recent(
+    res_sum: np.ndarray,
+    by_priority: dict[str, np.ndarray],
+    count: np.ndarray,
+    closed_month: np.ndarray,
+    log_res: np.ndarray,
+    priority: pd.Series,
+    month: int,
+    panel: _Panel,
+) -> np.ndarray:
+    """Recency-weighted mean of (log resolution hours - the tenant's trailing-12-month mean
+    for the ticket's priority), shrunk toward 0: slow fixes beyond what the priority mix
+    explains. Uses only tickets closed by the snapshot."""
+    end = month - panel.first
+    start = max(end - 11, 0)
+    w = RECENCY ** np.arange(end - start, -1, -1)
+    window = (closed_month >= month - 11) & (closed_month <= month)
+    total = (res_sum[:, start : end + 1] * w).sum(axis=1)
+    n = (count[:, start : end + 1] * w).sum(axis=1)
+    pr = priority.to_numpy()
+    for name, counts in by_priority.items():
+        sel = window & (pr == name)
+        mu = float(log_res[sel].mean()) if sel.any() else 0.0
+        total = total - mu * (counts[:, start : end + 1] * w).sum(axis=1)
+    return np.asarray(total / (n + SHRINK))
+
+
+def _recurring_prices(lines: pd.DataFrame) -> pd.DataFrame:
+    """Billed list unit price per (client, service, month) of recurring and labour lines
+    (quantity-weighted, before discounts: a discount is not a price change)."""
+    rec = lines[lines["kind"].isin(("recurring", "labor")) & (lines["quantity"] > 0)].copy()
+    if rec.empty:
+        return pd.DataFrame(columns=["client_id", "key", "month", "price", "value"])
+    rec["key"] = rec["kind"] + ":" + rec["sku"].fillna(rec["contract_id"]).fillna("")
+    when = rec["period_start"].fillna(rec["issued_on"])
+    rec["month"] = month_index(when)
+    rec["list_value"] = rec["unit_price"] * rec["quantity"]
+    grouped = rec.groupby(["client_id", "key", "month"], as_index=False).agg(
+        list_value=("list_value", "sum"), quantity=("quantity", "sum"), value=("amount", "sum")
+    )
+    grouped["price"] = grouped["list_value"] / grouped["quantity"]
+    return grouped[["client_id", "key", "month", "price", "value"]]
+
+
+def _price_features(
+    prices: pd.DataFrame, client_ids: Sequence[str], month: int, tenure: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(price change % over 12 months, months since the last price change) per client."""
+    n = len(client_ids)
+    pct = np.zeros(n)
+    since = np.minimum(tenure, CAP_MONTHS)
+    if prices.empty:
+        return pct, since
+    window = prices[(prices["month"] <= month) & (prices["month"] >= month - 12)]
+    if window.empty:
+        return pct, since
+    window = window.sort_values(["client_id", "key", "month"])
+    # latest price seen in the last 2 months vs the earliest price in the 12-month window
+    recent = window[window["month"] >= month - 1]
+    last = recent.groupby(["client_id", "key"]).agg(now=("price", "last"), value=("value", "last"))
+    first = window.groupby(["client_id", "key"]).agg(then=("price", "first"))
+    both = last.join(first, how="inner")
+    both = both[both["then"] > 0]
+    both["pct"] = (both["now"] / both["then"] - 1.0) * 100.0
+    both["w"] = both["value"].clip(lower=1e-9)
+    both["wp"] = both["pct"] * both["w"]
+    agg = both.groupby(level="client_id")[["wp", "w"]].sum()
+    by_client = (agg["wp"] / agg["w"]).to_dict()
+    # months since the last change (>0.5%) of any service's price, over the full history
+    hist = prices[prices["month"] <= month].sort_values(["client_id", "key", "month"])
+    prev = hist.groupby(["client_id", "key"])["price"].shift()
+    changed = hist[(prev.notna()) & ((hist["price"] / prev - 1.0).abs() > 0.005)]
+    last_change = changed.groupby("client_id")["month"].max().to_dict()
+    for i, cid in enumerate(client_ids):
+        if cid in by_client:
+            pct[i] = by_client[cid]
+        if cid in last_change:
+            since[i] = min(float(month - last_change[cid]), since[i])
+    return pct, since
+
+
+def _payment_features(
+    invoices: pd.DataFrame,
+    payments: pd.DataFrame,
+    client_ids: Sequence[str],
+    snapshot: pd.Timestamp,
+) -> dict[str, np.ndarray]:
+    """Payment behaviour known at ``snapshot``: mean days to pay and late invoices over the
+    last 6 months, mean days late over the last 3, overdue balance."""
+    index = pd.Index(client_ids)
+    n = len(client_ids)
+    empty = {
+        "days": np.full(n, np.nan),
+        "late": np.zeros(n),
+        "days_late": np.full(n, np.nan),
+        "overdue": np.zeros(n),
+    }
+    if invoices.empty:
+        return empty
+    inv = invoices[invoices["issued_on"] <= snapshot]
+    paid = payments[payments["paid_on"] <= snapshot]
+    got = paid.groupby("invoice_id").agg(paid_amount=("amount", "sum"), paid_on=("paid_on", "max"))
+    inv = inv.join(got, on="id")
+    inv["paid_amount"] = inv["paid_amount"].fillna(0.0)
+    settled = inv["paid_amount"] >= inv["total"] - 0.01
+    due = inv["due_on"].fillna(inv["issued_on"] + pd.Timedelta(days=30))
+    recent = inv["issued_on"] > snapshot - pd.DateOffset(months=6)
+    recent3 = inv["issued_on"] > snapshot - pd.DateOffset(months=3)
+    is_late = (settled & (inv["paid_on"] > due)) | (~settled & (due < snapshot))
+    # days past due: settled invoices by their payment, open ones by the snapshot
+    end = inv["paid_on"].where(settled, snapshot)
+    days_late = ((end - due).dt.days).clip(lower=0).astype(float)
+    frame = pd.DataFrame(
+        {
+            "client_id": inv["client_id"],
+            "days": np.where(settled, (inv["paid_on"] - inv["issued_on"]).dt.days, np.nan),
+            "late": (is_late & recent).astype(float),
+            "days_late": np.where(recent3 & (settled | (due < snapshot)), days_late, np.nan),
+            "overdue": np.where(~settled & (due < snapshot), inv["total"] - inv["paid_amount"], 0),
+            "recent": recent,
+        }
+    )
+    per = frame.groupby("client_id").agg(
+        late=("late", "sum"), overdue=("overdue", "sum"), days_late=("days_late", "mean")
+    )
+    d = frame[frame["recent"]].groupby("client_id")["days"].mean()
+    return {
+        "days": d.reindex(index).to_numpy(dtype=float),
+        "late": per["late"].reindex(index).fillna(0.0).to_numpy(dtype=float),
+        "days_late": per["days_late"].reindex(index).to_numpy(dtype=float),
+        "overdue": per["overdue"].reindex(index).fillna(0.0).to_numpy(dtype=float),
+    }
+
+
+def _contract_terms(
+    contracts: pd.DataFrame, client_ids: Sequence[str], snapshot: pd.Timestamp
+) -> tuple[np.ndarray, np.ndarray]:
+    """(months from ``snapshot`` to the latest end among contracts running at it, their
+    largest escalation clause in %). The end is NaN when a running contract has no end date.
+    Renewals signed later are not visible yet, and a cancelled contract's ``ends_on`` (the
+    cancellation date, known only once it happens) is replaced by the end of the term as
+    signed (whole years from its start)."""
+    index = pd.Index(client_ids)
+    contracts = contracts.assign(ends_on=_signed_end(contracts))
+    live = contracts[
+        (contracts["starts_on"] <= snapshot)
+        & (contracts["ends_on"].isna() | (contracts["ends_on"] >= snapshot))
+        & (contracts["status"] != "draft")
+    ]
+    if live.empty:
+        return np.full(len(client_ids), np.nan), np.zeros(len(client_ids))
+    open_ended = live[live["ends_on"].isna()].groupby("client_id").size()
+    ends = live.groupby("client_id")["ends_on"].max()
+    months = (ends - snapshot).dt.days / 30.4375
+    months[months.index.isin(open_ended.index)] = np.nan
+    esc = live.groupby("client_id")["annual_escalation_pct"].max()
+    return (
+        months.reindex(index).to_numpy(dtype=float),
+        esc.reindex(index).fillna(0.0).to_numpy(dtype=float),
+    )
+
+
+def _signed_end(contracts: pd.DataFrame) -> pd.Series:
+    ends = contracts["ends_on"].copy()
+    cancelled = (contracts["status"] == "cancelled") & ends.notna()
+    if cancelled.any():
+        start = contracts.loc[cancelled, "starts_on"]
+        days = (ends[cancelled] - start).dt.days
+        years = np.maximum(1, np.ceil((days + 1) / 365.25)).astype(int)
+        signed = [
+            s + pd.DateOffset(years=int(y)) - pd.Timedelta(days=1)
+            for s, y in zip(start, years, strict=True)
+        ]
+        ends.loc[cancelled] = signed
+    return ends
+
+
+def _licence_utilisation(
+    licenses: pd.DataFrame,
+    lines: pd.DataFrame,
+    client_ids: Sequence[str],
+    snapshot: pd.Timestamp,
+) -> np.ndarray:
+    live = licenses[
+        (licenses["starts_on"].isna() | (licenses["starts_on"] <= snapshot))
+        & (licenses["ends_on"].isna() | (licenses["ends_on"] >= snapshot))
+    ]
+    in_use = live.groupby("client_id")["seats_in_use"].sum()
+    month = date_month_index(snapshot.date())
+    lic = lines[lines["kind"] == "license"]
+    lic = lic[month_index(lic["period_start"].fillna(lic["issued_on"])) == month]
+    billed = lic.groupby("client_id")["quantity"].sum()
+    index = pd.Index(client_ids)
+    use = in_use.reindex(index).to_numpy(dtype=float)
+    bill = billed.reindex(index).to_numpy(dtype=float)
+    return _ratio(np.nan_to_num(use), np.nan_to_num(bill))
+
+
+def _licence_cost_pit(frames: TenantFrames, panel: _Panel) -> np.ndarray:
+    """Monthly licence cost from the seats billed that month x the vendor unit cost."""
+    lic = frames.lines[frames.lines["kind"] == "license"]
+    costs = frames.licenses.groupby(["client_id", "sku"])["unit_cost"].mean()
+    if lic.empty or costs.empty:
+        return np.zeros(panel.shape)
+    keys = pd.MultiIndex.from_arrays([lic["client_id"], lic["sku"]])
+    unit = costs.reindex(keys).to_numpy(dtype=float)
+    unit = np.where(np.isnan(unit), 0.0, unit)
+    month = month_index(lic["period_start"].fillna(lic["issued_on"]))
+    return panel.matrix(lic["client_id"], month, lic["quantity"].to_numpy(float) * unit)
+
+
+def active_at(engine: Engine, tenant_id: str, snapshots: Sequence[dt.date]) -> pd.DataFrame:
+    """(snapshot, client_id, churns) for every client active at each snapshot, from the
+    shared definition; ``churns`` is only meaningful where the 90-day window has passed."""
+    parts = []
+    with engine.connect() as conn:
+        for snap in snapshots:
+            frame = read_frame(conn, churn_labels(tenant_id, snap))
+            frame["snapshot"] = pd.Timestamp(snap)
+            parts.append(frame)
+    if not parts:
+        return pd.DataFrame(columns=["snapshot", "client_id", "churns"])
+    out = pd.concat(parts, ignore_index=True)
+    out["churns"] = out["churns"].astype(bool)
+    return out
+
+
+def compute_genome(
+    frames: TenantFrames, population: pd.DataFrame, snapshots: Sequence[dt.date]
+) -> pd.DataFrame:
+    """Feature rows for ``population`` (snapshot, client_id) from the tenant's frames.
+
+    The frames' economics must cover the months of every window used (``LOOKBACK_MONTHS``
+    before the first snapshot up to the last)."""
+    clients = frames.clients
+    ids = list(clients.index)
+    snap_months = [date_month_index(s) for s in snapshots]
+    first = min(snap_months) - LOOKBACK_MONTHS
+    last = max(snap_months)
+    panel = _Panel(ids, first, last)
+
+    tickets = frames.tickets
+    opened = month_index(tickets["opened_at"])
+    closed = tickets[tickets["resolved_at"].notna()]
+    closed_m = month_index(closed["resolved_at"])
+    with_csat = closed[closed["csat"].notna()]
+    t_count = panel.matrix(tickets["client_id"], opened)
+    t_p1 = panel.matrix(tickets["client_id"], opened, (tickets["priority"] == "p1").to_numpy())
+    c_count = panel.matrix(closed["client_id"], closed_m)
+    c_sla = panel.matrix(closed["client_id"], closed_m, closed["sla_breached"].to_numpy())
+    csat_m = month_index(with_csat["resolved_at"])
+    csat_sum = panel.matrix(with_csat["client_id"], csat_m, with_csat["csat"].to_numpy(float))
+    csat_n = panel.matrix(with_csat["client_id"], csat_m)
+    hours_open = (closed["resolved_at"] - closed["opened_at"]).dt.total_seconds() / 3600.0
+    log_res = np.log(np.clip(hours_open.to_numpy(dtype=float), 0.05, None))
+    res_sum = panel.matrix(closed["client_id"], closed_m, log_res)
+    res_by_priority = {
+        pr: panel.matrix(
+            closed["client_id"], closed_m, (closed["priority"] == pr).to_numpy(dtype=float)
+        )
+        for pr in sorted(closed["priority"].unique())
+    }
+
+    econ = frames.economics
+    em = econ["month"].to_numpy(dtype=np.int64) if len(econ) else np.zeros(0, dtype=np.int64)
+    e = {
+        col: panel.matrix(econ["client_id"], em, econ[col].to_numpy(float))
+        for col in ("revenue", "hours", "labour_cost")
+    }
+    # Point-in-time margin: the shared licence cost multiplies today's vendor seat count
+    # (0 once a client has left) into every past month, which would tell the model who
+    # churned. The seats billed on each month's licence lines are known at the time.
+    e["margin"] = e["revenue"] - e["labour_cost"] - _licence_cost_pit(frames, panel)
+    rec = frames.lines[frames.lines["kind"] == "recurring"]
+    rec_month = month_index(rec["period_start"].fillna(rec["issued_on"]))
+    mrr = panel.matrix(rec["client_id"], rec_month, rec["amount"].to_numpy(float))
+    svc = frames.lines[frames.lines["kind"].isin(("recurring", "labor"))]
+    svc_month = month_index(svc["period_start"].fillna(svc["issued_on"]))
+    service = panel.matrix(svc["client_id"], svc_month, svc["amount"].to_numpy(float))
+    prices = _recurring_prices(frames.lines)
+
+    seats = clients["seats"].to_numpy(dtype=float)
+    onboarded = clients["onboarded_on"]
+    rows = []
+    for snap, month in zip(snapshots, snap_months, strict=True):
+        ts = pd.Timestamp(snap)
+        members = population.loc[population["snapshot"] == ts, "client_id"]
+        if members.empty:
+            continue
+        tenure = ((ts - onboarded).dt.days / 30.4375).fillna(CAP_MONTHS).to_numpy(dtype=float)
+        tenure = np.clip(tenure, 0.0, None)
+        w = panel.window
+        rev3, rev_p3 = w(e["revenue"], month, 3), w(e["revenue"], month, 3, 3)
+        mar3, mar_p3 = w(e["margin"], month, 3), w(e["margin"], month, 3, 3)
+        hrs3 = w(e["hours"], month, 3)
+        tk3, tk_p3 = w(t_count, month, 3), w(t_count, month, 3, 3)
+        cl3, cl_p3 = w(c_count, month, 3), w(c_count, month, 3, 3)
+        cs3 = _ratio(w(csat_sum, month, 3), w(csat_n, month, 3))
+        cs_p3 = _ratio(w(csat_sum, month, 3, 3), w(csat_n, month, 3, 3))
+        pay = _payment_features(frames.invoices, frames.payments, ids, ts)
+        to_end, escalation = _contract_terms(frames.contracts, ids, ts)
+        price_pct, since_change = _price_features(prices, ids, month, tenure)
+        monthly_rev = rev3 / 3.0
+        frame = pd.DataFrame(
+            {
+                "tenure_months": tenure,
+                "seats": seats,
+                "revenue_3m": rev3,
+                "revenue_trend": np.clip(_ratio(rev3, rev_p3) - 1.0, -1.0, 5.0),
+                "mrr": w(mrr, month, 1),
+                "margin_3m": mar3,
+                "margin_pct_3m": _ratio(mar3, rev3),
+                "margin_pct_prev_3m": _ratio(mar_p3, rev_p3),
+                "service_margin_pct_3m": np.clip(
+                    _ratio(
+                        w(service, month, 3) - w(e["labour_cost"], month, 3), w(service, month, 3)
+                    ),
+                    -3.0,
+                    1.0,
+                ),
+                "effective_rate_3m": _ratio(rev3, hrs3),
+                "hours_3m": hrs3,
+                "hours_per_seat_3m": _ratio(hrs3, seats),
+                "tickets_3m": tk3,
+                "tickets_prev_3m": tk_p3,
+                "ticket_trend": np.log((tk3 + 1.0) / (tk_p3 + 1.0)),
+                "tickets_per_seat_3m": _ratio(tk3, seats),
+                "p1_share_3m": _ratio(w(t_p1, month, 3), tk3),
+                "sla_breach_rate_3m": _ratio(w(c_sla, month, 3), cl3),
+                "sla_breach_rate_prev_3m": _ratio(w(c_sla, month, 3, 3), cl_p3),
+                "csat_mean_3m": cs3,
+                "csat_mean_prev_3m": cs_p3,
+                "csat_trend": cs3 - cs_p3,
+                "csat_recent": _recent(csat_sum, csat_n, month, panel),
+                "sla_breach_recent": _recent(c_sla, c_count, month, panel),
+                "resolution_time_recent": _resolution_recent(
+                    res_sum,
+                    res_by_priority,
+                    c_count,
+                    closed_m,
+                    log_res,
+                    closed["priority"],
+                    month,
+                    panel,
+                ),
+                "days_to_pay_6m": pay["days"],
+                "late_payments_6m": pay["late"],
+                "days_late_3m": pay["days_late"],
+                "overdue_ratio": np.clip(_ratio(pay["overdue"], monthly_rev), 0.0, 24.0),
+                "licence_utilisation": _licence_utilisation(frames.licenses, frames.lines, ids, ts),
+                "months_to_contract_end": to_end,
+                "escalation_pct": escalation,
+                "months_since_price_change": since_change,
+                "price_change_pct_12m": price_pct,
+                "industry": clients["industry"].to_numpy(),
+            },
+            index=pd.Index(ids, name="client_id"),
+        )
+        frame = frame.loc[frame.index.isin(set(members))]
+        frame.insert(0, "snapshot", ts)
+        rows.append(frame)
+    if not rows:
+        empty = pd.DataFrame(columns=["snapshot", *FEATURES, *CATEGORICAL])
+        return empty.set_index("snapshot", append=True)
+    genome = pd.concat(rows)
+    genome = genome.reset_index().set_index(["snapshot", "client_id"]).sort_index()
+    return genome
+
+
+def economics_months_for(snapshots: Sequence[dt.date], ahead: int = 0) -> list[dt.date]:
+    """Calendar months whose economics the snapshots' windows need (plus ``ahead`` after)."""
+    first = add_months(month_start(min(snapshots)), -ECONOMICS_LOOKBACK_MONTHS)
+    count = ECONOMICS_LOOKBACK_MONTHS + 1 + _span(snapshots) + ahead
+    return [add_months(first, i) for i in range(count)]
+
+
+def _frames_for(
+    engine: Engine, tenant_id: str, snapshots: Sequence[dt.date], with_time_entries: bool = False
+) -> TenantFrames:
+    first = add_months(month_start(min(snapshots)), -LOOKBACK_MONTHS)
+    return load_frames(
+        engine,
+        tenant_id,
+        since=add_months(first, -1),
+        until=max(snapshots),
+        economics_months=economics_months_for(snapshots),
+        with_time_entries=with_time_entries,
+    )
+
+
+def _span(snapshots: Sequence[dt.date]) -> int:
+    return date_month_index(max(snapshots)) - date_month_index(min(snapshots))
+
+
+def build_features(engine: Engine, tenant_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The genome of every client active at ``as_of`` (index = client id).
+
+    Windows end at ``snapshot_for(as_of)`` (the last month end on or before it)."""
+    snap = snapshot_for(as_of)
+    with engine.connect() as conn:
+        population = read_frame(conn, churn_labels(tenant_id, as_of))
+    population["snapshot"] = pd.Timestamp(snap)
+    frames = _frames_for(engine, tenant_id, [snap])
+    genome = compute_genome(frames, population, [snap])
+    return genome.droplevel("snapshot")
+
+
+@dataclass
+class TrainingTable:
+    """Genome rows for many snapshots with the 90-day churn label where it is known."""
+
+    genome: pd.DataFrame  # index (snapshot, client_id); FEATURES + CATEGORICAL
+    labels: pd.Series  # 1.0/0.0 aligned with genome; NaN where the 90 days have not passed
+    as_of: dt.date
+    economics: pd.DataFrame  # monthly client_economics (client_id, month, revenue, ...)
+    feature_set_version: str = FEATURE_SET_VERSION
+
+    @property
+    def labelled(self) -> pd.Index:
+        return self.labels.index[self.labels.notna()]
+
+    def snapshots(self) -> list[pd.Timestamp]:
+        return sorted(self.genome.index.get_level_values("snapshot").unique())
+
+
+def training_snapshots(engine: Engine, tenant_id: str, as_of: dt.date) -> list[dt.date]:
+    span = data_span(engine, tenant_id)
+    if span is None:
+        raise DataError(f"tenant {tenant_id!r} has no invoices: nothing to learn from")
+    first = month_end(add_months(span[0], 3))  # leave a few months of history
+    return month_end_snapshots(first, snapshot_for(as_of))
+
+
+def build_training_table(
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    snapshots: Sequence[dt.date] | None = None,
+    frames: TenantFrames | None = None,
+) -> TrainingTable:
+    """Genome at every month end from 3 months after the first invoice to ``as_of``, with
+    the label "churns within 90 days" where ``snapshot + 90 days <= as_of``.
+
+    ``frames`` (from ``load_frames``) may be passed when the caller loaded the tenant already;
+    their economics must cover the snapshots' windows."""
+    snaps = list(snapshots or training_snapshots(engine, tenant_id, as_of))
+    if not snaps:
+        raise DataError("not enough history to build a training table")
+    population = active_at(engine, tenant_id, snaps)
+    if frames is None:
+        frames = _frames_for(engine, tenant_id, snaps)
+    genome = compute_genome(frames, population, snaps)
+    lab = population.set_index(["snapshot", "client_id"])["churns"]
+    lab = lab.reindex(genome.index)
+    complete = genome.index.get_level_values("snapshot") + pd.Timedelta(
+        days=CHURN_HORIZON_DAYS
+    ) <= pd.Timestamp(as_of)
+    labels = lab.astype(float).where(complete)
+    return TrainingTable(genome=genome, labels=labels, as_of=as_of, economics=frames.economics)
+
+
+def materialise(table: TrainingTable, data_dir: Path, tenant_id: str) -> Path:
+    """Write the genome under ``data_dir/features/<tenant>/<feature-set version>/``."""
+    folder = data_dir / "features" / tenant_id / table.feature_set_version
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"genome_{table.as_of.isoformat()}.pkl"
+    pd.to_pickle({"genome": table.genome, "labels": table.labels}, path)
+    return path

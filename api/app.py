@@ -9,6 +9,7 @@ router per module. A pure ASGI middleware gives each request an id, a structured
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 import uuid
@@ -37,7 +38,7 @@ from mspilot.api.routes import (
     portal,
 )
 from mspilot.api.security import signing_key
-from mspilot.api.state import AppState, AuditWriter, ContextFactory, UserCache
+from mspilot.api.state import AppState, AuditWriter, ContextFactory, TokenCache, UserCache
 from mspilot.core.clock import Clock
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
@@ -71,13 +72,20 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # ids only need to be unique: a random per-process prefix and a counter (no syscall
+        # per request, unlike uuid4)
+        self._prefix = uuid.uuid4().hex[:16]
+        self._counter = itertools.count(1)
+
+    def _next_id(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else self._next_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -174,11 +182,13 @@ def create_app(
         from mspilot.api.state import default_context_factory
 
         db = engine or make_engine(settings.resolved_database_url)
+        key = signing_key(settings)
         state = AppState(
             settings=settings,
             engine=db,
             clock=Clock(settings.today),
-            signing_key=signing_key(settings),
+            signing_key=key,
+            tokens=TokenCache(key),
             limiter=make_limiter(settings.redis_url),
             metrics=metrics,
             hub=InsightHub(),

@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from mspilot.api.errors import ApiError, forbidden, unauthorized
 from mspilot.api.roles import allowed, roles_for
-from mspilot.api.security import TokenError, decode_token, hash_api_key, looks_like_api_key
+from mspilot.api.security import TokenError, hash_api_key, looks_like_api_key
 from mspilot.api.state import AppState
 from mspilot.db.audit import AuditRecord
 
@@ -64,7 +64,7 @@ def authenticate(state: AppState, credential: str | None, tenant_header: str | N
         via = "api_key"
     else:
         try:
-            claims = decode_token(state.signing_key, credential)
+            claims = state.tokens.claims(credential)
         except TokenError as exc:
             raise unauthorized(exc.code, exc.message) from None
         user = state.users.user(claims.user_id)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from mspilot.api.metrics import Metrics
 from mspilot.api.pubsub import InsightHub
 from mspilot.api.ratelimit import Limiter
+from mspilot.api.security import TokenClaims, decode_token
 from mspilot.core.clock import Clock
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
@@ -54,45 +55,53 @@ def default_context_factory(
 
 
 class AuditWriter:
-    """Writes audit records from a background thread in small batches (requests never wait
-    on the audit insert); ``flush()`` blocks until everything queued is written."""
+    """Writes audit records from a background thread in batches; a request only appends to a
+    deque (no cross-thread wake-up per request). ``flush()`` returns once everything submitted
+    before it is written."""
 
-    def __init__(self, engine: Engine, linger_s: float = 0.2) -> None:
+    def __init__(self, engine: Engine, interval_s: float = 0.25) -> None:
         self.engine = engine
-        self.linger_s = linger_s
-        self._queue: queue.Queue[AuditRecord | None] = queue.Queue()
+        self.interval_s = interval_s
+        self._pending: deque[AuditRecord] = deque()
+        self._submitted = 0
+        self._written = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
     def submit(self, record: AuditRecord) -> None:
-        self._queue.put(record)
+        self._pending.append(record)
+        self._submitted += 1
+
+    def _drain(self) -> None:
+        while self._pending:
+            batch: list[AuditRecord] = []
+            while self._pending and len(batch) < 500:
+                batch.append(self._pending.popleft())
+            try:
+                record_events(self.engine, batch)
+            except Exception:  # the audit must never take the service down
+                log.exception("audit write failed", records=len(batch))
+            self._written += len(batch)
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            batch = [item]
-            deadline = time.monotonic() + self.linger_s
-            while item is not None and len(batch) < 500:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                batch.append(item)
-            records = [r for r in batch if r is not None]
-            try:
-                record_events(self.engine, records)
-            except Exception:  # the audit must never take the service down
-                log.exception("audit write failed", records=len(records))
-            for _ in batch:
-                self._queue.task_done()
-            if any(r is None for r in batch):
-                return
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            self._drain()
+        self._drain()
 
-    def flush(self) -> None:
-        self._queue.join()
+    def flush(self, timeout_s: float = 10.0) -> None:
+        target = self._submitted
+        deadline = time.monotonic() + timeout_s
+        self._wake.set()
+        while self._written < target and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def close(self) -> None:
-        self._queue.put(None)
+        self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=10)
 
 
@@ -132,6 +141,28 @@ class UserCache:
         self._by_key.clear()
 
 
+class TokenCache:
+    """Verified token claims for a minute at most (never past the token's expiry), so a
+    client that sends the same bearer token on every request is verified once."""
+
+    def __init__(self, key: str, ttl_s: float = 60.0, size: int = 10_000) -> None:
+        self.key = key
+        self.ttl_s = ttl_s
+        self.size = size
+        self._claims: dict[str, tuple[float, TokenClaims]] = {}
+
+    def claims(self, token: str) -> TokenClaims:
+        now = time.time()
+        hit = self._claims.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        claims = decode_token(self.key, token)  # raises TokenError
+        if len(self._claims) >= self.size:
+            self._claims.clear()
+        self._claims[token] = (min(now + self.ttl_s, claims.expires_at.timestamp()), claims)
+        return claims
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -144,6 +175,7 @@ class AppState:
     users: UserCache
     audit: AuditWriter
     context_factory: ContextFactory
+    tokens: TokenCache
     agent: Any = None
     agent_pool: ThreadPoolExecutor | None = None
     agent_error: str | None = None

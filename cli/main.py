@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, digest, kb, prescribe, serve, sync
+from mspilot.cli import ask, db, demo, digest, kb, models, prescribe, serve, sync
 
 app = typer.Typer(
     name="mspilot",
@@ -23,6 +23,9 @@ app.command("eval")(ask.eval_)
 app.command("serve")(serve.serve)
 app.command("price")(prescribe.price)
 app.command("budget")(prescribe.budget)
+app.command("train")(models.train)
+app.command("evaluate")(models.evaluate)
+app.add_typer(models.app, name="models")
 app.add_typer(serve.users_app, name="users")
 app.add_typer(sync.app)  # mspilot sync, mspilot sources
 

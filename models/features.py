@@ -1,12 +1,15 @@
 """The client genome: a point-in-time correct client-month feature table.
 
 A row describes one client as seen at a snapshot date ``s`` (a month end): every value is
-computed from events dated on or before ``s`` only (tickets closed by ``s``, invoices issued by
-``s``, payments received by ``s``, contracts started by ``s``), so training rows never look
-ahead. Economics (revenue, hours, labour and licence cost, margin) come from the shared
-``db.definitions.client_economics``, one calendar month at a time, and windows are sums of
-those months. The set of clients at a snapshot and the churn label come from
-``db.definitions.churn_labels``.
+computed from events dated on or before ``s`` only (tickets closed by ``s``, invoices and their
+lines by the month they were *issued* in, payments received by ``s``, contracts started by
+``s``), so training rows never look ahead and serving sees exactly what training saw.
+
+Revenue, hours and labour cost come from the shared ``db.definitions.client_economics``, one
+calendar month at a time, and windows are sums of those months. Licence cost is taken from
+the seats billed on each month's licence lines instead of the shared definition's vendor
+count, which is today's value (0 once a client has left) and would reveal churn. The set of
+clients at a snapshot and the churn label come from ``db.definitions.churn_labels``.
 
 Public interface (kept stable for the pricing optimiser):
 - ``build_features(engine, tenant_id, as_of) -> DataFrame``: one row per client active at
@@ -221,7 +224,7 @@ def _recurring_prices(lines: pd.DataFrame) -> pd.DataFrame:
     if rec.empty:
         return pd.DataFrame(columns=["client_id", "key", "month", "price", "value"])
     rec["key"] = rec["kind"] + ":" + rec["sku"].fillna(rec["contract_id"]).fillna("")
-    when = rec["period_start"].fillna(rec["issued_on"])
+    when = rec["issued_on"]
     rec["month"] = month_index(when)
     rec["list_value"] = rec["unit_price"] * rec["quantity"]
     grouped = rec.groupby(["client_id", "key", "month"], as_index=False).agg(
@@ -377,7 +380,7 @@ def _licence_utilisation(
     in_use = live.groupby("client_id")["seats_in_use"].sum()
     month = date_month_index(snapshot.date())
     lic = lines[lines["kind"] == "license"]
-    lic = lic[month_index(lic["period_start"].fillna(lic["issued_on"])) == month]
+    lic = lic[month_index(lic["issued_on"]) == month]
     billed = lic.groupby("client_id")["quantity"].sum()
     index = pd.Index(client_ids)
     use = in_use.reindex(index).to_numpy(dtype=float)
@@ -394,7 +397,7 @@ def _licence_cost_pit(frames: TenantFrames, panel: _Panel) -> np.ndarray:
     keys = pd.MultiIndex.from_arrays([lic["client_id"], lic["sku"]])
     unit = costs.reindex(keys).to_numpy(dtype=float)
     unit = np.where(np.isnan(unit), 0.0, unit)
-    month = month_index(lic["period_start"].fillna(lic["issued_on"]))
+    month = month_index(lic["issued_on"])
     return panel.matrix(lic["client_id"], month, lic["quantity"].to_numpy(float) * unit)
 
 
@@ -461,10 +464,10 @@ def compute_genome(
     # churned. The seats billed on each month's licence lines are known at the time.
     e["margin"] = e["revenue"] - e["labour_cost"] - _licence_cost_pit(frames, panel)
     rec = frames.lines[frames.lines["kind"] == "recurring"]
-    rec_month = month_index(rec["period_start"].fillna(rec["issued_on"]))
+    rec_month = month_index(rec["issued_on"])
     mrr = panel.matrix(rec["client_id"], rec_month, rec["amount"].to_numpy(float))
     svc = frames.lines[frames.lines["kind"].isin(("recurring", "labor"))]
-    svc_month = month_index(svc["period_start"].fillna(svc["issued_on"]))
+    svc_month = month_index(svc["issued_on"])
     service = panel.matrix(svc["client_id"], svc_month, svc["amount"].to_numpy(float))
     prices = _recurring_prices(frames.lines)
 

@@ -123,6 +123,8 @@ def train_all(
         latest = table.genome.xs(table.snapshots()[-1], level="snapshot")
         drift = [d.as_dict() for d in drift_report(labelled, latest, MODEL_FEATURES)]
         result.model.meta["drift"] = drift
+        sample = labelled[list(MODEL_FEATURES)]
+        result.model.meta["reference"] = sample.sample(min(len(sample), 2000), random_state=seed)
         report.drift = drift
         version = registry.register(
             "churn",

@@ -33,6 +33,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _engine() -> Engine:
+    from mspilot.cli.ask import _logs_to_stderr
+
+    _logs_to_stderr()  # stdout carries only the digest (or the JSON)
     s = settings()
     engine = make_engine(s.resolved_database_url)
     try:
@@ -73,7 +76,7 @@ def print_digest(digest: Any) -> None:
     table.add_column("At stake", justify="right", no_wrap=True)
     colors = {"critical": "red", "warning": "yellow", "info": "cyan"}
     for n, item in enumerate(digest.items, 1):
-        tag = "new" if item.status == "new" else f"updated: {item.change or ''}"
+        tag = {"new": "new", "sent": "sent before"}.get(item.status, f"updated: {item.change}")
         label = DETECTORS[item.detector].label
         table.add_row(
             str(n),

@@ -58,8 +58,8 @@ def select_items(
     max_items: int,
     suppressed: Suppressed,
 ) -> list[InsightItem]:
-    """New or materially changed, not quieted by feedback, urgent only for daily alerts;
-    ranked by dollars at stake."""
+    """New or materially changed (a manual digest, asked for on demand, also keeps what was
+    sent before), not quieted by feedback, urgent only for daily alerts; ranked by dollars."""
     chosen: list[InsightItem] = []
     for item in candidates:
         verdict = quiet.get(item.key)
@@ -70,10 +70,10 @@ def select_items(
         before = sent.get(item.key)
         if before is not None:
             change = material_change(item, before)
-            if change is None:
+            if change is None and kind != "manual":
                 suppressed.already_sent += 1
                 continue
-            item.status = "changed"
+            item.status = "sent" if change is None else "changed"
             item.change = change
         if kind == "daily" and not item.urgent:
             suppressed.not_urgent += 1

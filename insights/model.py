@@ -19,7 +19,7 @@ from mspilot.db.semantic_access import STAFF_WITH_MONEY
 DetectorName = Literal["churn_risk", "revenue_leak", "pricing", "capacity"]
 DigestKind = Literal["weekly", "daily", "manual"]
 Severity = Literal["info", "warning", "critical"]
-Status = Literal["new", "changed"]
+Status = Literal["new", "changed", "sent"]
 Verdict = Literal["snooze", "dismiss", "wrong", "approve", "explain"]
 
 SNOOZE_DAYS = 30

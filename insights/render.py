@@ -34,6 +34,8 @@ def summary(digest: Digest) -> str:
 
 
 def _badge(item: InsightItem) -> str:
+    if item.status == "sent":
+        return "sent before"
     if item.status == "changed":
         return f"updated ({item.change})" if item.change else "updated"
     return "new"

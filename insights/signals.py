@@ -30,10 +30,19 @@ from mspilot.core.logging import get_logger
 from mspilot.core.periods import Period
 from mspilot.db.definitions import revenue_by_client
 from mspilot.db.schema import Client
-from mspilot.models.leaks import LeakFinding as LeakSignal
+from mspilot.models.leaks import LeakFinding as LeakSignal  # re-exported: the leak signal
 
 log = get_logger(__name__)
 T = TypeVar("T")
+__all__ = [
+    "CapacitySignal",
+    "CapacityWeek",
+    "ChurnSignal",
+    "LeakSignal",
+    "PricingSignal",
+    "Signals",
+    "collect_signals",
+]
 
 #: Weeks ahead the capacity detector looks at.
 CAPACITY_WEEKS = 8

@@ -88,9 +88,9 @@ def test_digest_is_ranked_by_dollars_and_renders(engine: Engine) -> None:
     assert [e["value"] for e in approve] == ["pricing:acme.c0:k0"]  # only pricing is approved
 
 
-def test_daily_alerts_carry_only_urgent_items(engine: Engine) -> None:
-    clients = tenant_with_clients(engine)
-    digest = _digest(engine, "acme", planted_signals(clients), kind="daily")
+def test_daily_alerts_carry_only_urgent_items(sqlite_engine: Engine) -> None:
+    clients = tenant_with_clients(sqlite_engine)
+    digest = _digest(sqlite_engine, "acme", planted_signals(clients), kind="daily")
     assert digest.items and all(i.urgent for i in digest.items)
     assert {i.detector for i in digest.items} == {"churn_risk", "revenue_leak", "capacity"}
     assert digest.suppressed.not_urgent == 4
@@ -102,6 +102,9 @@ def test_sent_insights_repeat_only_when_materially_changed(engine: Engine) -> No
     assert len(first.items) == 7
     again = _digest(engine, "acme", planted_signals(clients))
     assert again.items == [] and again.suppressed.already_sent == 7
+    # asked for on demand (/mspilot digest) the open insights are all there, marked as sent
+    manual = _digest(engine, "acme", planted_signals(clients), kind="manual")
+    assert len(manual.items) == 7 and {i.status for i in manual.items} == {"sent"}
     # risk 30% → 32% is not news; 55% → 65% is; a leak growing 6,400 → 9,000 is (+41%)
     moved = planted_signals(clients, risks=(0.65, 0.32, 0.12), leak_dollars=(9000.0, 950.0))
     changed = _digest(engine, "acme", moved)
@@ -164,24 +167,30 @@ def test_feedback_changes_the_next_digest(engine: Engine) -> None:
     assert "churn_risk:acme.c0" in {i.key for i in _digest(engine, "acme", later).items}
 
 
-def test_wrong_needs_a_reason_and_unknown_verdicts_fail(engine: Engine) -> None:
-    tenant_with_clients(engine)
+def test_wrong_needs_a_reason_and_unknown_verdicts_fail(sqlite_engine: Engine) -> None:
+    tenant_with_clients(sqlite_engine)
     with pytest.raises(UserInputError, match="reason"):
-        give_feedback(engine, "acme", "churn_risk:x", "wrong", today=AS_OF, role="owner")
+        give_feedback(sqlite_engine, "acme", "churn_risk:x", "wrong", today=AS_OF, role="owner")
     with pytest.raises(UserInputError, match="verdict"):
-        give_feedback(engine, "acme", "churn_risk:x", "love", today=AS_OF, role="owner")
+        give_feedback(sqlite_engine, "acme", "churn_risk:x", "love", today=AS_OF, role="owner")
     with pytest.raises(UserInputError, match="insight key"):
-        give_feedback(engine, "acme", "nonsense", "snooze", today=AS_OF, role="owner")
+        give_feedback(sqlite_engine, "acme", "nonsense", "snooze", today=AS_OF, role="owner")
 
 
-def test_roles_bound_feedback(engine: Engine) -> None:
-    tenant_with_clients(engine)
+def test_roles_bound_feedback(sqlite_engine: Engine) -> None:
+    tenant_with_clients(sqlite_engine)
     with pytest.raises(FeedbackDenied):
-        give_feedback(engine, "acme", "churn_risk:x", "snooze", today=AS_OF, role="technician")
+        give_feedback(
+            sqlite_engine, "acme", "churn_risk:x", "snooze", today=AS_OF, role="technician"
+        )
     with pytest.raises(FeedbackDenied):
-        give_feedback(engine, "acme", "pricing:x:k", "approve", today=AS_OF, role="service_manager")
+        give_feedback(
+            sqlite_engine, "acme", "pricing:x:k", "approve", today=AS_OF, role="service_manager"
+        )
     with pytest.raises(FeedbackDenied):
-        give_feedback(engine, "acme", "churn_risk:x", "dismiss", today=AS_OF, role="client_user")
+        give_feedback(
+            sqlite_engine, "acme", "churn_risk:x", "dismiss", today=AS_OF, role="client_user"
+        )
 
 
 def test_approve_records_the_pricing_action(engine: Engine) -> None:
@@ -207,9 +216,9 @@ def test_approve_records_the_pricing_action(engine: Engine) -> None:
     assert "Decisions recorded" in to_text(nxt)
 
 
-def test_missing_models_become_notes_not_errors(engine: Engine, tmp_path: Path) -> None:
-    tenant_with_clients(engine)
-    digest = build_digest(engine, "acme", as_of=AS_OF, data_dir=tmp_path)
+def test_missing_models_become_notes_not_errors(sqlite_engine: Engine, tmp_path: Path) -> None:
+    tenant_with_clients(sqlite_engine)
+    digest = build_digest(sqlite_engine, "acme", as_of=AS_OF, data_dir=tmp_path)
     assert digest.items == []
     assert any("churn" in n for n in digest.notes) and any("leak" in n for n in digest.notes)
     assert "Not checked" in to_text(digest)

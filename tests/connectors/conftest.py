@@ -20,7 +20,7 @@ from mspilot.connectors.demo_sync import (
     technician_costs,
 )
 from mspilot.connectors.fakes.common import FakeClock
-from mspilot.connectors.fakes.sample import SampleDataset, sample_dataset
+from mspilot.connectors.fakes.sample import SampleDataset, SampleTenant, sample_dataset
 from mspilot.connectors.http import RetryPolicy, Throttle, make_http_client
 from mspilot.connectors.quickbooks.source import QuickBooksSource
 from mspilot.connectors.runner import SyncSummary, run_source
@@ -37,12 +37,23 @@ def fast_retry(attempts: int = 12) -> RetryPolicy:
 
 @pytest.fixture
 def dataset() -> SampleDataset:
-    return sample_dataset(tenant_id=TENANT)
+    """The demo generator's MSP (small), under the tenant id the tests use; the hand-written
+    sample (``fakes/sample.py``) stands in if the generator is unavailable."""
+    try:
+        from mspilot.synthetic.config import DemoConfig
+        from mspilot.synthetic.generator import generate_tenant
+    except ImportError:  # pragma: no cover - the generator is part of the package
+        return sample_dataset(tenant_id=TENANT)
+    generated = generate_tenant(DemoConfig(n_clients=5, years=1), 0)
+    return SampleDataset(
+        SampleTenant(TENANT, generated.tenant.name), generated.truth.as_of, generated.tables
+    )
 
 
 @pytest.fixture
 def clock(dataset: SampleDataset) -> FakeClock:
-    return FakeClock(dt.datetime.combine(dataset.as_of, dt.time(23, 59), tzinfo=dt.UTC))
+    # after every time in the data, on the as-of day (the connectors' "today")
+    return FakeClock(dt.datetime.combine(dataset.as_of, dt.time(23, 59, 30), tzinfo=dt.UTC))
 
 
 @pytest.fixture

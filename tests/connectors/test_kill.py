@@ -140,7 +140,7 @@ def test_a_sync_interrupted_between_batches_resumes_to_the_same_database(
 
     syncer.tenant(sqlite_engine)
     for source, n in (
-        (syncer.superops_source(page_size=20), 12),
+        (syncer.superops_source(page_size=50), 8),
         (syncer.quickbooks_source(sqlite_engine, page_size=10), 4),
     ):
         with pytest.raises(Crash):
@@ -148,7 +148,7 @@ def test_a_sync_interrupted_between_batches_resumes_to_the_same_database(
                 source,
                 SyncContext(sqlite_engine, "sample", now=syncer.clock.now, progress=crash_after(n)),
             )
-    syncer.superops(sqlite_engine, page_size=20)
+    syncer.superops(sqlite_engine, page_size=50)
     syncer.quickbooks(sqlite_engine, page_size=10)
 
     clean = make_engine(f"sqlite:///{tmp_path / 'clean.db'}")
@@ -157,7 +157,7 @@ def test_a_sync_interrupted_between_batches_resumes_to_the_same_database(
         syncer.vendors, kept = fresh, syncer.vendors
         try:
             syncer.tenant(clean)
-            syncer.superops(clean, page_size=20)
+            syncer.superops(clean, page_size=50)
             syncer.quickbooks(clean, page_size=10)
         finally:
             syncer.vendors = kept

@@ -90,10 +90,12 @@ def test_a_bookmark_older_than_30_days_means_a_full_requery_that_finds_deletions
     sqlite_engine: Engine, syncer: Any
 ) -> None:
     qb = syncer.vendors.quickbooks
+    # a hardware sale billed from QuickBooks only (not in SuperOps)
+    template = next(iter(qb.entities["Invoice"].values()))
+    qbo_id = qb.next_id("Invoice")
+    qb.add("Invoice", {**template, "Id": qbo_id, "DocNumber": "HW-9001", "Balance": 0.0})
     syncer.both(sqlite_engine)
-    # a QuickBooks-only invoice and a payment disappear while we are not looking
-    only_qbo = sorted(syncer.vendors.data.qbo_invoices - syncer.vendors.data.superops_invoices)[0]
-    qbo_id = syncer.vendors.ids.get("quickbooks", "invoices", only_qbo)
+    # that invoice and a payment disappear while we are not looking
     qb.delete("Invoice", qbo_id)
     payment = next(iter(qb.entities["Payment"]))
     qb.delete("Payment", payment)
@@ -118,11 +120,11 @@ def test_cdc_marks_a_deleted_synced_invoice_and_superops_does_not_resurrect_it(
     syncer.both(sqlite_engine)
     both = sorted(syncer.vendors.data.superops_invoices & syncer.vendors.data.qbo_invoices)[0]
     qb.delete("Invoice", syncer.vendors.ids.get("quickbooks", "invoices", both))
-    syncer.clock.advance(300)
+    syncer.clock.advance(5)
     summary = syncer.quickbooks(sqlite_engine)
     assert syncer.stream(summary, "invoices").mode == "cdc"
     so_id = syncer.vendors.ids.get("superops", "invoices", both)
-    syncer.clock.advance(300)
+    syncer.clock.advance(5)
     syncer.superops(sqlite_engine, force_full=True)
     with sqlite_engine.connect() as conn:
         deleted_at = conn.scalar(select(Invoice.deleted_at).where(Invoice.external_id == so_id))

@@ -68,7 +68,7 @@ def test_quickbooks_first_then_superops_still_ends_in_one_row_per_fact(
     assert second.reconciled["invoices_merged"] == len(
         syncer.vendors.data.superops_invoices & syncer.vendors.data.qbo_invoices
     )
-    syncer.clock.advance(600)
+    syncer.clock.advance(5)
     syncer.quickbooks(sqlite_engine)
     assert (
         compare_with_dataset(sqlite_engine, "sample", syncer.dataset.tables, syncer.vendors.ids)

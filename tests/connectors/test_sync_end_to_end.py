@@ -43,7 +43,7 @@ def test_full_sync_through_both_fakes_equals_the_dataset(engine: Engine, syncer:
 def test_second_sync_changes_nothing(sqlite_engine: Engine, syncer: Any) -> None:
     syncer.both(sqlite_engine)
     before = syncer.snapshot(sqlite_engine)
-    syncer.clock.advance(600)
+    syncer.clock.advance(5)
     again = [syncer.superops(sqlite_engine), syncer.quickbooks(sqlite_engine)]
     for summary in again:
         totals = summary.totals()
@@ -68,9 +68,9 @@ def test_incremental_sync_picks_up_only_changes(sqlite_engine: Engine, syncer: A
     entry |= {"itemId": "9000000000000000001", "qty": "1.25", "status": "APPROVED"}
     entry["billDateTime"] = syncer.dataset.as_of.isoformat() + "T10:00:00"
     so.add_worklog(entry)
-    # in QuickBooks: a payment clears an open invoice, another payment is deleted
-    open_invoice = next(i for i in qb.entities["Invoice"].values() if i["Balance"] > 0)
-    qb.update("Invoice", open_invoice["Id"], Balance=0.0)
+    # in QuickBooks: an invoice is partly reopened (a refund), a payment is deleted
+    open_invoice = next(i for i in qb.entities["Invoice"].values() if i["TotalAmt"] > 0)
+    qb.update("Invoice", open_invoice["Id"], Balance=1.0, DueDate="2099-01-01")
     doomed = next(iter(qb.entities["Payment"]))
     qb.delete("Payment", doomed)
     syncer.clock.advance(60)
@@ -101,7 +101,7 @@ def test_incremental_sync_picks_up_only_changes(sqlite_engine: Engine, syncer: A
         new_entry = conn.scalar(
             select(TimeEntry.hours).where(TimeEntry.external_id == "9000000000000000001")
         )
-    assert (status, balance) == ("paid", Decimal("0.00"))
+    assert (status, balance) == ("open", Decimal("1.00"))
     assert priorities == [("p1", "closed"), ("p1", "closed")]
     assert new_entry == Decimal("1.25")
 

@@ -94,3 +94,51 @@ def test_leaks_serve_the_saved_findings(served: TestClient, world: World) -> Non
         kind = findings[0].type
         only = served.get(f"/v1/leaks?type={kind}", headers=auth(world, "owner")).json()
         assert {i["type"] for i in only["items"]} == {kind}
+
+
+def test_forecast_serves_the_registered_forecast(served: TestClient, world: World) -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from mspilot.models.forecast import DemandForecast
+    from mspilot.models.registry import Registry
+
+    weeks = pd.date_range("2026-11-02", periods=4, freq="7D")
+    total = pd.DataFrame(
+        {
+            "week": weeks,
+            "tickets": [40.0, 42.5, 39.0, 55.0],
+            "tickets_lo": [30.0, 31.0, 29.0, 40.0],
+            "tickets_hi": [50.0, 52.0, 49.0, 70.0],
+            "hours": [120.0, 130.0, 118.0, 160.0],
+            "hours_lo": [100.0, 105.0, 99.0, 130.0],
+            "hours_hi": [140.0, 150.0, 139.0, 190.0],
+        }
+    )
+    total["technicians_needed"] = total["hours"] / 30.0
+    own = world.clients[0]
+    per_client = pd.DataFrame(
+        {"week": weeks, "client_id": own, "tickets": 4.0, "hours": 12.0, "method": "prophet"}
+    )
+    forecast = DemandForecast(
+        as_of=AS_OF,
+        total=total,
+        per_client=per_client,
+        capacity_hours=150.0,
+        backtest={"mase": 0.8},
+    )
+    Registry(world.data_dir, world.tenant_id, mlflow=False).register(
+        "forecast", forecast, metrics={"mase": 0.8}
+    )
+    body = served.get("/v1/forecast", headers=auth(world, "technician")).json()
+    assert [w["week"] for w in body["weeks"]] == [d.date().isoformat() for d in weeks]
+    assert [w["hours"] for w in body["weeks"]] == total["hours"].tolist()
+    assert body["weeks"][3]["technicians_needed"] == pytest.approx(160 / 30)
+    assert body["capacity_hours"] == 150.0 and body["backtest"] == {"mase": 0.8}
+    one = served.get(f"/v1/forecast?client_id={own}", headers=auth(world, "owner")).json()
+    assert one["client_id"] == own and {w["tickets"] for w in one["weeks"]} == {4.0}
+    missing = served.get("/v1/forecast?client_id=nobody", headers=auth(world, "owner"))
+    assert missing.status_code == 409
+    assert served.get("/v1/forecast", headers=auth(world, "client_user")).status_code == 403
+    assert dt.date.fromisoformat(body["as_of"]) == AS_OF

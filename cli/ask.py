@@ -39,6 +39,16 @@ ClientOpt = Annotated[str | None, typer.Option("--client-id", help="Client id fo
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at write time (tests swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _logs_to_stderr() -> None:
     """Structured logs go to stderr so stdout carries only the answer (or the JSON)."""
     import logging
@@ -50,7 +60,7 @@ def _logs_to_stderr() -> None:
     s = settings()
     configure_logging(s.log_format, s.log_level)
     structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
         wrapper_class=structlog.make_filtering_bound_logger(
             max(
                 logging.getLevelNamesMapping().get(s.log_level.upper(), logging.INFO),

@@ -27,6 +27,7 @@ from mspilot.connectors.http import RetryPolicy, Throttle, make_http_client
 from mspilot.connectors.quickbooks.source import QuickBooksSource
 from mspilot.connectors.runner import SyncSummary, run_source
 from mspilot.connectors.superops.source import SuperOpsSource
+from mspilot.core.ids import make_id
 from mspilot.core.settings import QuickBooksSettings, SuperOpsSettings
 from mspilot.db.loader import upsert_tenant
 
@@ -189,6 +190,18 @@ class DemoSyncResult:
     records: int = 0
     problems: list[str] = field(default_factory=list)
 
+    tenant_id: str = ""
+
+    def canonical_id(self, table: str, external_id: str) -> str | None:
+        """The database row id of a dataset row (ground truth names rows by the generator's
+        external ids; through the fakes they land under vendor ids). SuperOps wins where a
+        fact lives in both (one row per fact)."""
+        for vendor in ("superops", "quickbooks"):
+            vendor_id = self.ids.get(vendor, table, external_id)
+            if vendor_id is not None:
+                return make_id(self.tenant_id, vendor, vendor_id)
+        return None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "summaries": [s.as_dict() for s in self.summaries],
@@ -237,7 +250,11 @@ def sync_demo_through_fakes(
         )
         ids = vendors.ids
     result = DemoSyncResult(
-        summaries, ids, time.perf_counter() - started, sum(s.records for s in summaries)
+        summaries,
+        ids,
+        time.perf_counter() - started,
+        sum(s.records for s in summaries),
+        tenant_id=tenant.id,
     )
     if verify:
         from mspilot.connectors.fakes.compare import compare_with_dataset

@@ -156,4 +156,10 @@ def test_demo_sync_function_loads_the_dataset(sqlite_engine: Engine, dataset: An
 
     result = sync_demo_through_fakes(sqlite_engine, dataset, verify=True)
     assert result.problems == []
+    # ground truth names rows by the generator's ids: the result maps them to database rows
+    some_line = dataset.tables["invoice_lines"][0]["external_id"]
+    row_id = result.canonical_id("invoice_lines", some_line)
+    with sqlite_engine.connect() as conn:
+        found = conn.scalar(text("SELECT count(*) FROM invoice_lines WHERE id = :i"), {"i": row_id})
+    assert found == 1
     assert result.records >= sum(len(v) for k, v in dataset.tables.items() if k != "invoice_lines")

@@ -40,6 +40,7 @@ class Call:
 class FakeSlack:
     emails: dict[str, str] = field(default_factory=dict)  # Slack user id -> e-mail
     not_in_channel: set[str] = field(default_factory=set)
+    socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -100,6 +101,10 @@ class FakeSlack:
         channel = str(body.get("channel") or body.get("channel_id") or "")
         if channel in self.not_in_channel and method.startswith("chat."):
             return {"ok": False, "error": "not_in_channel"}
+        if method == "apps.connections.open":
+            if self.socket_url is None:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_url}
         if method == "auth.test":
             return {
                 "ok": True,
@@ -202,3 +207,81 @@ class FakeSlack:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+class SocketModeServer:
+    """A WebSocket endpoint playing Slack's Socket Mode side: it sends each queued envelope to
+    the connected client and records the client's acknowledgements."""
+
+    def __init__(self) -> None:
+        self.acks: list[dict[str, Any]] = []
+        self.connected = threading.Event()
+        self._outbox: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._loop: Any = None
+        self._runner: Any = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/link"
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        with self._lock:
+            self._outbox.append(envelope)
+
+    def __enter__(self) -> SocketModeServer:
+        import asyncio
+
+        from aiohttp import WSMsgType, web
+
+        server = self
+
+        async def link(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse(autoping=True)
+            await ws.prepare(request)
+            server.connected.set()
+
+            async def pump() -> None:
+                while not ws.closed:
+                    with server._lock:
+                        out, server._outbox[:] = list(server._outbox), []
+                    for envelope in out:
+                        await ws.send_str(json.dumps(envelope))
+                    await asyncio.sleep(0.02)
+
+            sender = asyncio.ensure_future(pump())
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    server.acks.append(json.loads(msg.data))
+            sender.cancel()
+            return ws
+
+        started = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_get("/link", link)
+            self._runner = web.AppRunner(app)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            started.set()
+            loop.run_forever()
+
+        threading.Thread(target=serve, daemon=True).start()
+        started.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import asyncio
+
+        if self._loop is not None:
+            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+            try:
+                fut.result(5)
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from mspilot.agent.artifacts import to_table
 from mspilot.agent.grounding import build_evidence, numbers_in, ungrounded_numbers
-from mspilot.agent.plan import Renderer, Route, Router
+from mspilot.agent.plan import PlannedCall, Renderer, Route, Router
 from mspilot.agent.render import NO_ANSWER, citation_line, render_results
 from mspilot.agent.state import AgentState, Budget
 from mspilot.agent.toolcalls import parse_content_tool_calls, validate_call
@@ -142,7 +142,7 @@ def make_route_node(
         return {
             "mode": "llm" if has_model else "none",
             "intent": None,
-            "hints": decision.slots if decision is not None else None,
+            "hints": _hints(decision),
             "question": question,
             "deadline": deadline,
         }
@@ -164,6 +164,17 @@ def period_code(period: dict[str, str]) -> str | dict[str, str]:
     if (start.month, start.day) == (1, 1) and add_months(start, 12) == end:
         return str(start.year)
     return period
+
+
+def _hints(decision: Route | None) -> dict[str, Any] | None:
+    """The router's slots, plus its plan as a safety net if the model plans nothing."""
+    if decision is None:
+        return None
+    return {
+        **decision.slots,
+        "_intent": decision.intent,
+        "_calls": [c.model_dump() for c in decision.calls],
+    }
 
 
 def hint_text(hints: dict[str, Any] | None) -> str:
@@ -261,6 +272,23 @@ def make_planner_node(
                 )
             )
             ai = _normalise_ai(bound.invoke([*prompt, fix]), known, by_name)
+        plan: dict[str, Any] = state.get("hints") or {}
+        if rounds == 1 and not ai.tool_calls and not ai.text.strip() and plan.get("_calls"):
+            # the model planned nothing: fall back to the router's plan (answered as the router)
+            log.info("agent.planner.router_fallback", intent=plan.get("_intent"))
+            fallback = Route(
+                intent=str(plan.get("_intent")),
+                confidence=0.0,
+                confident=False,
+                calls=[PlannedCall(**c) for c in plan["_calls"]],
+            )
+            slots = {k: v for k, v in plan.items() if not k.startswith("_")}
+            return {
+                "messages": [_ai_with_calls(fallback)],
+                "planner_rounds": rounds,
+                "mode": "router",
+                "intent": {"intent": fallback.intent, "confidence": 0.0, **slots},
+            }
         return {"messages": [ai], "planner_rounds": rounds}
 
     return planner

@@ -330,3 +330,20 @@ def test_metric_answer_without_its_value_falls_back_to_the_template() -> None:
     )
     assert out["grounded"] is False
     assert "$12,345.67" in out["answer"]
+
+
+def test_model_that_plans_nothing_falls_back_to_the_routers_plan() -> None:
+    class Unsure:
+        def route(self, question: str, last_intent: dict[str, Any] | None = None) -> Route:
+            return Route(
+                intent="metric", confidence=0.4, confident=False,
+                calls=[PlannedCall(name="query_metrics", args={"metric": "tickets"})],
+                slots={"metric": "tickets"},
+            )  # fmt: skip
+
+    calls: list[dict[str, Any]] = []
+    model = script(AIMessage(content=""))
+    graph = build_graph(model, make_tools(calls), InMemorySaver(), router=Unsure(), today=TODAY)
+    out = graph.invoke(new_turn("tix?"), CFG)
+    assert calls == [{"tool": "query_metrics", "metric": "tickets", "period": None}]
+    assert out["mode"] == "router" and "42" in out["answer"]

@@ -126,7 +126,12 @@ class SlackBridge:
             header=header,
             interval_s=self.settings.slack.update_interval_s,
         )
-        state.audit.submit(
+        self._audit(user, channel, question, answer)
+        return answer, ts
+
+    def _audit(self, user: UserRow, channel: str, question: str, answer: Any | None) -> None:
+        calls = answer.tool_calls if answer is not None else []
+        self.state.audit.submit(
             AuditRecord(
                 tenant_id=user.tenant_id,
                 role=user.role,
@@ -136,14 +141,24 @@ class SlackBridge:
                 user_id=user.id,
                 client_id=user.client_id,
                 question=question,
-                tools=[
-                    {"name": t.name, "args": t.args, "ok": t.ok, "rows": t.rows}
-                    for t in (answer.tool_calls if answer is not None else [])
-                ],
-                rows_out=sum(t.rows for t in answer.tool_calls) if answer is not None else 0,
+                tools=[{"name": t.name, "args": t.args, "ok": t.ok, "rows": t.rows} for t in calls],
+                rows_out=sum(t.rows for t in calls),
             )
         )
-        return answer, ts
+
+    async def answer_privately(
+        self, respond: Any, user: UserRow, channel: str, question: str, header: str | None
+    ) -> None:
+        """Answer through ``response_url``, visible to the asker only (no streaming)."""
+        ctx = self.state.tool_context(user.tenant_id, user.role, user.client_id)
+        answer = await self.state.agent.aask(question, ctx, None)
+        self._audit(user, channel, question, answer)
+        await respond(
+            text=clip(answer.answer, 3000),
+            blocks=answer_blocks(answer, header),
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
     async def on_message(self, client: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
         team_id = str(body.get("team_id") or event.get("team") or "")
@@ -205,9 +220,7 @@ class SlackBridge:
             )
         except SlackApiError as exc:  # e.g. the bot is not in that channel: answer privately
             log.info("slash answer posted privately", error=exc.response.get("error"))
-            ctx = self.state.tool_context(user.tenant_id, user.role, user.client_id)
-            answer = await self.state.agent.aask(text, ctx, None)
-            await respond(text=clip(answer.answer, 3000), blocks=answer_blocks(answer, header))
+            await self.answer_privately(respond, user, channel, text, header)
 
     async def send_digest_preview(self, respond: Any, user: UserRow) -> None:
         if not any(user.role in d.audience for d in DETECTORS.values()):
@@ -262,7 +275,10 @@ class SlackBridge:
             for b in message.get("blocks") or []
         ]
         if (body.get("container") or {}).get("is_ephemeral"):
-            await respond(replace_original=True, text=message.get("text", ""), blocks=blocks)
+            if blocks:
+                await respond(replace_original=True, text=message.get("text", ""), blocks=blocks)
+            else:  # Slack does not send an ephemeral message's blocks back: just say it
+                await respond(replace_original=False, response_type="ephemeral", text=note)
             return
         channel = (body.get("channel") or {}).get("id")
         await client.chat_update(
@@ -383,7 +399,7 @@ class SlackBridge:
             )
 
     async def on_explain(
-        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
     ) -> None:
         await ack()
         user = await self._who(client, body)
@@ -408,8 +424,6 @@ class SlackBridge:
             return
         item = await asyncio.to_thread(store.find_item, self.engine, user.tenant_id, key)
         channel = str((body.get("channel") or {}).get("id"))
-        ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
-        thread_ts = None if ephemeral else (body.get("message") or {}).get("ts")
         lines = [f"*Explaining:* {item.title}" if item else f"*Explaining:* {key}"]
         if item is not None:
             lines.append(item.body)
@@ -417,15 +431,21 @@ class SlackBridge:
                 lines.append("Drivers: " + "; ".join(item.drivers))
             if item.evidence:
                 lines.append("Evidence: " + ", ".join(item.evidence[:15]))
-        posted = await client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text=clip("\n".join(lines))
-        )
-        root = str(thread_ts or posted["ts"])
         template = EXPLAIN.get(detector_of(key).name, "Tell me more about {client}.")
         question = template.format(
             client=(item.client_name if item and item.client_name else "this client"),
             period=(item.data.get("period_start", "") if item else ""),
         )
+        if (body.get("container") or {}).get("is_ephemeral"):
+            # a digest shown only to this person (/mspilot digest): explain only to them too
+            header = clip("\n".join(lines))
+            await self.answer_privately(respond, user, channel, question, header)
+            return
+        thread_ts = (body.get("message") or {}).get("ts")
+        posted = await client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=clip("\n".join(lines))
+        )
+        root = str(thread_ts or posted["ts"])
         team_id = str((body.get("team") or {}).get("id") or "")
         await self.ask(
             client,
@@ -485,6 +505,6 @@ def register(app: AsyncApp, bridge: SlackBridge) -> None:
 
     @app.action(ACTION_IDS["explain"])
     async def on_explain(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any
+        ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
     ) -> None:
-        await bridge.on_explain(ack, body, action, client)
+        await bridge.on_explain(ack, body, action, client, respond)

@@ -69,9 +69,16 @@ def _button(posted: dict[str, Any], action_id: str, detector: str) -> dict[str, 
 
 
 def _press(
-    tc: TestClient, posted: dict[str, Any], button: dict[str, Any], user: str
+    tc: TestClient,
+    posted: dict[str, Any],
+    button: dict[str, Any],
+    user: str,
+    *,
+    private_reply_to: str | None = None,
 ) -> dict[str, Any]:
-    payload = {
+    """Press ``button`` on the digest message (or, with ``private_reply_to``, on a copy shown
+    only to ``user``: Slack then sends no message, just a response_url)."""
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "team": {"id": TEAM, "domain": "fake"},
         "user": {"id": user, "team_id": TEAM},
@@ -88,6 +95,10 @@ def _press(
         },
         "actions": [button],
     }
+    if private_reply_to is not None:
+        payload["container"]["is_ephemeral"] = True
+        payload["response_url"] = private_reply_to
+        del payload["message"]
     assert send_interaction(tc, payload).status_code == 200
     return payload
 
@@ -233,6 +244,21 @@ def test_explain_opens_an_agent_thread_under_the_digest(
             and c.body.get("channel") == "CDIGEST"
         ),
     )
+
+
+def test_explain_on_a_private_digest_answers_privately(
+    client: TestClient, slack: FakeSlack, posted: dict[str, Any]
+) -> None:
+    explain = _button(posted, "insight_explain", "churn_risk")
+    before = len(slack.of("chat.postMessage"))
+    _press(client, posted, explain, "UOWNER", private_reply_to=slack.response_url("explain"))
+    (reply,) = slack.wait_for("response_url", where=lambda c: c.response["path"] == "explain")
+    assert reply.body["response_type"] == "ephemeral" and "Explaining" in json.dumps(reply.body)
+    assert len(slack.of("chat.postMessage")) == before  # nothing posted to the channel
+    snooze = _button(posted, "insight_snooze", "pricing")
+    _press(client, posted, snooze, "UOWNER", private_reply_to=slack.response_url("snz"))
+    (note,) = slack.wait_for("response_url", where=lambda c: c.response["path"] == "snz")
+    assert "Snoozed until" in note.body["text"]
 
 
 def test_digest_on_demand_is_filtered_by_role(client: TestClient, slack: FakeSlack) -> None:

@@ -33,7 +33,17 @@ R = TypeVar("R")
 
 @functools.cache
 def settings() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    from mspilot.core.errors import ConfigurationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"bad settings (MSPILOT_* / .env): {problems}") from None
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:

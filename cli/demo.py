@@ -254,6 +254,99 @@ def load(as_json: AsJson = False) -> None:
     emit_json(summary) if as_json else _print_load(summary)
 
 
+Via = Annotated[
+    str,
+    typer.Option(
+        "--via",
+        help="direct: through the loader; connectors: served by the fake SuperOps and "
+        "QuickBooks servers and synced through the real connectors (the customer's path).",
+    ),
+]
+
+
+def _sync_via_connectors(show: bool) -> dict[str, Any]:
+    """Load the generated demo through the fake vendors and the real connectors."""
+    from types import SimpleNamespace
+
+    from mspilot.connectors.demo_sync import sync_demo_through_fakes
+
+    root = demo_dir()
+    index = store.read_index(root)
+    s = settings()
+    engine = make_engine(s.resolved_database_url)
+    started = time.perf_counter()
+    migrate.upgrade(engine)
+    summary: dict[str, Any] = {"database": repr(engine.url), "tenants": {}, "via": "connectors"}
+    try:
+        with progress_bar(show) as progress:
+            task = progress.add_task("syncing", total=None)
+
+            def step(stream: str, done: int, total: int | None) -> None:
+                progress.update(task, description=f"sync {stream}", completed=done, total=total)
+
+            for tenant_id in index["tenants"]:
+                manifest = store.read_manifest(root, tenant_id)
+                dataset = SimpleNamespace(
+                    tenant=store.tenant_from_json(manifest["tenant"]),
+                    tables=store.read_tables(root, tenant_id),
+                )
+                result = sync_demo_through_fakes(
+                    engine,
+                    dataset,
+                    as_of=dt.date.fromisoformat(index["config"]["as_of"]),
+                    progress=step,
+                )
+                summary["tenants"][tenant_id] = result.as_dict()
+        analyze(engine)
+    finally:
+        engine.dispose()
+    summary["as_of"] = index["config"]["as_of"]
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _train(tenant_ids: list[str], as_of: dt.date, show: bool) -> dict[str, Any]:
+    from mspilot.core.clock import Clock
+    from mspilot.models.training import train_all
+
+    s = settings()
+    engine = make_engine(s.resolved_database_url)
+    out: dict[str, Any] = {}
+    try:
+        with progress_bar(show) as progress:
+            for tenant_id in tenant_ids:
+                task = progress.add_task(f"{tenant_id}: training", total=None)
+
+                def step(name: str, task: TaskID = task, tenant_id: str = tenant_id) -> None:
+                    progress.update(task, description=f"{tenant_id}: {name}", advance=1)
+
+                report = train_all(engine, tenant_id, s.data_dir, Clock(as_of), on_step=step)
+                progress.update(task, description=f"{tenant_id}: trained", total=1, completed=1)
+                out[tenant_id] = {
+                    "versions": {k: v.version for k, v in report.versions.items()},
+                    "metrics": report.metrics,
+                    "seconds": round(report.timings.get("total", 0.0), 2),
+                }
+    finally:
+        engine.dispose()
+    return out
+
+
+def _index_knowledge(tenant_ids: list[str]) -> dict[str, Any]:
+    from mspilot.tools.knowledge import KnowledgeBase
+
+    s = settings()
+    kb = KnowledgeBase(s.data_dir)
+    engine = make_engine(s.resolved_database_url)
+    try:
+        report: dict[str, Any] = {"documents": kb.index_documents().as_dict()}
+        for tenant_id in tenant_ids:
+            report[tenant_id] = kb.index_tickets(engine, tenant_id).as_dict()
+    finally:
+        engine.dispose()
+    return report
+
+
 @app.command()
 @friendly_errors
 def run(
@@ -262,14 +355,52 @@ def run(
     clients: Clients = 150,
     tenants: Tenants = 1,
     years: Years = 3,
+    via: Via = "direct",
+    train: Annotated[bool, typer.Option(help="Train the models after loading.")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Finish by serving the API, chat and the demo portal.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
     as_json: AsJson = False,
 ) -> None:
-    """Generate the demo MSP and load it, in one go."""
+    """The demo's main job: generate the demo MSP, load it, pin the product's clock to its
+    as-of date, train the models, index the knowledge base, show this week's digest, and
+    (with --serve) serve the chat widget on a demo portal page."""
+    if via not in ("direct", "connectors"):
+        raise UserInputError(f"--via is direct or connectors, not {via!r}")
     config = _config(seed, as_of, clients, tenants, years)
-    generated = _generate(config, show=not as_json)
-    loaded = _load(show=not as_json)
+    show = not as_json
+    result: dict[str, Any] = {"generate": _generate(config, show=show)}
+    if show:
+        _print_generate(result["generate"])
+    result["load"] = _load(show=show) if via == "direct" else _sync_via_connectors(show=show)
+    if show and via == "direct":
+        _print_load(result["load"])
+    settings().pin_today(config.as_of)
+    tenant_ids = list(result["generate"]["tenants"])
+    if train:
+        result["train"] = _train(tenant_ids, config.as_of, show=show)
+        result["knowledge"] = _index_knowledge(tenant_ids)
+        digest = _digest_preview(tenant_ids[0])
+        result["digest"] = digest.model_dump(mode="json")
+        if show:
+            from mspilot.insights.render import to_text
+
+            console.print(to_text(digest))
     if as_json:
-        emit_json({"generate": generated, "load": loaded})
-        return
-    _print_generate(generated)
-    _print_load(loaded)
+        emit_json(result)
+    else:
+        console.print(
+            f"[bold green]Demo ready.[/] The product's clock is pinned to {config.as_of} "
+            f"({settings().data_dir / 'today'})."
+        )
+    if serve:
+        from mspilot.cli.serve import serve as serve_api
+
+        serve_api(host="127.0.0.1", port=port, workers=1, demo_portal=True, log_format="console")
+
+
+def _digest_preview(tenant_id: str) -> Any:
+    from mspilot.insights import preview
+
+    return preview(settings(), tenant_id)

@@ -10,8 +10,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PINNED_TODAY_FILE = "today"
 
 
 class LLMSettings(BaseModel):
@@ -47,7 +49,7 @@ class QuickBooksSettings(BaseModel):
     """QuickBooks Online Accounting API v3 (connectors issue)."""
 
     base_url: str = "https://quickbooks.api.intuit.com"
-    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105
     realm_id: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
@@ -136,8 +138,9 @@ class Settings(BaseSettings):
     )
     today: dt.date | None = Field(
         default=None,
-        description="The product's clock. Default: the real date. The demo pins it to the "
-        "data's as-of date so that 'last month' means the same thing as in the data.",
+        description="The product's clock. Default: the date pinned in <data_dir>/today (the "
+        "demo writes the data's as-of date there so that 'last month' means the same thing as "
+        "in the data), else the real date.",
     )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
@@ -156,6 +159,23 @@ class Settings(BaseSettings):
         description="Encrypts stored source credentials (Fernet key, or any string of 16+ "
         "characters from which one is derived).",
     )
+
+    @model_validator(mode="after")
+    def _pinned_today(self) -> Settings:
+        """Without MSPILOT_TODAY, a date pinned in ``<data_dir>/today`` sets the clock."""
+        pin = self.data_dir / PINNED_TODAY_FILE
+        if self.today is None and pin.is_file():
+            try:
+                self.today = dt.date.fromisoformat(pin.read_text().strip())
+            except ValueError as exc:
+                raise ValueError(f"{pin} must hold a date like 2026-10-31") from exc
+        return self
+
+    def pin_today(self, day: dt.date) -> None:
+        """Pin the product's clock for this data directory (the demo's as-of date)."""
+        self.ensure_data_dir()
+        (self.data_dir / PINNED_TODAY_FILE).write_text(day.isoformat() + "\n")
+        self.today = day
 
     @property
     def resolved_database_url(self) -> str:

@@ -179,6 +179,7 @@ def _load(show: bool) -> dict[str, Any]:
     finally:
         engine.dispose()
     summary["as_of"] = index["config"]["as_of"]
+    s.pin_today(dt.date.fromisoformat(summary["as_of"]))
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -225,8 +226,8 @@ def _print_load(summary: dict[str, Any]) -> None:
     )
     console.print(f"data-quality issues: {issues}")
     console.print(
-        f"The demo's clock is {summary['as_of']}: set MSPILOT_TODAY={summary['as_of']} so that "
-        "'last month' means the same thing as in the data."
+        f"The product's clock is pinned to the demo's as-of date {summary['as_of']} "
+        f"({settings().data_dir / 'today'}; MSPILOT_TODAY overrides it)."
     )
 
 
@@ -376,7 +377,7 @@ def run(
     result["load"] = _load(show=show) if via == "direct" else _sync_via_connectors(show=show)
     if show and via == "direct":
         _print_load(result["load"])
-    settings().pin_today(config.as_of)
+    settings().pin_today(config.as_of)  # --via connectors loads without _load()
     tenant_ids = list(result["generate"]["tenants"])
     if train:
         result["train"] = _train(tenant_ids, config.as_of, show=show)

@@ -25,8 +25,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_run_generates_writes_truth_and_loads(data_dir: Path) -> None:
     runner = CliRunner()
-    args = ["demo", "run", "--clients", "6", "--tenants", "2", "--years", "1", "--json"]
-    result = runner.invoke(app, args)
+    args = ["demo", "run", "--clients", "6", "--tenants", "2", "--years", "1", "--no-train"]
+    result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert list(out["generate"]["tenants"]) == ["demo", "demo2"]
@@ -67,3 +67,27 @@ def test_load_without_a_generated_demo_says_what_to_do(data_dir: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "load"])
     assert result.exit_code != 0
     assert "mspilot demo generate" in " ".join(result.output.split())
+
+
+def test_run_is_the_main_job_trains_indexes_and_pins_the_clock(data_dir: Path) -> None:
+    """``demo run`` (what ``make demo`` calls) ends with trained models, an indexed knowledge
+    base, this week's digest and the product clock pinned to the data's as-of date."""
+    args = ["demo", "run", "--clients", "40", "--years", "2", "--as-of", "2026-06-30"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (data_dir / "today").read_text().strip() == "2026-06-30"
+    context.settings.cache_clear()
+    assert context.settings().today is not None
+    assert context.settings().today.isoformat() == "2026-06-30"
+    trained = out["train"]["demo"]
+    assert "churn" in trained["versions"]
+    assert out["knowledge"]["documents"]["added"] > 0
+    assert out["knowledge"]["demo"]["added"] > 0  # ticket resolutions
+    assert out["digest"]["items"], "the demo's digest has something to say"
+
+
+def test_run_rejects_an_unknown_load_path(data_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "run", "--via", "ftp"])
+    assert result.exit_code == 2
+    assert "--via" in result.output

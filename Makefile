@@ -14,9 +14,11 @@ $(UV):
 install: $(UV)
 	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e ".[dev]"
 
-## demo: install, generate + load the demo MSP, train the models, serve chat + widget
+## demo: install (with the bundled CPU LLM), generate + load the demo MSP, train the models,
+## index the knowledge base, show the digest, then serve the API + chat widget on :8000
 demo: install
-	$(BIN)/mspilot demo run
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e ".[local-llm]"
+	$(BIN)/mspilot demo run --serve --port $(or $(PORT),8000)
 
 ## test: install test dependencies and run the default (not slow) test suite
 test: install

@@ -176,6 +176,12 @@ class LicenseRecord(Record):
     starts_on: dt.date | None = None
     ends_on: dt.date | None = None
 
+    @model_validator(mode="after")
+    def _dates(self) -> LicenseRecord:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on before starts_on")
+        return self
+
 
 RECORDS: dict[str, type[Record]] = {
     "clients": ClientRecord,

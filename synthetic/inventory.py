@@ -78,6 +78,7 @@ def license_rows(panel: Panel, window: Window, licenses: list[License]) -> list[
     rows = []
     for lic in licenses:
         churned = panel.churned_on[lic.client]
+        starts_on = window.month_date(lic.start)
         rows.append(
             {
                 "external_id": lic.external_id,
@@ -87,8 +88,9 @@ def license_rows(panel: Panel, window: Window, licenses: list[License]) -> list[
                 "seats_in_use": 0 if churned else int(lic.in_use[-1]),
                 "unit_cost": lic.unit_cost,
                 "unit_price": lic.unit_price,
-                "starts_on": window.month_date(lic.start),
-                "ends_on": churned,
+                "starts_on": starts_on,
+                # a client that left mid-month before the licence's first month: ends at start
+                "ends_on": max(churned, starts_on) if churned else None,
             }
         )
     return rows

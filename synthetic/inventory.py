@@ -56,6 +56,8 @@ def build_licenses(panel: Panel, window: Window, rng: np.random.Generator) -> li
             counts = np.ceil(source * coverage).astype(np.int64)
             in_month = alive[i] & (np.arange(months) >= start)
             in_use = np.where(in_month, counts, 0).astype(np.int64)
+            if not in_month.any():
+                continue  # a late add-on the client left before: never subscribed
             unit_cost = Decimal(cost)
             out.append(
                 License(
@@ -89,8 +91,7 @@ def license_rows(panel: Panel, window: Window, licenses: list[License]) -> list[
                 "unit_cost": lic.unit_cost,
                 "unit_price": lic.unit_price,
                 "starts_on": starts_on,
-                # a client that left mid-month before the licence's first month: ends at start
-                "ends_on": max(churned, starts_on) if churned else None,
+                "ends_on": churned,
             }
         )
     return rows

@@ -184,13 +184,43 @@ def _grammar_property(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"type": "string"}
 
 
-def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+def _pin_to_hints(props: dict[str, Any], hints: dict[str, Any]) -> dict[str, Any]:
+    """Names and dates the router resolved are fixed; what to compute is the model's choice.
+
+    A 0.5B model fills free-form ``filters`` with invented values and adds dimensions and
+    top-N nobody asked for; so names, dates, breakdowns and top-N that the router read are
+    constants (or left out when the question had none). The model still picks the tool, the
+    metric and the order.
+    """
+    out = dict(props)
+    if "filters" in out:
+        if hints.get("filters"):
+            out["filters"] = {"const": hints["filters"]}
+        else:
+            out.pop("filters")
+    if "period" in out and hints.get("period_code"):
+        out["period"] = {"const": hints["period_code"]}
+    if "client" in out and hints.get("clients"):
+        out["client"] = {"const": hints["clients"][0]}
+    if "top_n" in out:
+        if hints.get("top_n"):
+            out["top_n"] = {"const": hints["top_n"]}
+        else:
+            out.pop("top_n")
+    if "dimensions" in out and hints.get("metric"):  # the router read the question's shape
+        out["dimensions"] = {"const": list(hints.get("dimensions") or [])}
+    return out
+
+
+def call_schema(tools: list[dict[str, Any]], hints: dict[str, Any] | None = None) -> dict[str, Any]:
     """One JSON tool call for any of ``tools``: what the model's output is constrained to."""
     options = []
     for tool in tools:
         fn = tool["function"]
         params = fn.get("parameters") or {}
         props = {k: _grammar_property(k, v) for k, v in (params.get("properties") or {}).items()}
+        if hints is not None:
+            props = _pin_to_hints(props, hints)
         options.append(
             {
                 "type": "object",
@@ -226,6 +256,9 @@ def tool_listing(tools: list[dict[str, Any]]) -> str:
 
 class LocalChatModel(BaseChatModel):
     """xllamacpp chat completions with JSON-in-content tool calls."""
+
+    #: the planner passes the router's resolved names and dates (``hints=...``)
+    accepts_hints: bool = True
 
     model_path: str
     n_ctx: int = 4096
@@ -269,7 +302,10 @@ class LocalChatModel(BaseChatModel):
                 payload.insert(0, {"role": "system", "content": listing})
             request["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "tool_call", "schema": call_schema(self.tools)},
+                "json_schema": {
+                    "name": "tool_call",
+                    "schema": call_schema(self.tools, kwargs.get("hints")),
+                },
             }
         if stop:
             request["stop"] = stop

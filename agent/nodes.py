@@ -262,7 +262,14 @@ def make_planner_node(
             *llm_history(state.get("messages", [])),
         ]
         bound = bound_for(selected)
-        ai = _normalise_ai(bound.invoke(prompt), known, by_name)
+        extra: dict[str, Any] = {}
+        if getattr(model, "accepts_hints", False) and state.get("hints") is not None:
+            raw = state.get("hints") or {}
+            extra["hints"] = {
+                **{k: v for k, v in raw.items() if not k.startswith("_")},
+                "period_code": period_code(raw["period"]) if raw.get("period") else None,
+            }
+        ai = _normalise_ai(bound.invoke(prompt, **extra), known, by_name)
         errors = [err for call in ai.tool_calls if (err := validate_call(call, by_name))]
         if errors:  # one corrective retry, the bad call is not kept
             log.info("agent.planner.retry", errors=errors)
@@ -271,7 +278,7 @@ def make_planner_node(
                     error="; ".join(errors), tools=", ".join(sorted(known))
                 )
             )
-            ai = _normalise_ai(bound.invoke([*prompt, fix]), known, by_name)
+            ai = _normalise_ai(bound.invoke([*prompt, fix], **extra), known, by_name)
         plan: dict[str, Any] = state.get("hints") or {}
         if rounds == 1 and not ai.tool_calls and not ai.text.strip() and plan.get("_calls"):
             # the model planned nothing: fall back to the router's plan (answered as the router)

@@ -16,7 +16,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 sys.path.insert(0, str(Path(__file__).parent))
 from agent_fakes import make_tools
 
-from mspilot.agent.local_llm import _openai_messages, compact_tool_schema
+from mspilot.agent.local_llm import _openai_messages, call_schema, compact_tool_schema
 from mspilot.agent.local_model import BundledModel, assemble
 from mspilot.agent.tool_retrieval import ToolRetriever
 from mspilot.core.errors import ConfigurationError
@@ -83,6 +83,15 @@ def test_compact_schema_keeps_names_and_enumerations() -> None:
     assert set(compact["function"]["parameters"]["properties"]) == {"metric", "period"}
     assert compact["function"]["parameters"]["properties"]["period"]["type"] == "string"
     assert len(str(compact)) < len(str(full))
+
+
+def test_grammar_pins_names_dates_and_shape_the_router_read() -> None:
+    schema = compact_tool_schema(convert_to_openai_tool(make_tools()[0]))
+    free = call_schema([schema])["properties"]["arguments"]["properties"]
+    assert free["period"]["pattern"].startswith("^[0-9]{4}")
+    pinned = call_schema([schema], {"period_code": "2026-09", "metric": "tickets"})
+    assert pinned["properties"]["arguments"]["properties"]["period"] == {"const": "2026-09"}
+    assert pinned["properties"]["name"] == {"const": "query_metrics"}
 
 
 def test_tool_retrieval_picks_the_tools_a_question_needs() -> None:

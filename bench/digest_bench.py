@@ -7,9 +7,9 @@ Setup (not timed): a demo tenant of ``--clients`` clients is generated and loade
 churn, leak and forecast models trained with ``train_all`` (kept in ``--workdir`` and reused
 by later runs). Then, measured in the same run:
 
-- **baseline**: only scoring the models the digest reads — the churn genome and
-  probabilities, the pricing optimiser (given those probabilities), the saved leak findings
-  and the registered forecast;
+- **baseline**: only scoring the models the digest reads, one after the other — the churn
+  genome and probabilities, the pricing inputs and optimiser (given those probabilities), the
+  saved leak findings and the registered forecast;
 - **digest**: ``build_digest`` end to end (the same scoring, churn drivers for flagged
   clients, the four detectors, dedupe against what was sent, feedback and thresholds), plus
   rendering to text, HTML and Block Kit;
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -75,14 +76,14 @@ def setup(workdir: Path, clients: int, years: int) -> tuple[Any, str, dict[str, 
 
 
 def score_only(engine: Any, tenant_id: str, data_dir: Path) -> dict[str, int]:
-    """The baseline: score every model the digest reads, nothing else."""
+    """The baseline: score every model the digest reads, nothing else (one pass each)."""
     import numpy as np
 
-    from mspilot.core.clock import Clock
     from mspilot.models.features import build_features
     from mspilot.models.leaks import load_findings
+    from mspilot.models.pricing import optimise_prices
     from mspilot.models.pricing_data import load_pricing_inputs
-    from mspilot.models.pricing_service import history_response, price_portfolio
+    from mspilot.models.pricing_service import default_policy, history_response
     from mspilot.models.registry import Registry
 
     registry = Registry(data_dir, tenant_id, mlflow=False)
@@ -93,15 +94,31 @@ def score_only(engine: Any, tenant_id: str, data_dir: Path) -> dict[str, int]:
     inputs = load_pricing_inputs(engine, tenant_id, AS_OF)
     base = np.array([by_id.get(c, float(np.median(risk))) for c in inputs.client_id])
     response, _fit = history_response(engine, tenant_id, AS_OF, data_dir, inputs, base=base)
-    report = price_portfolio(engine, tenant_id, Clock(AS_OF), data_dir, response=response)
+    recs = optimise_prices(inputs, response, default_policy(engine, tenant_id), AS_OF)
     leaks = load_findings(data_dir, tenant_id)
     forecast = registry.load("forecast")
     return {
         "clients_scored": len(risk),
-        "priced": len(report.recommendations),
+        "priced": len(recs),
         "leaks": len(leaks),
         "forecast_weeks": len(forecast.total),
     }
+
+
+def retrain(engine: Any, tenant_id: str, data_dir: Path) -> float:
+    from mspilot.core.clock import Clock
+    from mspilot.models.training import train_all
+
+    t = time.perf_counter()
+    train_all(
+        engine,
+        tenant_id,
+        data_dir,
+        Clock(AS_OF),
+        kinds=["churn", "leaks", "forecast"],
+        mlflow=False,
+    )
+    return time.perf_counter() - t
 
 
 def digest_once(engine: Any, tenant_id: str, data_dir: Path) -> Any:
@@ -115,13 +132,13 @@ def digest_once(engine: Any, tenant_id: str, data_dir: Path) -> Any:
     return digest
 
 
-def _median_time(fn: Any, repeat: int) -> tuple[float, Any]:
+def _times(fn: Any, repeat: int) -> tuple[list[float], Any]:
     times, result = [], None
     for _ in range(repeat):
         t = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), result
+    return times, result
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,16 +153,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with engine.begin() as conn:  # start from "nothing sent yet"
         conn.execute(delete(InsightSent).where(InsightSent.tenant_id == tenant_id))
         conn.execute(delete(DigestRun).where(DigestRun.tenant_id == tenant_id))
-    score_only(engine, tenant_id, workdir)  # warm caches (imports, model files) for both
-    baseline_s, scored = _median_time(lambda: score_only(engine, tenant_id, workdir), args.repeat)
-    digest_s, digest = _median_time(lambda: digest_once(engine, tenant_id, workdir), args.repeat)
+    try:  # warm caches (imports, model files) for both; retrain models the code outgrew
+        score_only(engine, tenant_id, workdir)
+    except Exception as exc:
+        print(f"retraining: the stored models no longer load or score ({exc})")
+        setup_s["retrain"] = retrain(engine, tenant_id, workdir)
+        score_only(engine, tenant_id, workdir)
+    # interleaved, so both see the same machine load (other processes share the cores)
+    baseline_t: list[float] = []
+    digest_t: list[float] = []
+    scored: Any = None
+    digest: Any = None
+    for _ in range(args.repeat):
+        times, scored = _times(lambda: score_only(engine, tenant_id, workdir), 1)
+        baseline_t += times
+        times, digest = _times(lambda: digest_once(engine, tenant_id, workdir), 1)
+        digest_t += times
+    baseline_s, digest_s = statistics.median(baseline_t), statistics.median(digest_t)
     now = store.utcnow()
     run_id = store.claim_run(engine, tenant_id, f"bench:{now.isoformat()}", "weekly", "b", now)
     digest.digest_id = run_id
     commit_digest(engine, digest, now)
     if run_id is not None:
         store.finish_run(engine, run_id, digest, {}, now)
-    again_s, again = _median_time(lambda: digest_once(engine, tenant_id, workdir), args.repeat)
+    again_t, again = _times(lambda: digest_once(engine, tenant_id, workdir), args.repeat)
+    again_s = statistics.median(again_t)
     engine.dispose()
     return {
         "clients": args.clients,
@@ -155,6 +187,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "baseline_score_only_s": round(baseline_s, 2),
         "digest_s": round(digest_s, 2),
         "digest_vs_baseline": round(digest_s / baseline_s, 2),
+        "baseline_runs_s": [round(t, 2) for t in baseline_t],
+        "digest_runs_s": [round(t, 2) for t in digest_t],
+        "digest_best_s": round(min(digest_t), 2),
+        "load_average": list(os.getloadavg()),
         "digest_again_s": round(again_s, 2),
         "items": len(digest.items),
         "dollars_at_stake": digest.total_dollars,
@@ -191,9 +227,15 @@ def main() -> None:
         f"${result['dollars_at_stake']:,.0f} at stake"
     )
     print(f"digest again after sending:        {result['digest_again_s']:.2f} s")
+    print(
+        f"runs (s): baseline {result['baseline_runs_s']}, digest {result['digest_runs_s']}; "
+        f"load average {[round(x, 1) for x in result['load_average']]} on {os.cpu_count()} cores"
+    )
     print(f"breakdown (ms): {result['digest_breakdown_ms']}")
     verdict = "meets" if result["meets_target"] else "MISSES"
-    print(f"target ≤ {TARGET_S:.0f} s: {verdict}")
+    print(
+        f"target ≤ {TARGET_S:.0f} s (median): {verdict}; best run {result['digest_best_s']:.2f} s"
+    )
     if result["notes"]:
         print("notes:", "; ".join(result["notes"]))
 

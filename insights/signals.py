@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlalchemy import Engine, select
 
-from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError, MspilotError
 from mspilot.core.logging import get_logger
 from mspilot.core.periods import Period
@@ -183,20 +182,29 @@ def leak_signals(data_dir: Path, tenant_id: str) -> list[LeakSignal]:
 
 
 def pricing_signals(
-    engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path, scores: ChurnScores | None
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    data_dir: Path,
+    scores: ChurnScores | None,
+    inputs: Any = None,
 ) -> list[PricingSignal]:
+    """Under-priced clients worth a raise: the optimiser's recommendations, given the churn
+    scores already computed (and the pricing inputs, if already loaded)."""
+    from mspilot.models.pricing import optimise_prices
     from mspilot.models.pricing_data import load_pricing_inputs
-    from mspilot.models.pricing_service import history_response, price_portfolio
+    from mspilot.models.pricing_service import default_policy, history_response
 
-    base = None
-    response = None
-    if scores is not None:
+    if scores is None:
+        raise DataError("pricing needs the churn model's scores: run `mspilot train`")
+    if inputs is None:
         inputs = load_pricing_inputs(engine, tenant_id, as_of)
-        by_id = dict(zip(scores.client_ids, scores.risk.tolist(), strict=True))
-        fallback = float(np.median(scores.risk)) if len(scores.risk) else 0.0
-        base = np.array([by_id.get(c, fallback) for c in inputs.client_id])
-        response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs, base=base)
-    report = price_portfolio(engine, tenant_id, Clock(as_of), data_dir, response=response)
+    by_id = dict(zip(scores.client_ids, scores.risk.tolist(), strict=True))
+    fallback = float(np.median(scores.risk)) if len(scores.risk) else 0.0
+    base = np.array([by_id.get(c, fallback) for c in inputs.client_id])
+    response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs, base=base)
+    # what ``price_portfolio`` does, without loading the inputs a second time
+    recommendations = optimise_prices(inputs, response, default_policy(engine, tenant_id), as_of)
     return [
         PricingSignal(
             client_id=r.client_id,
@@ -213,7 +221,7 @@ def pricing_signals(
             churn_new=r.churn_90d_new,
             reasoning=list(r.reasoning),
         )
-        for r in report.recommendations
+        for r in recommendations
         if r.action == "raise" and r.under_priced
     ]
 
@@ -264,6 +272,8 @@ def collect_signals(
     min_churn_risk: float,
 ) -> Signals:
     """Everything the detectors read, each source timed; missing ones become notes."""
+    from mspilot.models.pricing_data import load_pricing_inputs
+
     data_dir = Path(data_dir)
     signals = Signals(as_of=as_of)
     scores = _timed(signals, "churn model", lambda: score_churn(engine, tenant_id, as_of, data_dir))
@@ -273,12 +283,16 @@ def collect_signals(
             "churn drivers",
             lambda: churn_signals(engine, tenant_id, as_of, scores, min_churn_risk),
         )
+        inputs = _timed(
+            signals, "pricing inputs", lambda: load_pricing_inputs(engine, tenant_id, as_of)
+        )
+        if inputs is not None:
+            signals.pricing = _timed(
+                signals,
+                "pricing",
+                lambda: pricing_signals(engine, tenant_id, as_of, data_dir, scores, inputs),
+            )
     signals.leaks = _timed(signals, "revenue leaks", lambda: leak_signals(data_dir, tenant_id))
-    signals.pricing = _timed(
-        signals,
-        "pricing",
-        lambda: pricing_signals(engine, tenant_id, as_of, data_dir, scores),
-    )
     signals.capacity = _timed(
         signals, "demand forecast", lambda: capacity_signal(engine, tenant_id, as_of, data_dir)
     )

@@ -88,16 +88,12 @@ def print_digest(digest: Any) -> None:
     console.print(Panel(body[0], title=title(digest), expand=True))
     if digest.items:
         console.print(table)
-    if digest.tuning:
-        console.print("[bold]Tuned from your feedback[/]")
-        for t in digest.tuning:
-            console.print(f"  • {t.text()}")
-    if digest.decisions:
-        from mspilot.insights.render import decision_line
+    from mspilot.insights.render import extras
 
-        console.print("[bold]Decisions recorded[/]")
-        for d in digest.decisions:
-            console.print(f"  • {decision_line(d)}")
+    for heading, entries in extras(digest):
+        console.print(f"[bold]{heading}[/]")
+        for entry in entries:
+            console.print(f"  • {entry}")
     s = digest.suppressed
     quiet = {
         "below threshold": s.below_threshold,

@@ -65,6 +65,16 @@ def decision_line(d: Any) -> str:
     return f"{d.status.capitalize()}: {d.key}"
 
 
+def extras(digest: Digest) -> list[tuple[str, list[str]]]:
+    """(heading, lines) of what feedback changed: tuned thresholds and recorded decisions."""
+    out = []
+    if digest.tuning:
+        out.append(("Tuned from your feedback", [t.text() for t in digest.tuning]))
+    if digest.decisions:
+        out.append(("Decisions recorded", [decision_line(d) for d in digest.decisions]))
+    return out
+
+
 # ---- text -----------------------------------------------------------------------------------
 
 
@@ -75,13 +85,9 @@ def to_text(digest: Digest) -> str:
         lines.append(f"{n}. [{label}, {_badge(item)}] {item.title}")
         lines.append(f"   ${item.dollars:,.0f} at stake. {item.body}")
         lines.append("")
-    if digest.tuning:
-        lines.append("Tuned from your feedback:")
-        lines.extend(f"- {t.text()}" for t in digest.tuning)
-        lines.append("")
-    if digest.decisions:
-        lines.append("Decisions recorded:")
-        lines.extend(f"- {decision_line(d)}" for d in digest.decisions)
+    for heading, entries in extras(digest):
+        lines.append(f"{heading}:")
+        lines.extend(f"- {entry}" for entry in entries)
         lines.append("")
     quiet = _quiet_line(digest)
     if quiet:
@@ -125,13 +131,9 @@ def to_html(digest: Digest) -> str:
             + "".join(rows)
             + "</table>"
         )
-    if digest.tuning:
-        parts.append("<h3>Tuned from your feedback</h3><ul>")
-        parts.extend(f"<li>{e(t.text())}</li>" for t in digest.tuning)
-        parts.append("</ul>")
-    if digest.decisions:
-        parts.append("<h3>Decisions recorded</h3><ul>")
-        parts.extend(f"<li>{e(decision_line(d))}</li>" for d in digest.decisions)
+    for heading, entries in extras(digest):
+        parts.append(f"<h3>{e(heading)}</h3><ul>")
+        parts.extend(f"<li>{e(entry)}</li>" for entry in entries)
         parts.append("</ul>")
     quiet = _quiet_line(digest)
     if quiet:

@@ -285,21 +285,15 @@ class SlackBridge:
             channel=channel, ts=message.get("ts"), text=message.get("text", ""), blocks=blocks
         )
 
-    async def on_verdict(
-        self,
-        verdict: str,
-        ack: Any,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: Any,
-        respond: Any,
-    ) -> None:
-        await ack()
+    async def _apply(
+        self, client: Any, body: dict[str, Any], key: str, verdict: str, reason: str | None = None
+    ) -> tuple[UserRow, Any] | None:
+        """Apply a verdict as the Slack user who gave it; None (and they are told why) if they
+        are not linked or their role may not."""
         user = await self._who(client, body)
         if user is None:
             await self._tell(client, body, NOT_LINKED)
-            return
-        key = str(action.get("value") or "")
+            return None
         try:
             result = await asyncio.to_thread(
                 give_feedback,
@@ -310,12 +304,29 @@ class SlackBridge:
                 today=self.today(),
                 role=user.role,
                 user_id=user.id,
+                reason=reason,
                 via="slack",
                 flow=self.flow() if verdict == "approve" else None,
             )
         except MspilotError as exc:
             await self._tell(client, body, str(exc))
+            return None
+        return user, result
+
+    async def on_verdict(
+        self,
+        verdict: str,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: Any,
+        respond: Any,
+    ) -> None:
+        await ack()
+        applied = await self._apply(client, body, str(action.get("value") or ""), verdict)
+        if applied is None:
             return
+        _user, result = applied
         uid = (body.get("user") or {}).get("id")
         await self._mark(
             client,
@@ -402,26 +413,11 @@ class SlackBridge:
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
     ) -> None:
         await ack()
-        user = await self._who(client, body)
-        if user is None:
-            await self._tell(client, body, NOT_LINKED)
-            return
         key = str(action.get("value") or "")
-        try:
-            await asyncio.to_thread(
-                give_feedback,
-                self.engine,
-                user.tenant_id,
-                key,
-                "explain",
-                today=self.today(),
-                role=user.role,
-                user_id=user.id,
-                via="slack",
-            )
-        except MspilotError as exc:
-            await self._tell(client, body, str(exc))
+        applied = await self._apply(client, body, key, "explain")
+        if applied is None:
             return
+        user, _result = applied
         item = await asyncio.to_thread(store.find_item, self.engine, user.tenant_id, key)
         channel = str((body.get("channel") or {}).get("id"))
         lines = [f"*Explaining:* {item.title}" if item else f"*Explaining:* {key}"]

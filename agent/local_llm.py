@@ -198,8 +198,11 @@ def _pin_to_hints(props: dict[str, Any], hints: dict[str, Any]) -> dict[str, Any
             out["filters"] = {"const": hints["filters"]}
         else:
             out.pop("filters")
-    if "period" in out and hints.get("period_code"):
-        out["period"] = {"const": hints["period_code"]}
+    if "period" in out:
+        if hints.get("period_code"):
+            out["period"] = {"const": hints["period_code"]}
+        elif hints.get("metric"):  # the question named no period: all time / as of today
+            out.pop("period")
     if "client" in out and hints.get("clients"):
         out["client"] = {"const": hints["clients"][0]}
     if "top_n" in out:

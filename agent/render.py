@@ -28,7 +28,7 @@ _MONEY_HINTS = (
     "spend",
     "rate",
 )
-_PCT_HINTS = ("pct", "percent", "share", "_ratio", "probability", "risk")
+_PCT_HINTS = ("pct", "percent", "share", "_ratio", "probability", "risk", "breach_rate")
 
 
 def _is_pct(column: str) -> bool:

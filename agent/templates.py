@@ -127,8 +127,9 @@ def render_sql_intent(intent: dict[str, Any], result: ToolResult) -> str:
 def render_answer(question: str, intent: dict[str, Any] | None, results: list[ToolResult]) -> str:
     """The router's answer: a metric sentence or list, a titled SQL list, or the tool's text."""
     good = [r for r in results if not r.error]
-    if intent is None or not good:
+    if not good:
         return render_results(question, intent, results)
+    intent = intent or {}
     parts = []
     for result in good:
         if result.name in ("query_metrics", "make_chart") and (result.table or {}).get("columns"):

@@ -72,7 +72,7 @@ def print_digest(digest: Any) -> None:
 
     table = Table(show_lines=True, expand=True)
     table.add_column("#", justify="right", width=3)
-    table.add_column("Insight", ratio=1)
+    table.add_column("Insight", ratio=1, overflow="fold")
     table.add_column("At stake", justify="right", no_wrap=True)
     colors = {"critical": "red", "warning": "yellow", "info": "cyan"}
     for n, item in enumerate(digest.items, 1):

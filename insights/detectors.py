@@ -29,7 +29,7 @@ from mspilot.insights.signals import (
 )
 
 #: Urgent items also go out in the daily alert.
-URGENT_CHURN = 0.5
+URGENT_CHURN = 0.25
 URGENT_LEAK_DOLLARS = 5000.0
 URGENT_CAPACITY_DAYS = 14
 
@@ -70,13 +70,13 @@ def churn_items(rows: list[ChurnSignal], threshold: float) -> Detection:
             below += 1
             continue
         at_risk = r.risk * r.monthly_revenue * 12
-        urgent = r.risk >= max(URGENT_CHURN, threshold)
+        urgent = r.risk >= max(URGENT_CHURN, 2 * threshold)
         drivers = "; ".join(r.drivers) if r.drivers else "no single dominant reason"
         items.append(
             InsightItem(
                 key=f"churn_risk:{r.client_id}",
                 detector="churn_risk",
-                title=f"{r.client_name}: {r.risk:.0%} risk of leaving within 90 days",
+                title=f"{r.client_name}: {r.risk:.1%} risk of leaving within 90 days",
                 body=(
                     f"${at_risk:,.0f} of yearly revenue at risk "
                     f"(${r.monthly_revenue:,.0f}/month); {_times(r.risk, typical)} the typical "

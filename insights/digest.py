@@ -3,8 +3,8 @@
 ``build_digest`` has no side effects (a preview is the same call); ``commit_digest`` records what
 went out so the next digest repeats an insight only when it changed materially:
 
-- churn risk: the risk rose by at least five points since it was sent (a falling risk is not
-  news);
+- churn risk: the risk rose by a quarter of what it was (at least two points, at most five
+  needed) since it was sent; a falling risk is not news;
 - dollar and hour detectors: the dollars at stake moved by at least 25% either way.
 
 Snoozed (for 30 days), dismissed, "wrong" and approved insights stay quiet. Each "wrong" verdict
@@ -41,7 +41,10 @@ _SUPPRESSED_BY = {
 def material_change(item: InsightItem, sent: store.SentRow) -> str | None:
     """Why ``item`` is news again compared with what was sent, or None if it is not."""
     spec = DETECTORS[item.detector]
-    if item.metric - sent.metric >= spec.change_abs - 1e-9:
+    rise = spec.change_abs
+    if spec.unit == "probability":  # 4% → 6% is news; 55% → 57% is not
+        rise = max(0.02, min(spec.change_abs, 0.25 * sent.metric))
+    if item.metric - sent.metric >= rise - 1e-9:
         return f"{spec.fmt(sent.metric)} → {spec.fmt(item.metric)} since last sent"
     base = max(abs(sent.dollars), 1.0)
     if abs(item.dollars - sent.dollars) / base >= spec.change_rel:

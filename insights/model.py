@@ -36,7 +36,8 @@ class Detector:
     step_add: float = 0.0
     step_mul: float = 1.0
     ceiling: float = float("inf")
-    #: material change: the measure moved by at least this much (absolute) ...
+    #: material change: the measure rose by at least this much (for probabilities: a quarter
+    #: of the previous risk, between two points and ``change_abs``) ...
     change_abs: float = float("inf")
     #: ... or the dollars at stake moved by at least this share
     change_rel: float = 0.25
@@ -48,7 +49,7 @@ class Detector:
 
     def fmt(self, value: float) -> str:
         if self.unit == "probability":
-            return f"{value:.0%}"
+            return f"{value * 100:.1f}".rstrip("0").rstrip(".") + "%"
         if self.unit == "dollars":
             return f"${value:,.0f}"
         return f"{value:,.0f} h"
@@ -62,8 +63,8 @@ DETECTORS: dict[str, Detector] = {
             "Churn risk",
             "90-day churn probability",
             "probability",
-            default=0.10,
-            step_add=0.05,
+            default=0.05,
+            step_mul=1.25,
             ceiling=0.95,
             change_abs=0.05,
             change_rel=float("inf"),  # only a rising risk is news again

@@ -33,7 +33,7 @@ AS_OF = dt.date(2026, 10, 31)
 def planted_signals(
     clients: Sequence[tuple[str, str]],
     *,
-    risks: Sequence[float] = (0.55, 0.30, 0.12, 0.05, 0.02),
+    risks: Sequence[float] = (0.55, 0.20, 0.12, 0.04, 0.02),
     leak_dollars: Sequence[float] = (6400.0, 900.0, 120.0),
     pricing_gains: Sequence[float] = (2500.0, 300.0),
     crunch_hours: float = 40.0,

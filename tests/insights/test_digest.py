@@ -51,7 +51,7 @@ def test_detectors_flag_above_threshold_and_rank_by_dollars() -> None:
     clients = [(f"c{i}", f"Client {i}") for i in range(6)]
     found = detect(planted_signals(clients), DEFAULTS)
     keys = {i.key for i in found.items}
-    # churn ≥ 10%: the first three clients; leaks ≥ $250: the first two; pricing ≥ $500: one
+    # churn ≥ 5%: the first three clients; leaks ≥ $250: the first two; pricing ≥ $500: one
     assert {k for k in keys if k.startswith("churn_risk")} == {
         "churn_risk:c0",
         "churn_risk:c1",
@@ -105,16 +105,18 @@ def test_sent_insights_repeat_only_when_materially_changed(engine: Engine) -> No
     # asked for on demand (/mspilot digest) the open insights are all there, marked as sent
     manual = _digest(engine, "acme", planted_signals(clients), kind="manual")
     assert len(manual.items) == 7 and {i.status for i in manual.items} == {"sent"}
-    # risk 30% → 32% is not news; 55% → 65% is; a leak growing 6,400 → 9,000 is (+41%)
-    moved = planted_signals(clients, risks=(0.65, 0.32, 0.12), leak_dollars=(9000.0, 950.0))
+    # risk 20% → 22% is not news, 55% → 65% is, and so is 12% → 15% (a quarter up); a leak
+    # growing 6,400 → 9,000 is news (+41%), 900 → 950 is not
+    moved = planted_signals(clients, risks=(0.65, 0.22, 0.15), leak_dollars=(9000.0, 950.0))
     changed = _digest(engine, "acme", moved)
     assert {i.key for i in changed.items} == {
         "churn_risk:acme.c0",
+        "churn_risk:acme.c2",
         "revenue_leak:unbilled_time:acme.c0:2026-08-01",
     }
     assert all(i.status == "changed" and i.change for i in changed.items)
     # a falling risk is not news either
-    assert _digest(engine, "acme", planted_signals(clients, risks=(0.2, 0.3, 0.12))).items == []
+    assert _digest(engine, "acme", planted_signals(clients, risks=(0.3, 0.2, 0.12))).items == []
 
 
 def test_feedback_changes_the_next_digest(engine: Engine) -> None:
@@ -140,12 +142,12 @@ def test_feedback_changes_the_next_digest(engine: Engine) -> None:
         role="service_manager",
         reason="they just renewed for three years",
     )
-    assert wrong.threshold == (pytest.approx(0.10), pytest.approx(0.15))
+    assert wrong.threshold == (pytest.approx(0.05), pytest.approx(0.0625))
 
-    # everything changed materially, a new client sits at 13% (above the old 10% threshold)
+    # everything changed materially, a new client sits at 6% (above the old 5% threshold)
     moved = planted_signals(
         clients,
-        risks=(0.60, 0.30, 0.25, 0.13),
+        risks=(0.70, 0.30, 0.25, 0.06),
         leak_dollars=(20000.0, 900.0),
     )
     nxt = _digest(engine, "acme", moved)
@@ -153,17 +155,18 @@ def test_feedback_changes_the_next_digest(engine: Engine) -> None:
     assert "churn_risk:acme.c0" not in keys  # snoozed, even though it rose
     assert "revenue_leak:unbilled_time:acme.c0:2026-08-01" not in keys  # dismissed stays quiet
     assert "churn_risk:acme.c2" not in keys  # marked wrong
-    assert "churn_risk:acme.c3" not in keys  # 13% is under the tuned 15% threshold
-    assert nxt.thresholds["churn_risk"] == pytest.approx(0.15)
+    assert "churn_risk:acme.c3" not in keys  # 6% is under the tuned 6.25% threshold
+    assert "churn_risk:acme.c1" in keys  # 20% → 30%: other churn insights still come through
+    assert nxt.thresholds["churn_risk"] == pytest.approx(0.0625)
     assert nxt.suppressed.snoozed == 1 and nxt.suppressed.dismissed == 1
     assert nxt.suppressed.marked_wrong == 1
     # the digest says what was tuned, and why
     assert len(nxt.tuning) == 1 and nxt.tuning[0].detector == "churn_risk"
     text = to_text(nxt)
     assert "Tuned from your feedback" in text
-    assert "15%" in text and "was 10%" in text and "just renewed" in text
+    assert "6.2%" in text and "was 5%" in text and "just renewed" in text
     # the snooze lasts 30 days
-    later = planted_signals(clients, risks=(0.60,), as_of=AS_OF + dt.timedelta(days=31))
+    later = planted_signals(clients, risks=(0.70,), as_of=AS_OF + dt.timedelta(days=31))
     assert "churn_risk:acme.c0" in {i.key for i in _digest(engine, "acme", later).items}
 
 

@@ -459,8 +459,15 @@ def make_answer_node(
             "grounded": grounded,
             "citations": citations,
         }
+        hints = state.get("hints") or {}
         if intent:
             update["last_intent"] = intent
+        elif hints.get("metric") and hints.get("_intent") == "metric":
+            # the model answered; the router's reading still anchors follow-ups
+            update["last_intent"] = {
+                "intent": "metric",
+                **{k: v for k, v in hints.items() if not k.startswith("_")},
+            }
         return update
 
     return answer

@@ -32,13 +32,25 @@ from mspilot.models.features import (
     TrainingTable,
 )
 
-#: Features whose effect on churn is constrained to be non-decreasing.
-MONOTONE_UP: tuple[str, ...] = ("price_change_pct_12m",)
+#: Features whose effect on churn is constrained to be non-decreasing (domain knowledge:
+#: a price rise, worse service or slower payment never makes a client safer) ...
+MONOTONE_UP: tuple[str, ...] = (
+    "price_change_pct_12m",
+    "price_shock",
+    "sla_breach_rate_3m",
+    "sla_breach_recent",
+    "resolution_time_recent",
+    "late_payments_6m",
+    "days_late_3m",
+    "overdue_ratio",
+)
+#: ... and to be non-increasing (better service, healthier margins never raise churn).
+MONOTONE_DOWN: tuple[str, ...] = ("csat_mean_3m", "csat_recent", "service_margin_pct_3m")
 
 XGB_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",
     "eval_metric": "logloss",
-    "max_depth": 3,
+    "max_depth": 2,
     "eta": 0.03,
     "subsample": 0.8,
     "colsample_bytree": 0.8,
@@ -47,7 +59,7 @@ XGB_PARAMS: dict[str, Any] = {
     "nthread": 1,
     "tree_method": "hist",
 }
-XGB_ROUNDS = 300
+XGB_ROUNDS = 200
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -59,15 +71,27 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
+#: Model inputs derived from genome columns inside the encoder, so overriding the genome
+#: columns they come from (``predict_with``) moves them too.
+DERIVED: tuple[str, ...] = ("price_shock",)
+#: A price change counts as a fresh shock for this many months after it was first billed.
+SHOCK_MONTHS = 2.0
+
+
 @dataclass
 class Encoder:
-    """Genome frame -> model matrix: numeric features + one-hot industries seen in training."""
+    """Genome frame -> model matrix: numeric features, derived signals and one-hot
+    industries seen in training.
+
+    ``price_shock`` is the 12-month price change when it was billed in the last
+    ``SHOCK_MONTHS`` months, else 0: churn reacts to an increase in the months right after
+    it, and almost every client has some increase over a year."""
 
     industries: list[str]
 
     @property
     def columns(self) -> list[str]:
-        return [*MODEL_FEATURES, *(f"industry={i}" for i in self.industries)]
+        return [*MODEL_FEATURES, *DERIVED, *(f"industry={i}" for i in self.industries)]
 
     @classmethod
     def fit(cls, genome: pd.DataFrame) -> Encoder:
@@ -78,12 +102,16 @@ class Encoder:
         if missing:
             raise ValueError(f"feature frame lacks columns {missing}")
         num = features.loc[:, list(MODEL_FEATURES)].to_numpy(dtype=np.float64, na_value=np.nan)
+        pct = features["price_change_pct_12m"].to_numpy(dtype=np.float64, na_value=0.0)
+        since = features["months_since_price_change"].to_numpy(dtype=np.float64, na_value=99.0)
+        shock = np.where(since <= SHOCK_MONTHS, pct, 0.0)[:, None]
         if "industry" in features.columns:
             ind = features["industry"].to_numpy()
             onehot = np.stack([ind == i for i in self.industries], axis=1).astype(np.float64)
         else:
             onehot = np.zeros((len(features), len(self.industries)))
-        return np.hstack([num, onehot]) if self.industries else num
+        parts = [num, shock, onehot] if self.industries else [num, shock]
+        return np.hstack(parts)
 
 
 @dataclass
@@ -167,7 +195,7 @@ class ChurnModel:
 def _fit_booster(matrix: np.ndarray, y: np.ndarray, columns: Sequence[str], seed: int) -> Any:
     import xgboost as xgb
 
-    constraints = tuple(1 if c in MONOTONE_UP else 0 for c in columns)
+    constraints = tuple(1 if c in MONOTONE_UP else -1 if c in MONOTONE_DOWN else 0 for c in columns)
     params = {**XGB_PARAMS, "seed": seed, "monotone_constraints": str(constraints)}
     dm = xgb.DMatrix(matrix, label=y, feature_names=list(columns), missing=np.nan)
     return xgb.train(params, dm, num_boost_round=XGB_ROUNDS)

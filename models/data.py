@@ -19,6 +19,7 @@ from mspilot.core.clock import add_months, month_start
 from mspilot.core.errors import DataError
 from mspilot.core.periods import Period
 from mspilot.db.definitions import client_economics, live_invoices
+from mspilot.db.engine import analyze
 from mspilot.db.schema import (
     AnySelect,
     Client,
@@ -98,12 +99,12 @@ def ensure_planner_statistics(engine: Engine, *, refresh: bool = False) -> None:
     key = str(engine.url)
     if key in _ANALYZED and not refresh:
         return
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         has_stats = conn.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
         ).first()
-        if refresh or not has_stats:
-            conn.exec_driver_sql("ANALYZE")
+    if refresh or not has_stats:
+        analyze(engine)
     _ANALYZED.add(key)
 
 

@@ -66,6 +66,7 @@ FEATURE_SPECS: tuple[Feature, ...] = (
     Feature("effective_rate_3m", "Revenue per hour worked, last 3 months", "$/h"),
     Feature("hours_3m", "Hours worked over the last 3 months", "h"),
     Feature("hours_per_seat_3m", "Hours worked per user, last 3 months", "h"),
+    Feature("hours_per_ticket_3m", "Hours worked per ticket opened, last 3 months", "h"),
     Feature("tickets_3m", "Tickets opened over the last 3 months", "tickets"),
     Feature("tickets_prev_3m", "Tickets opened over the 3 months before", "tickets"),
     Feature("ticket_trend", "log((tickets last 3m + 1) / (tickets 3m before + 1))", "log"),
@@ -90,8 +91,12 @@ FEATURE_SPECS: tuple[Feature, ...] = (
     Feature("licence_utilisation", "Licence seats in use / licence seats billed", "ratio"),
     Feature("months_to_contract_end", "Months until the active contract ends", "months"),
     Feature("escalation_pct", "Annual escalation clause of the active contract", "%"),
-    Feature("months_since_price_change", "Months since the billed unit price changed", "months"),
-    Feature("price_change_pct_12m", "Billed unit price change over the last 12 months", "%"),
+    Feature(
+        "months_since_price_change", "Months since a contract term changed the price", "months"
+    ),
+    Feature(
+        "price_change_pct_12m", "Contract price change over the last 12 months (renewals)", "%"
+    ),
 )
 FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_SPECS)
 CATEGORICAL: tuple[str, ...] = ("industry",)
@@ -103,6 +108,8 @@ MODEL_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in CURRENT_
 DESCRIPTIONS: dict[str, Feature] = {f.name: f for f in FEATURE_SPECS}
 #: Longest look-back any feature needs (price change over 12 months + one month of slack).
 LOOKBACK_MONTHS = 14
+#: Price history a feature can see (months); also the cap of months since a price change.
+PRICE_LOOKBACK = 13
 #: Economics windows look back 6 months (last 3 and the 3 before).
 ECONOMICS_LOOKBACK_MONTHS = 5
 #: Months with no history beyond this many are capped (tenure, months since price change).
@@ -217,57 +224,54 @@ def _resolution_recent(
     return np.asarray(total / (n + SHRINK))
 
 
-def _recurring_prices(lines: pd.DataFrame) -> pd.DataFrame:
-    """Billed list unit price per (client, service, month) of recurring and labour lines
-    (quantity-weighted, before discounts: a discount is not a price change)."""
-    rec = lines[lines["kind"].isin(("recurring", "labor")) & (lines["quantity"] > 0)].copy()
-    if rec.empty:
-        return pd.DataFrame(columns=["client_id", "key", "month", "price", "value"])
-    rec["key"] = rec["kind"] + ":" + rec["sku"].fillna(rec["contract_id"]).fillna("")
-    when = rec["issued_on"]
-    rec["month"] = month_index(when)
-    rec["list_value"] = rec["unit_price"] * rec["quantity"]
-    grouped = rec.groupby(["client_id", "key", "month"], as_index=False).agg(
-        list_value=("list_value", "sum"), quantity=("quantity", "sum"), value=("amount", "sum")
-    )
-    grouped["price"] = grouped["list_value"] / grouped["quantity"]
-    return grouped[["client_id", "key", "month", "price", "value"]]
+def _price_changes(contracts: pd.DataFrame) -> pd.DataFrame:
+    """Each contract term's price change over the previous term of the same client and kind
+    (a renewal, signed when the term starts): client_id, start month, pct, value."""
+    con = contracts[contracts["status"] != "draft"].copy()
+    if con.empty:
+        return pd.DataFrame(columns=["client_id", "chain", "start_m", "pct", "value"])
+    con["price"] = con["unit_price"].fillna(con["hourly_rate"])
+    con = con.sort_values(["client_id", "kind", "starts_on"])
+    prev = con.groupby(["client_id", "kind"])["price"].shift()
+    con["pct"] = np.where(prev > 0, (con["price"] / prev - 1.0) * 100.0, np.nan)
+    con["value"] = con["monthly_value"].fillna(con["price"] * con["quantity"].fillna(1.0))
+    con["start_m"] = month_index(con["starts_on"])
+    con = con.rename(columns={"kind": "chain"})
+    return con.loc[con["pct"].notna(), ["client_id", "chain", "start_m", "pct", "value"]]
 
 
 def _price_features(
-    prices: pd.DataFrame, client_ids: Sequence[str], month: int, tenure: np.ndarray
+    changes: pd.DataFrame, client_ids: Sequence[str], month: int, tenure: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(price change % over 12 months, months since the last price change) per client."""
+    """(contract price change % over the last 12 months, compounded over renewals and
+    weighted by contract value across a client's contracts; months since the last change,
+    capped at ``PRICE_LOOKBACK``) per client."""
     n = len(client_ids)
     pct = np.zeros(n)
-    since = np.minimum(tenure, CAP_MONTHS)
-    if prices.empty:
+    since = np.minimum(tenure, float(PRICE_LOOKBACK))
+    if changes.empty:
         return pct, since
-    window = prices[(prices["month"] <= month) & (prices["month"] >= month - 12)]
-    if window.empty:
-        return pct, since
-    window = window.sort_values(["client_id", "key", "month"])
-    # latest price seen in the last 2 months vs the earliest price in the 12-month window
-    recent = window[window["month"] >= month - 1]
-    last = recent.groupby(["client_id", "key"]).agg(now=("price", "last"), value=("value", "last"))
-    first = window.groupby(["client_id", "key"]).agg(then=("price", "first"))
-    both = last.join(first, how="inner")
-    both = both[both["then"] > 0]
-    both["pct"] = (both["now"] / both["then"] - 1.0) * 100.0
-    both["w"] = both["value"].clip(lower=1e-9)
-    both["wp"] = both["pct"] * both["w"]
-    agg = both.groupby(level="client_id")[["wp", "w"]].sum()
-    by_client = (agg["wp"] / agg["w"]).to_dict()
-    # months since the last change (>0.5%) of any service's price, over the full history
-    hist = prices[prices["month"] <= month].sort_values(["client_id", "key", "month"])
-    prev = hist.groupby(["client_id", "key"])["price"].shift()
-    changed = hist[(prev.notna()) & ((hist["price"] / prev - 1.0).abs() > 0.005)]
-    last_change = changed.groupby("client_id")["month"].max().to_dict()
-    for i, cid in enumerate(client_ids):
-        if cid in by_client:
-            pct[i] = by_client[cid]
-        if cid in last_change:
-            since[i] = min(float(month - last_change[cid]), since[i])
+    window = changes[(changes["start_m"] <= month) & (changes["start_m"] > month - 12)]
+    if not window.empty:
+        chains = window.assign(factor=1.0 + window["pct"] / 100.0).groupby(["client_id", "chain"])
+        chain = pd.DataFrame(
+            {
+                "pct": (chains["factor"].prod() - 1.0) * 100.0,
+                "w": chains["value"].last().clip(lower=1e-9),
+            }
+        )
+        chain["wp"] = chain["pct"] * chain["w"]
+        agg = chain.groupby(level="client_id")[["wp", "w"]].sum()
+        by_client = (agg["wp"] / agg["w"]).reindex(pd.Index(client_ids))
+        pct = by_client.fillna(0.0).to_numpy(dtype=float)
+    recent = changes[
+        (changes["start_m"] <= month)
+        & (changes["start_m"] > month - PRICE_LOOKBACK)
+        & (changes["pct"].abs() > 0.5)
+    ]
+    last = recent.groupby("client_id")["start_m"].max().reindex(pd.Index(client_ids))
+    months = month - last.to_numpy(dtype=float)
+    since = np.where(np.isnan(months), since, np.minimum(months, since))
     return pct, since
 
 
@@ -469,7 +473,7 @@ def compute_genome(
     svc = frames.lines[frames.lines["kind"].isin(("recurring", "labor"))]
     svc_month = month_index(svc["issued_on"])
     service = panel.matrix(svc["client_id"], svc_month, svc["amount"].to_numpy(float))
-    prices = _recurring_prices(frames.lines)
+    price_changes = _price_changes(frames.contracts)
 
     seats = clients["seats"].to_numpy(dtype=float)
     onboarded = clients["onboarded_on"]
@@ -491,7 +495,7 @@ def compute_genome(
         cs_p3 = _ratio(w(csat_sum, month, 3, 3), w(csat_n, month, 3, 3))
         pay = _payment_features(frames.invoices, frames.payments, ids, ts)
         to_end, escalation = _contract_terms(frames.contracts, ids, ts)
-        price_pct, since_change = _price_features(prices, ids, month, tenure)
+        price_pct, since_change = _price_features(price_changes, ids, month, tenure)
         monthly_rev = rev3 / 3.0
         frame = pd.DataFrame(
             {
@@ -513,6 +517,7 @@ def compute_genome(
                 "effective_rate_3m": _ratio(rev3, hrs3),
                 "hours_3m": hrs3,
                 "hours_per_seat_3m": _ratio(hrs3, seats),
+                "hours_per_ticket_3m": _ratio(hrs3, tk3),
                 "tickets_3m": tk3,
                 "tickets_prev_3m": tk_p3,
                 "ticket_trend": np.log((tk3 + 1.0) / (tk_p3 + 1.0)),

@@ -30,7 +30,7 @@ PRODUCTIVE_HOURS_PER_TECH = 30.0
 
 def week_start(values: pd.Series) -> pd.Series:
     days = pd.to_datetime(values).dt.normalize()
-    return days - pd.to_timedelta(days.dt.weekday, unit="D")
+    return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
 
 
 def last_complete_week(as_of: dt.date) -> pd.Timestamp:

@@ -326,8 +326,8 @@ class Registry:
             return None
 
     def _mlflow_aliases(self, kind: str) -> None:
-        if not self.use_mlflow:
-            return
+        if not self.use_mlflow or not (self.data_dir / "mlflow" / "mlflow.db").exists():
+            return  # nothing was ever tracked here (trained with --no-mlflow)
         try:
             self._mlflow()
             from mlflow.tracking import MlflowClient

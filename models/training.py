@@ -113,6 +113,7 @@ def train_all(
         step("building the client genome")
         table = build_training_table(engine, tenant_id, as_of, frames=frames)
         report.artefacts["genome_path"] = str(materialise(table, data_dir, tenant_id))
+        report.artefacts["training_table"] = table
         report.timings["features"] = time.perf_counter() - t
 
     if "churn" in wanted and table is not None:

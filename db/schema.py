@@ -347,6 +347,6 @@ SYNCED_TABLES: tuple[type[SourceRow], ...] = (
 )
 TABLES_BY_NAME: dict[str, Any] = {m.__tablename__: m for m in SYNCED_TABLES}  # type: ignore[attr-defined]
 
-from mspilot.db import schema_connectors as _schema_connectors  # noqa: E402, F401  (connector tables)
 from mspilot.db import schema_api as _schema_api  # noqa: E402, F401  (API users, keys, audit)
+from mspilot.db import schema_connectors as _schema_connectors  # noqa: E402, F401  (connector tables)
 from mspilot.db import schema_insights as _schema_insights  # noqa: E402, F401  (insights, Slack)

@@ -93,7 +93,8 @@ def tool_answered(tool_fragment: str) -> Checker:
     def check(env: GoldenEnv, answer: Any) -> Check:
         calls = getattr(answer, "tool_calls", [])
         ok = any(tool_fragment in c.name and c.ok for c in calls) and bool(_text(answer).strip())
-        return Check(ok, f"{tool_fragment} answered")
+        used = [f"{c.name}{'' if c.ok else ' (error)'}" for c in calls]
+        return Check(ok, f"{tool_fragment} expected, used {used or 'no tool'}")
 
     return check
 

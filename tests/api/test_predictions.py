@@ -80,12 +80,9 @@ def test_leaks_serve_the_saved_findings(served: TestClient, world: World) -> Non
     from mspilot.models.leaks import find_leaks, save_findings
     from mspilot.models.training import load_tenant
 
-    try:
-        findings = find_leaks(
-            world.engine, world.tenant_id, AS_OF, load_tenant(world.engine, world.tenant_id, AS_OF)
-        )
-    except TypeError as exc:  # the leaks module's signature is still moving
-        pytest.skip(f"find_leaks signature: {exc}")
+    findings = find_leaks(
+        world.engine, world.tenant_id, AS_OF, load_tenant(world.engine, world.tenant_id, AS_OF)
+    )
     save_findings(findings, world.data_dir, world.tenant_id, AS_OF)
     body = served.get("/v1/leaks?limit=500", headers=auth(world, "owner")).json()
     assert body["total"] == len(findings)

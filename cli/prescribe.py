@@ -5,31 +5,26 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from mspilot.cli.context import console, emit_json, friendly_errors, print_table, settings
+from mspilot.cli.context import (
+    console,
+    emit_json,
+    friendly_errors,
+    print_table,
+    settings,
+    tenant_scope,
+)
 from mspilot.core.clock import Clock
-from mspilot.core.errors import DataError, UserInputError
-from mspilot.db.engine import make_engine
-from mspilot.db.schema import Tenant
+from mspilot.core.errors import UserInputError
 
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant id (default: the first).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _setup(tenant: str | None) -> tuple[Engine, str, Clock]:
-    s = settings()
-    engine = make_engine(s.resolved_database_url)
-    with engine.connect() as conn:
-        try:
-            ids = list(conn.scalars(select(Tenant.id).order_by(Tenant.id)))
-        except Exception as exc:  # no schema yet
-            raise DataError("no database yet: run `mspilot db upgrade` and load data") from exc
-    if not ids:
-        raise DataError("no tenants loaded: run `mspilot demo load` or a connector sync first")
-    if tenant is not None and tenant not in ids:
-        raise UserInputError(f"unknown tenant {tenant!r}; known: {', '.join(ids[:10])}")
-    return engine, tenant or ids[0], Clock(s.today)
+    engine, tenant_id, clock = tenant_scope(tenant)
+    return engine, tenant_id, clock
 
 
 def _money(v: float) -> str:

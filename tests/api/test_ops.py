@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -110,6 +111,8 @@ def test_rate_limits_per_user_with_retry_after(world: World, backend: str) -> No
         try:
             redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=0.5).ping()
         except Exception:
+            if os.environ.get("CI"):  # .ci/run starts Redis: missing there is a failure
+                raise
             pytest.skip("no Redis at 127.0.0.1:6379")
         redis_url = "redis://127.0.0.1:6379/0"
     # a unique user per run: Redis counters outlive the app

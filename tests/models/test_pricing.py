@@ -130,11 +130,13 @@ def contracts(draw: st.DrawFn) -> tuple[PricingInputs, PricingPolicy, np.ndarray
 
 
 def _compound_before(changes: list[tuple[dt.date, float]], when: dt.date) -> float:
+    """Compound factor of the increases already made in the 12 months before ``when``; a cut
+    earns no extra headroom (the cap bounds any rise from today's price)."""
     factor = 1.0
     for day, pct in changes:
         if add_months(when, -12) < day <= when:
             factor *= 1 + pct / 100
-    return factor
+    return max(factor, 1.0)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

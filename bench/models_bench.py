@@ -65,7 +65,7 @@ def _world(root: Path, name: str, n_clients: int, years: int) -> tuple[Any, str]
 def run(workdir: Path) -> dict[str, Any]:
     from mspilot.core.clock import Clock
     from mspilot.models.churn import LogisticBaseline
-    from mspilot.models.features import build_features
+    from mspilot.models.features import build_features, cached_features
     from mspilot.models.registry import Registry
     from mspilot.models.training import load_tenant, train_all
 
@@ -100,6 +100,8 @@ def run(workdir: Path) -> dict[str, Any]:
     score_ms = _median_ms(lambda: model.predict_proba(features), 20)
     base_ms = _median_ms(lambda: baseline.predict_proba(features), 20)
     drivers_s, _ = _timed(lambda: model.drivers(features, top=3))
+    cached_features(big, tenant, AS_OF)  # warm the serving cache
+    warm_ms = _median_ms(lambda: model.predict_proba(cached_features(big, tenant, AS_OF)), 20)
     out["score_2000_clients"] = {
         "clients": len(features),
         "predict_ms": round(score_ms, 2),
@@ -107,7 +109,8 @@ def run(workdir: Path) -> dict[str, Any]:
         "baseline_ms": round(base_ms, 2),
         "ratio": round(score_ms / base_ms, 2),
         "build_features_s": round(features_s, 3),
-        "end_to_end_s": round(features_s + score_ms / 1000.0, 3),
+        "end_to_end_cold_s": round(features_s + score_ms / 1000.0, 3),
+        "end_to_end_warm_ms": round(warm_ms, 2),
         "drivers_all_clients_s": round(drivers_s, 3),
         "target_seconds": 1.0,
     }
@@ -156,7 +159,8 @@ def main() -> None:
     print(
         f"  score {s['clients']} clients           : {s['predict_ms']:7.2f} ms  "
         f"(logistic baseline {s['baseline_ms']:.2f} ms, x{s['ratio']}; "
-        f"with the genome built from the database {s['end_to_end_s']:.2f} s; target <= 1 s)"
+        f"target <= 1 s)\n      with the genome: warm cache {s['end_to_end_warm_ms']:.2f} ms, "
+        f"built from the database {s['end_to_end_cold_s']:.2f} s"
     )
     print(f"      drivers for every client: {s['drivers_all_clients_s']:.2f} s")
     print(

@@ -177,15 +177,24 @@ class ChurnModel:
         """The ``top`` groups of signals pushing each client's risk up, in plain words."""
         contrib = self.contributions(features)
         groups = driver_groups()
+        names = list(groups)
+        # one column per group: the sum of its features' contributions
+        per_group = np.column_stack(
+            [
+                contrib[[f for f in groups[g] if f in contrib.columns]].to_numpy().sum(axis=1)
+                for g in names
+            ]
+        )
         out: dict[Any, list[Driver]] = {}
-        for key, row in features.iterrows():
-            c = contrib.loc[key]
-            scored = sorted(
-                ((g, float(sum(c[f] for f in cols if f in c.index))) for g, cols in groups.items()),
-                key=lambda item: -item[1],
-            )
-            chosen = [(g, v) for g, v in scored if v > 0][:top]
-            out[key] = [Driver(g, v, phrase_driver(g, row)) for g, v in chosen]
+        records = features.to_dict("index")
+        for i, key in enumerate(features.index):
+            order = np.argsort(-per_group[i], kind="stable")[:top]
+            row = pd.Series(records[key])
+            out[key] = [
+                Driver(names[j], float(per_group[i, j]), phrase_driver(names[j], row))
+                for j in order
+                if per_group[i, j] > 0
+            ]
         return out
 
 

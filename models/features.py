@@ -14,6 +14,7 @@ clients at a snapshot and the churn label come from ``db.definitions.churn_label
 Public interface (kept stable for the pricing optimiser):
 - ``build_features(engine, tenant_id, as_of) -> DataFrame``: one row per client active at
   ``as_of``, index = client id, columns = ``FEATURES`` (+ ``industry``).
+- ``cached_features(engine, tenant_id, as_of)``: the same, memoised for a few minutes.
 - ``FEATURE_SET_VERSION``: hash of the feature definitions, recorded with every model.
 """
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +109,13 @@ CATEGORICAL: tuple[str, ...] = ("industry",)
 CURRENT_STATE_ONLY: tuple[str, ...] = ("licence_utilisation",)
 MODEL_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in CURRENT_STATE_ONLY)
 DESCRIPTIONS: dict[str, Feature] = {f.name: f for f in FEATURE_SPECS}
-#: Longest look-back any feature needs (price change over 12 months + one month of slack).
+#: Panel width before the first snapshot (covers every look-back below).
 LOOKBACK_MONTHS = 14
+#: Tickets closed in the snapshot month and the 11 before feed the recency-weighted signals;
+#: tickets are loaded from 3 months earlier still, for the ones opened before and closed in it.
+TICKET_LOOKBACK_MONTHS = 14
+#: Invoices (and their lines and payments) issued in the 6 months up to the snapshot.
+BILLING_LOOKBACK_MONTHS = 6
 #: Price history a feature can see (months); also the cap of months since a price change.
 PRICE_LOOKBACK = 13
 #: Economics windows look back 6 months (last 3 and the 3 before).
@@ -148,7 +156,7 @@ class _Panel:
     """Monthly aggregates as ``clients x months`` matrices with window sums."""
 
     def __init__(self, client_ids: Sequence[str], first_month: int, last_month: int) -> None:
-        self.clients = {c: i for i, c in enumerate(client_ids)}
+        self.index = pd.Index(client_ids)
         self.first = first_month
         self.n_months = last_month - first_month + 1
         self.shape = (len(client_ids), self.n_months)
@@ -156,13 +164,13 @@ class _Panel:
     def matrix(
         self, client_ids: pd.Series, months: np.ndarray, weights: np.ndarray | None = None
     ) -> np.ndarray:
-        out = np.zeros(self.shape)
-        ci = client_ids.map(self.clients).to_numpy(dtype=float, na_value=np.nan)
-        ti = months - self.first
-        ok = ~np.isnan(ci) & (ti >= 0) & (ti < self.n_months)
-        w = np.ones(len(ci)) if weights is None else np.asarray(weights, dtype=float)
-        np.add.at(out, (ci[ok].astype(np.int64), ti[ok]), w[ok])
-        return out
+        ci = self.index.get_indexer(client_ids)
+        ti = np.asarray(months, dtype=np.int64) - self.first
+        ok = (ci >= 0) & (ti >= 0) & (ti < self.n_months)
+        w = None if weights is None else np.asarray(weights, dtype=float)[ok]
+        flat = ci[ok] * self.n_months + ti[ok]
+        size = self.shape[0] * self.shape[1]
+        return np.bincount(flat, weights=w, minlength=size).astype(float).reshape(self.shape)
 
     def window(self, matrix: np.ndarray, month: int, length: int, lag: int = 0) -> np.ndarray:
         """Sum over the ``length`` months ending ``lag`` months before ``month`` (inclusive)."""
@@ -281,8 +289,8 @@ def _payment_features(
     client_ids: Sequence[str],
     snapshot: pd.Timestamp,
 ) -> dict[str, np.ndarray]:
-    """Payment behaviour known at ``snapshot``: mean days to pay and late invoices over the
-    last 6 months, mean days late over the last 3, overdue balance."""
+    """Payment behaviour known at ``snapshot`` over the invoices issued in the 6 months up
+    to it: mean days to pay, late invoices, overdue balance; mean days late over the last 3."""
     index = pd.Index(client_ids)
     n = len(client_ids)
     empty = {
@@ -291,16 +299,16 @@ def _payment_features(
         "days_late": np.full(n, np.nan),
         "overdue": np.zeros(n),
     }
-    if invoices.empty:
+    start = snapshot - pd.DateOffset(months=BILLING_LOOKBACK_MONTHS)
+    inv = invoices[(invoices["issued_on"] <= snapshot) & (invoices["issued_on"] > start)]
+    if inv.empty:
         return empty
-    inv = invoices[invoices["issued_on"] <= snapshot]
     paid = payments[payments["paid_on"] <= snapshot]
     got = paid.groupby("invoice_id").agg(paid_amount=("amount", "sum"), paid_on=("paid_on", "max"))
     inv = inv.join(got, on="id")
     inv["paid_amount"] = inv["paid_amount"].fillna(0.0)
     settled = inv["paid_amount"] >= inv["total"] - 0.01
     due = inv["due_on"].fillna(inv["issued_on"] + pd.Timedelta(days=30))
-    recent = inv["issued_on"] > snapshot - pd.DateOffset(months=6)
     recent3 = inv["issued_on"] > snapshot - pd.DateOffset(months=3)
     is_late = (settled & (inv["paid_on"] > due)) | (~settled & (due < snapshot))
     # days past due: settled invoices by their payment, open ones by the snapshot
@@ -310,16 +318,15 @@ def _payment_features(
         {
             "client_id": inv["client_id"],
             "days": np.where(settled, (inv["paid_on"] - inv["issued_on"]).dt.days, np.nan),
-            "late": (is_late & recent).astype(float),
+            "late": is_late.astype(float),
             "days_late": np.where(recent3 & (settled | (due < snapshot)), days_late, np.nan),
             "overdue": np.where(~settled & (due < snapshot), inv["total"] - inv["paid_amount"], 0),
-            "recent": recent,
         }
     )
     per = frame.groupby("client_id").agg(
         late=("late", "sum"), overdue=("overdue", "sum"), days_late=("days_late", "mean")
     )
-    d = frame[frame["recent"]].groupby("client_id")["days"].mean()
+    d = frame.groupby("client_id")["days"].mean()
     return {
         "days": d.reindex(index).to_numpy(dtype=float),
         "late": per["late"].reindex(index).fillna(0.0).to_numpy(dtype=float),
@@ -574,11 +581,12 @@ def economics_months_for(snapshots: Sequence[dt.date], ahead: int = 0) -> list[d
 def _frames_for(
     engine: Engine, tenant_id: str, snapshots: Sequence[dt.date], with_time_entries: bool = False
 ) -> TenantFrames:
-    first = add_months(month_start(min(snapshots)), -LOOKBACK_MONTHS)
+    first = month_start(min(snapshots))
     return load_frames(
         engine,
         tenant_id,
-        since=add_months(first, -1),
+        since=add_months(first, -BILLING_LOOKBACK_MONTHS),
+        ticket_since=add_months(first, -TICKET_LOOKBACK_MONTHS),
         until=max(snapshots),
         economics_months=economics_months_for(snapshots),
         with_time_entries=with_time_entries,
@@ -600,6 +608,34 @@ def build_features(engine: Engine, tenant_id: str, as_of: dt.date) -> pd.DataFra
     frames = _frames_for(engine, tenant_id, [snap])
     genome = compute_genome(frames, population, [snap])
     return genome.droplevel("snapshot")
+
+
+_FEATURE_CACHE: dict[tuple[str, str, dt.date], tuple[float, pd.DataFrame]] = {}
+_FEATURE_CACHE_LOCK = threading.Lock()
+
+
+def cached_features(
+    engine: Engine, tenant_id: str, as_of: dt.date, ttl_seconds: float = 300.0
+) -> pd.DataFrame:
+    """``build_features`` memoised per (database, tenant, as_of) for ``ttl_seconds``: the
+    serving path's warm cache (a sync that lands inside the TTL shows up when it expires;
+    call ``clear_feature_cache`` after a load to see it at once)."""
+    key = (str(engine.url), tenant_id, as_of)
+    now = time.monotonic()
+    with _FEATURE_CACHE_LOCK:
+        hit = _FEATURE_CACHE.get(key)
+    if hit is not None and now - hit[0] < ttl_seconds:
+        return hit[1]
+    frame = build_features(engine, tenant_id, as_of)
+    with _FEATURE_CACHE_LOCK:
+        _FEATURE_CACHE[key] = (now, frame)
+    return frame
+
+
+def clear_feature_cache(tenant_id: str | None = None) -> None:
+    with _FEATURE_CACHE_LOCK:
+        for key in [k for k in _FEATURE_CACHE if tenant_id is None or k[1] == tenant_id]:
+            del _FEATURE_CACHE[key]
 
 
 @dataclass

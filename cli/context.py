@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,7 +22,9 @@ from rich.progress import (
 from rich.table import Table
 
 from mspilot.core.errors import MspilotError
-from mspilot.core.settings import Settings
+
+if TYPE_CHECKING:
+    from mspilot.core.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -36,6 +38,7 @@ def settings() -> Settings:
     from pydantic import ValidationError
 
     from mspilot.core.errors import ConfigurationError
+    from mspilot.core.settings import Settings
 
     try:
         return Settings()

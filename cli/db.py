@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import func, select
 
 from mspilot.cli.context import emit_json, friendly_errors, print_table, settings
-from mspilot.db import migrate
-from mspilot.db.engine import make_engine
-from mspilot.db.schema import SYNCED_TABLES
 
 app = typer.Typer(help="Database schema and statistics.", no_args_is_help=True)
 
@@ -17,6 +13,9 @@ app = typer.Typer(help="Database schema and statistics.", no_args_is_help=True)
 @friendly_errors
 def upgrade(revision: str = typer.Option("heads", help="Target revision.")) -> None:
     """Create or migrate the database schema to the latest revision."""
+    from mspilot.db import migrate
+    from mspilot.db.engine import make_engine
+
     s = settings()
     s.ensure_data_dir()
     engine = make_engine(s.resolved_database_url)
@@ -29,6 +28,12 @@ def upgrade(revision: str = typer.Option("heads", help="Target revision.")) -> N
 @friendly_errors
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Rows per table per tenant."""
+    from sqlalchemy import func, select
+
+    from mspilot.db import migrate
+    from mspilot.db.engine import make_engine
+    from mspilot.db.schema import SYNCED_TABLES
+
     engine = make_engine(settings().resolved_database_url)
     if not migrate.current_revisions(engine):
         from mspilot.core.errors import DataError

@@ -6,11 +6,10 @@ import datetime as dt
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import TaskID
-from sqlalchemy import Engine
 
 from mspilot.cli.context import (
     console,
@@ -21,12 +20,12 @@ from mspilot.cli.context import (
     settings,
 )
 from mspilot.core.errors import UserInputError
-from mspilot.db import migrate
-from mspilot.db.engine import analyze, make_engine
-from mspilot.db.loader import Loader, LoadReport, ProgressCallback, upsert_tenant
-from mspilot.synthetic import store, truth
 from mspilot.synthetic.config import MAX_TENANTS, DemoConfig, TenantSpec
-from mspilot.synthetic.generator import SOURCE, TABLES, generate_tenant, tenant_spec
+
+if TYPE_CHECKING:  # the database and generator load when a command runs, not for --help
+    from sqlalchemy import Engine
+
+    from mspilot.db.loader import LoadReport, ProgressCallback
 
 app = typer.Typer(help="The demo MSP: generate it, load it.", no_args_is_help=True)
 
@@ -55,6 +54,9 @@ def _config(seed: int, as_of: str, clients: int, tenants: int, years: int) -> De
 
 
 def _generate(config: DemoConfig, show: bool) -> dict[str, Any]:
+    from mspilot.synthetic import store, truth
+    from mspilot.synthetic.generator import generate_tenant, tenant_spec
+
     root = demo_dir()
     truth_root = settings().ground_truth_dir
     try:
@@ -122,6 +124,9 @@ def load_tenant(
     on_progress: ProgressCallback | None = None,
 ) -> LoadReport:
     """Upsert the tenant row, then load its tables through the product's one loader."""
+    from mspilot.db.loader import Loader, upsert_tenant
+    from mspilot.synthetic.generator import SOURCE
+
     with engine.begin() as conn:
         upsert_tenant(
             conn,
@@ -135,6 +140,10 @@ def load_tenant(
 
 
 def _load(show: bool) -> dict[str, Any]:
+    from mspilot.db import migrate
+    from mspilot.db.engine import analyze, make_engine
+    from mspilot.synthetic import store
+
     root = demo_dir()
     index = store.read_index(root)
     s = settings()
@@ -185,6 +194,8 @@ def _load(show: bool) -> dict[str, Any]:
 
 
 def _print_generate(summary: dict[str, Any]) -> None:
+    from mspilot.synthetic.generator import TABLES
+
     tenants = list(summary["tenants"])
     rows = [
         [table, *[summary["tenants"][t]["rows"].get(table, 0) for t in tenants]] for table in TABLES
@@ -270,6 +281,9 @@ def _sync_via_connectors(show: bool) -> dict[str, Any]:
     from types import SimpleNamespace
 
     from mspilot.connectors.demo_sync import sync_demo_through_fakes
+    from mspilot.db import migrate
+    from mspilot.db.engine import analyze, make_engine
+    from mspilot.synthetic import store
 
     root = demo_dir()
     index = store.read_index(root)
@@ -308,6 +322,7 @@ def _sync_via_connectors(show: bool) -> dict[str, Any]:
 
 def _train(tenant_ids: list[str], as_of: dt.date, show: bool) -> dict[str, Any]:
     from mspilot.core.clock import Clock
+    from mspilot.db.engine import make_engine
     from mspilot.models.training import train_all
 
     s = settings()
@@ -334,6 +349,7 @@ def _train(tenant_ids: list[str], as_of: dt.date, show: bool) -> dict[str, Any]:
 
 
 def _index_knowledge(tenant_ids: list[str]) -> dict[str, Any]:
+    from mspilot.db.engine import make_engine
     from mspilot.tools.knowledge import KnowledgeBase
 
     s = settings()

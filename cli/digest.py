@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
-from sqlalchemy import Engine, inspect, select
 
 from mspilot.cli.context import console, emit_json, friendly_errors, print_table, settings
 from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError, UserInputError
-from mspilot.db.engine import make_engine
-from mspilot.db.schema import Tenant
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="Proactive insight digests: preview, send, feedback and where they go.",
@@ -33,7 +33,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _engine() -> Engine:
+    from sqlalchemy import inspect
+
     from mspilot.cli.ask import _logs_to_stderr
+    from mspilot.db.engine import make_engine
 
     _logs_to_stderr()  # stdout carries only the digest (or the JSON)
     s = settings()
@@ -48,6 +51,10 @@ def _engine() -> Engine:
 
 
 def _tenant(engine: Engine, tenant: str | None) -> str:
+    from sqlalchemy import select
+
+    from mspilot.db.schema import Tenant
+
     with engine.connect() as conn:
         ids = list(conn.scalars(select(Tenant.id).order_by(Tenant.id)))
     if not ids:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import Engine
 
 from mspilot.cli.context import (
     console,
@@ -19,6 +18,9 @@ from mspilot.cli.context import (
 )
 from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError, UserInputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="Registered models: versions, champion, rollback, drift.", no_args_is_help=True

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine
 
 from mspilot.cli.context import (
     console,
@@ -17,6 +16,9 @@ from mspilot.cli.context import (
 )
 from mspilot.core.clock import Clock
 from mspilot.core.errors import UserInputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant id (default: the first).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]

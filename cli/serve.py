@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine
 
 from mspilot.cli.context import emit_json, friendly_errors, print_table, settings
 from mspilot.core.errors import UserInputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Tenant = Annotated[

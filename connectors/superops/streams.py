@@ -299,7 +299,11 @@ class SuperOpsStream(Stream):
         return Batch()
 
     def cursor_of(self, record: Any) -> str | None:
-        return None
+        """The record's ``cursor_field`` (incremental streams), as the wire sent it."""
+        if self.cursor_field is None:
+            return None
+        value = getattr(record, self.cursor_field, None)
+        return None if value is None else str(value)
 
     # reading
     def read(self, ctx: SyncContext, state: dict[str, Any]) -> Iterator[Batch]:
@@ -593,10 +597,6 @@ class TicketsStream(SuperOpsStream):
         "updatedTime resolutionTime firstResponseViolated resolutionViolated customFields"
     )
 
-    def cursor_of(self, record: Any) -> str | None:
-        value: str | None = record.updatedTime
-        return value
-
     def map_records(self, ctx: SyncContext, records: list[Any], partition: str) -> Batch:
         batch = Batch()
         csat_key = self.src.conventions.ticket_fields.get("csat")
@@ -639,10 +639,6 @@ class InvoicesStream(SuperOpsStream):
         "invoiceId displayId client invoiceDate dueDate statusEnum totalAmount notes "
         "items { itemId billedDate details quantity unitPrice discountRate amount serviceItem }"
     )
-
-    def cursor_of(self, record: Any) -> str | None:
-        value: str | None = record.invoiceDate
-        return value
 
     def _kind(self, ctx: SyncContext, service: JSON | None) -> str:
         items: dict[str, SOServiceItem] = ctx.cache.get("superops.service_items", {})
@@ -759,10 +755,6 @@ class WorklogsStream(SuperOpsStream):
 
     def variables(self, partition: str, list_info: JSON) -> JSON:
         return {"input": {"module": partition, "listInfo": list_info}}
-
-    def cursor_of(self, record: Any) -> str | None:
-        value: str | None = record.billDateTime
-        return value
 
     def map_records(self, ctx: SyncContext, records: list[Any], partition: str) -> Batch:
         batch = Batch()

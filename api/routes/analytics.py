@@ -1,5 +1,6 @@
 """Typed endpoints over the models: churn risk, margins, revenue leaks, demand forecast,
-price recommendations and what-ifs.
+price recommendations and what-ifs (thin handlers over ``models.serving``, which the agent's
+tools call too).
 
 Predictions are computed once per data snapshot (tenant, product date, model version) and
 kept in memory, so a request is a lookup and a page slice; the models themselves were loaded
@@ -31,54 +32,28 @@ from mspilot.api.deps import (
 )
 from mspilot.api.errors import ApiError, not_found
 from mspilot.api.state import AppState
-from mspilot.core.clock import Clock, add_months
-from mspilot.core.errors import DataError
+from mspilot.core.clock import add_months
 from mspilot.core.periods import Period
+from mspilot.models import serving
 from mspilot.models.budget import BudgetLimits, BudgetPlan, CandidateAction
 from mspilot.models.pricing import PriceRecommendation, WhatIfResult
+from mspilot.models.serving import ChurnRisk, ClientMargin, Forecast, ForecastWeek, Leak
 
 router = APIRouter(tags=["analytics"])
 PREDICTION_TTL_S = 600.0
 
 
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _champion_version(state: AppState, tenant_id: str, kind: str) -> int:
-    from mspilot.models.registry import Registry
-
-    champ = Registry(state.data_dir, tenant_id, mlflow=False).champion(kind)
-    if champ is None:
-        raise DataError(f"no trained {kind} model for this tenant yet: run `mspilot train`")
-    return champ.version
-
-
 async def _version(state: AppState, tenant_id: str, kind: str) -> int:
     """The champion's version (the registry file is re-read every few seconds at most)."""
     version: int = await state.acached(
-        ("champion", tenant_id, kind), 5.0, lambda: _champion_version(state, tenant_id, kind)
+        ("champion", tenant_id, kind),
+        5.0,
+        lambda: serving.champion_version(state.data_dir, tenant_id, kind),
     )
     return version
 
 
 # ---- churn -----------------------------------------------------------------------------------
-
-
-class ChurnDriver(BaseModel):
-    group: str
-    text: str
-    contribution: float = Field(description="Log-odds this reason adds to the risk")
-
-
-class ChurnRisk(BaseModel):
-    client_id: str
-    client_name: str
-    risk_90d: float = Field(description="Probability the client leaves within 90 days")
-    drivers: list[ChurnDriver]
 
 
 class ChurnPage(BaseModel):
@@ -88,38 +63,6 @@ class ChurnPage(BaseModel):
     total: int
     offset: int
     limit: int
-
-
-def _score_churn(state: AppState, tenant_id: str, version: int) -> list[ChurnRisk]:
-    from sqlalchemy import select
-
-    from mspilot.db.schema import Client
-    from mspilot.models.features import build_features
-    from mspilot.models.registry import Registry
-
-    model = Registry(state.data_dir, tenant_id, mlflow=False).load("churn", version)
-    features = build_features(state.engine, tenant_id, state.clock.today())
-    if features.empty:
-        return []
-    risk = model.predict_proba(features)
-    drivers = model.drivers(features, top=3)
-    with state.engine.connect() as conn:
-        names = dict(
-            conn.execute(select(Client.id, Client.name).where(Client.tenant_id == tenant_id)).all()
-        )
-    rows = [
-        ChurnRisk(
-            client_id=str(cid),
-            client_name=str(names.get(cid, cid)),
-            risk_90d=round(float(p), 4),
-            drivers=[
-                ChurnDriver(group=d.group, text=d.text, contribution=round(d.contribution, 4))
-                for d in drivers.get(cid, [])
-            ],
-        )
-        for cid, p in zip(features.index, risk, strict=True)
-    ]
-    return sorted(rows, key=lambda r: -r.risk_90d)
 
 
 @router.get(
@@ -139,7 +82,9 @@ async def churn(
     rows: list[ChurnRisk] = await state.acached(
         ("churn", user.tenant_id, state.clock.today(), version),
         PREDICTION_TTL_S,
-        lambda: _score_churn(state, user.tenant_id, version),
+        lambda: serving.churn_risks(
+            state.engine, user.tenant_id, state.clock.today(), state.data_dir, version=version
+        ),
     )
     rows = [r for r in rows if r.risk_90d >= min_risk]
     items = rows[page.offset : page.offset + page.limit]
@@ -183,18 +128,6 @@ def parse_period(text: str, today: dt.date) -> Period:
     return Period.year(y)
 
 
-class ClientMargin(BaseModel):
-    client_id: str
-    client_name: str
-    revenue: float
-    hours: float
-    labour_cost: float
-    licence_cost: float
-    margin: float
-    margin_pct: float | None
-    effective_rate: float | None
-
-
 class MarginPage(BaseModel):
     period: str
     start: dt.date
@@ -207,26 +140,6 @@ class MarginPage(BaseModel):
 
 
 SortMargin = Literal["margin", "margin_pct", "revenue", "effective_rate", "-margin", "-revenue"]
-
-
-def _margins(state: AppState, tenant_id: str, period: Period) -> list[ClientMargin]:
-    from mspilot.models.profitability import client_margins
-
-    frame = client_margins(state.engine, tenant_id, period)
-    return [
-        ClientMargin(
-            client_id=str(cid),
-            client_name=str(row["name"]),
-            revenue=float(row["revenue"]),
-            hours=float(row["hours"]),
-            labour_cost=float(row["labour_cost"]),
-            licence_cost=float(row["licence_cost"]),
-            margin=float(row["margin"]),
-            margin_pct=_finite(row["margin_pct"]),
-            effective_rate=_finite(row["effective_rate"]),
-        )
-        for cid, row in frame.iterrows()
-    ]
 
 
 @router.get(
@@ -251,7 +164,9 @@ async def margins(
 ) -> MarginPage:
     span = parse_period(period, state.clock.today())
     rows: list[ClientMargin] = await state.acached(
-        ("margins", user.tenant_id, span), 60.0, lambda: _margins(state, user.tenant_id, span)
+        ("margins", user.tenant_id, span),
+        60.0,
+        lambda: serving.client_margins(state.engine, user.tenant_id, span),
     )
     field = sort.lstrip("-")
     ordered = sorted(
@@ -261,8 +176,6 @@ async def margins(
     )
     items = ordered[page.offset : page.offset + page.limit]
     audit.data(user, rows=len(items), fields=list(ClientMargin.model_fields))
-    revenue = sum(r.revenue for r in rows)
-    margin = sum(r.margin for r in rows)
     return MarginPage(
         period=span.label(),
         start=span.start,
@@ -271,26 +184,11 @@ async def margins(
         total=len(rows),
         offset=page.offset,
         limit=page.limit,
-        totals={
-            "revenue": round(revenue, 2),
-            "margin": round(margin, 2),
-            "margin_pct": round(margin / revenue, 4) if revenue else 0.0,
-        },
+        totals=serving.margin_totals(rows),
     )
 
 
 # ---- leaks -----------------------------------------------------------------------------------
-
-
-class Leak(BaseModel):
-    type: str
-    client_id: str
-    client_name: str
-    period_start: dt.date
-    period_end: dt.date
-    dollars: float
-    detail: str
-    evidence: list[str]
 
 
 class LeakPage(BaseModel):
@@ -300,24 +198,6 @@ class LeakPage(BaseModel):
     by_type: dict[str, float]
     offset: int
     limit: int
-
-
-def _leaks(state: AppState, tenant_id: str) -> list[Leak]:
-    from mspilot.models.leaks import load_findings
-
-    return [
-        Leak(
-            type=f.type,
-            client_id=f.client_id,
-            client_name=f.client_name,
-            period_start=f.period_start,
-            period_end=f.period_end,
-            dollars=round(f.dollars, 2),
-            detail=f.detail,
-            evidence=list(f.evidence),
-        )
-        for f in load_findings(state.data_dir, tenant_id)
-    ]
 
 
 @router.get(
@@ -334,75 +214,25 @@ async def leaks(
     type: Annotated[str | None, Query(max_length=60, description="Only this leak type")] = None,
 ) -> LeakPage:
     rows: list[Leak] = await state.acached(
-        ("leaks", user.tenant_id), 60.0, lambda: _leaks(state, user.tenant_id)
+        ("leaks", user.tenant_id),
+        60.0,
+        lambda: serving.revenue_leaks(state.data_dir, user.tenant_id),
     )
     if type:
         rows = [r for r in rows if r.type == type]
-    by_type: dict[str, float] = {}
-    for r in rows:
-        by_type[r.type] = round(by_type.get(r.type, 0.0) + r.dollars, 2)
     items = rows[page.offset : page.offset + page.limit]
     audit.data(user, rows=len(items), fields=list(Leak.model_fields))
     return LeakPage(
         items=items,
         total=len(rows),
         total_dollars=round(sum(r.dollars for r in rows), 2),
-        by_type=by_type,
+        by_type=serving.leaks_by_type(rows),
         offset=page.offset,
         limit=page.limit,
     )
 
 
 # ---- forecast --------------------------------------------------------------------------------
-
-
-class ForecastWeek(BaseModel):
-    week: dt.date
-    tickets: float
-    hours: float
-    tickets_lo: float | None = None
-    tickets_hi: float | None = None
-    hours_lo: float | None = None
-    hours_hi: float | None = None
-    technicians_needed: float | None = None
-
-
-class Forecast(BaseModel):
-    as_of: dt.date
-    model_version: int
-    client_id: str | None
-    capacity_hours: float
-    weeks: list[ForecastWeek]
-    backtest: dict[str, float]
-
-
-def _forecast(state: AppState, tenant_id: str, version: int, client_id: str | None) -> Forecast:
-    from mspilot.models.registry import Registry
-
-    model = Registry(state.data_dir, tenant_id, mlflow=False).load("forecast", version)
-    frame = model.total if client_id is None else model.for_client(client_id)
-    if client_id is not None and frame.empty:
-        raise DataError(f"no forecast for client {client_id!r}")
-    optional = ("tickets_lo", "tickets_hi", "hours_lo", "hours_hi", "technicians_needed")
-    weeks = []
-    for _, row in frame.iterrows():
-        week = row["week"]
-        weeks.append(
-            ForecastWeek(
-                week=week.date() if hasattr(week, "date") else week,
-                tickets=_finite(row.get("tickets")) or 0.0,
-                hours=_finite(row.get("hours")) or 0.0,
-                **{k: _finite(row.get(k)) for k in optional if k in row.index},
-            )
-        )
-    return Forecast(
-        as_of=model.as_of,
-        model_version=version,
-        client_id=client_id,
-        capacity_hours=float(model.capacity_hours),
-        weeks=weeks,
-        backtest={k: float(v) for k, v in model.backtest.items() if _finite(v) is not None},
-    )
 
 
 @router.get(
@@ -421,7 +251,9 @@ async def forecast(
     result: Forecast = await state.acached(
         ("forecast", user.tenant_id, version, client_id),
         PREDICTION_TTL_S,
-        lambda: _forecast(state, user.tenant_id, version, client_id),
+        lambda: serving.demand_forecast(
+            state.data_dir, user.tenant_id, client_id=client_id, version=version
+        ),
     )
     audit.data(user, rows=len(result.weeks), fields=list(ForecastWeek.model_fields))
     return result
@@ -449,13 +281,11 @@ class WhatIfRequest(BaseModel):
 
 
 async def _portfolio(state: AppState, tenant_id: str) -> Any:
-    def compute() -> Any:
-        from mspilot.models.pricing_service import price_portfolio
-
-        return price_portfolio(state.engine, tenant_id, Clock(state.clock.today()), state.data_dir)
-
+    today = state.clock.today()
     return await state.acached(
-        ("pricing", tenant_id, state.clock.today()), PREDICTION_TTL_S, compute
+        ("pricing", tenant_id, today),
+        PREDICTION_TTL_S,
+        lambda: serving.price_portfolio(state.engine, tenant_id, today, state.data_dir),
     )
 
 
@@ -502,11 +332,10 @@ async def client_price(
     client_id: Annotated[str, Path(max_length=120)],
 ) -> PriceRecommendation:
     report = await _portfolio(state, user.tenant_id)
-    for rec in report.recommendations:
-        if rec.client_id == client_id:
-            audit.data(user, rows=1, fields=list(PriceRecommendation.model_fields))
-            found: PriceRecommendation = rec
-            return found
+    found = serving.recommendation_for(report, client_id)
+    if found is not None:
+        audit.data(user, rows=1, fields=list(PriceRecommendation.model_fields))
+        return found
     raise not_found(f"no active client with a priced contract has id {client_id!r}")
 
 
@@ -518,13 +347,11 @@ async def client_price(
 async def price_what_if(
     state: StateDep, user: PricingUser, audit: AuditDep, body: WhatIfRequest
 ) -> WhatIfResult:
-    from mspilot.models.pricing_service import price_what_if as what_if
-
     result: WhatIfResult = await asyncio.to_thread(
-        what_if,
+        serving.price_what_if,
         state.engine,
         user.tenant_id,
-        Clock(state.clock.today()),
+        state.clock.today(),
         state.data_dir,
         body.client_id,
         body.change_pct,

@@ -46,6 +46,44 @@ MAKE_CHART: Final = (
     "e.g. month, or client). Returns a Vega-Lite chart spec for the user interface."
 )
 
+# ---- the models' tools -----------------------------------------------------------------------
+
+CHURN_RISK: Final = (
+    "Clients ranked by their risk of leaving in the next 90 days (the trained churn model), "
+    "each with the top reasons in plain words. Use for: who might leave us, at-risk "
+    "clients, why a client might churn. Give client to see one client's risk."
+)
+CLIENT_MARGINS: Final = (
+    "Per-client profitability over a period: revenue, hours, labour and licence cost, gross "
+    "margin, margin % and effective hourly rate, worst margin first by default. Use for: "
+    "unprofitable clients, who costs us more than they pay, effective rates."
+)
+REVENUE_LEAKS: Final = (
+    "Revenue leaks found by reconciling work, contracts and invoices: unbilled time, missing "
+    "recurring invoices, escalations not applied, block-hour overage not billed, licence "
+    "seats over-billed, discounts beyond policy. Dollars per finding and per type."
+)
+DEMAND_FORECAST: Final = (
+    "Weekly forecast of tickets and technician hours ahead (whole MSP or one client), with "
+    "ranges and the technicians needed against capacity. Use for: how busy will we be, "
+    "tickets next month, do we need to hire."
+)
+PRICE_RECOMMENDATION: Final = (
+    "Recommended price per client within the pricing policy, ranked by expected 12-month "
+    "profit gain (churn risk of a change included), with the reasoning. Give client for one "
+    "client ('what should we charge Contoso?')."
+)
+PRICE_WHAT_IF: Final = (
+    "What if we change one client's price by X%: new price, 90-day churn risk before and "
+    "after, margin, and expected 12-month profit change. Use for 'what if we raise Contoso "
+    "10%?'."
+)
+BUDGET_PLAN: Final = (
+    "Plan next quarter's budget and technician hours over the actions worth most (retention "
+    "plays for at-risk clients, leak recovery, upsells of under-priced clients, overtime), "
+    "with the binding constraints and what more budget or hours would be worth."
+)
+
 # ---- argument descriptions -------------------------------------------------------------------
 
 ARG_TABLE: Final = "Table name, e.g. tickets (see list_tables)."
@@ -76,6 +114,32 @@ ARG_SOURCE: Final = (
 ARG_CHART_KIND: Final = "bar, line or auto (line for time, bar otherwise)."
 ARG_TITLE: Final = "Optional chart title."
 ARG_PNG: Final = "Also render a PNG image file (slower)."
+
+ARG_CLIENT_OPTIONAL: Final = "Only this client (its name, approximate spelling is fine)."
+ARG_TOP: Final = "How many rows to list first (the table shown to the user has all)."
+ARG_MARGIN_ORDER: Final = (
+    "Sort by margin: asc (worst first, default: unprofitable clients) or desc (best first)."
+)
+ARG_MARGIN_PERIOD: Final = (
+    "The period: 'YYYY-MM', 'YYYY-Qn', 'YYYY', 'last quarter', 'last 12 months' or "
+    '{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"} (end exclusive). Default: the last 12 '
+    "whole months."
+)
+ARG_LEAK_TYPE: Final = (
+    "Only this leak type: unbilled_time, missing_recurring_invoice, escalation_not_applied, "
+    "block_overage_not_billed, license_seats_over_billed or discount_beyond_policy."
+)
+ARG_FORECAST_PERIOD: Final = (
+    "The weeks to sum: 'next month', 'next quarter', 'YYYY-MM' or "
+    '{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}. Default: every forecast week.'
+)
+ARG_PRICE_ACTION: Final = "Only recommendations of this kind: raise, lower, hold or locked."
+ARG_CHANGE_PCT: Final = "The price change in percent: 10 for +10%, -5 for a 5% cut."
+ARG_BUDGET_AMOUNT: Final = "Money to spend over the quarter, e.g. 20000. Default: {default}."
+ARG_BUDGET_HOURS: Final = (
+    "Technician hours free for these actions over the quarter. Default: a tenth of the "
+    "team's quarterly capacity."
+)
 
 # ---- framing of returned data ----------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Every tool the agent can call, built for one caller's scope.
 
 ``build_tools(ctx)`` returns the data tools (SQL, metrics, client profile, knowledge, chart)
-the caller's role may use. The models' tools (churn risk, margins, revenue leaks, forecast,
-pricing, budget) plug in through ``TOOL_PROVIDERS`` below when they land: a provider is a
-module path whose module defines ``tools(ctx: ToolContext) -> list[BaseTool]``; a module
-that is not there (yet) is skipped, so this file never has to change shape.
+the caller's role may use, then the models' tools (churn risk, margins, revenue leaks,
+forecast, pricing and what-if, budget plan) from ``TOOL_PROVIDERS``: a provider is a module
+path whose module defines ``tools(ctx: ToolContext) -> list[BaseTool]`` and ``ROLES`` (the
+roles of each tool, matching the API's capabilities); a module that is not there is skipped,
+so this file never has to change shape.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ def test_every_role_gets_the_data_tools_with_llm_safe_schemas(
 ) -> None:
     ctx = make_ctx(role, "t.demo.c1" if role == "client_user" else None)
     tools = build_tools(ctx)
-    assert [t.name for t in tools] == list(TOOL_NAMES)
-    for tool in tools:
+    assert [t.name for t in tools][: len(TOOL_NAMES)] == list(TOOL_NAMES)
+    for tool in tools:  # the data tools and whichever models' tools the role may use
         assert tool.description and tool.response_format == "content_and_artifact"
         schema = tool.get_input_schema().model_json_schema()
         props = schema.get("properties", {})
@@ -80,3 +80,33 @@ def test_a_client_user_context_needs_its_client(make_ctx: Callable[..., ToolCont
         make_ctx("client_user")
     with pytest.raises(Exception, match="unknown role"):
         make_ctx("admin")
+
+
+#: the models' tools and the API capability each one mirrors
+MODEL_TOOL_CAPABILITY = {
+    "churn_risk": "churn",
+    "client_margins": "margins",
+    "revenue_leaks": "leaks",
+    "demand_forecast": "forecast",
+    "price_recommendation": "pricing",
+    "price_what_if": "pricing",
+    "budget_plan": "budget",
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_model_tools_follow_the_apis_roles(
+    role: str, make_ctx: Callable[..., ToolContext]
+) -> None:
+    """A role gets a model's tool exactly when the API lets it call that model's endpoint:
+    technicians get the forecast but no money; client users none of the internal analytics."""
+    from mspilot.api.roles import allowed
+
+    ctx = make_ctx(role, "t.demo.c1" if role == "client_user" else None)
+    names = {t.name for t in build_tools(ctx)}
+    expected = {tool for tool, cap in MODEL_TOOL_CAPABILITY.items() if allowed(role, cap)}
+    assert names - set(TOOL_NAMES) == expected
+    if role == "technician":
+        assert expected == {"demand_forecast"}
+    if role == "client_user":
+        assert expected == set()

@@ -1,0 +1,52 @@
+"""churn_risk: clients ranked by 90-day churn risk with the reasons (``models.serving``)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Final
+
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, Field
+
+from mspilot.db.semantic_access import STAFF_WITH_MONEY
+from mspilot.models import serving
+from mspilot.prompts import tools as P
+from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.context import ToolContext
+from mspilot.tools.models_common import client_arg
+
+#: as the API's ``churn`` capability: staff who see money (no technicians, no client users)
+ROLES: Final = {"churn_risk": STAFF_WITH_MONEY}
+COLUMNS: Final = ("client", "risk_90d", "drivers")
+
+
+class ChurnArgs(BaseModel):
+    top: int = Field(default=10, ge=1, le=100, description=P.ARG_TOP)
+    client: str | None = Field(default=None, description=P.ARG_CLIENT_OPTIONAL)
+
+
+def churn_risk(ctx: ToolContext, top: int = 10, client: str | None = None) -> ToolOutput:
+    ref = client_arg(ctx, client)
+    risks = serving.churn_risks(ctx.engine, ctx.tenant_id, ctx.today, ctx.data_dir)
+    if ref is not None:
+        risks = [r for r in risks if r.client_id == ref.id]
+    rows = [(r.client_name, r.risk_90d, "; ".join(d.text for d in r.drivers)) for r in risks]
+    head = (
+        f"90-day churn risk as of {ctx.today.isoformat()}, riskiest first "
+        f"({len(rows)} active clients). {P.DATA_NOTICE}"
+    )
+    if ref is not None and not rows:
+        head = f"{ref.name} is not an active client as of {ctx.today.isoformat()}."
+    text = head + "\n" + text_table(COLUMNS, rows, limit=top)
+    return text, table_artifact(
+        COLUMNS,
+        rows,
+        title="Clients by 90-day churn risk",
+        top=min(top, len(rows)),
+        as_of=ctx.today.isoformat(),
+        client=ref.name if ref else None,
+    )
+
+
+def tools(ctx: ToolContext) -> list[BaseTool]:
+    return [make_tool("churn_risk", P.CHURN_RISK, ChurnArgs, partial(churn_risk, ctx))]

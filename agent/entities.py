@@ -245,3 +245,46 @@ def priorities(question: str) -> list[str]:
         if value not in out:
             out.append(value)
     return out
+
+
+_MONEY = re.compile(
+    r"(?:\$\s?(\d[\d,]*(?:\.\d+)?)\s*(k|m|thousand|million)?\b"
+    r"|\b(\d[\d,]*(?:\.\d+)?)\s*(k|m|thousand|million)?\s*(?:dollars|usd|budget)\b"
+    r"|\b(\d[\d,]*(?:\.\d+)?)\s*(k|m)\b)"
+)
+_SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6}
+
+
+def money_amount(question: str) -> float | None:
+    """A sum of money the question gives ("a $20k budget", "$20,000", "15 thousand dollars")."""
+    m = _MONEY.search(question.lower())
+    if not m:
+        return None
+    raw = m.group(1) or m.group(3) or m.group(5)
+    scale = m.group(2) or m.group(4) or m.group(6) or ""
+    return float(raw.replace(",", "")) * _SCALES.get(scale, 1.0)
+
+
+_HOURS = re.compile(r"\b(\d[\d,]*(?:\.\d+)?)\s*(?:technician\s+|tech\s+|staff\s+)?(?:hours|hrs)\b")
+
+
+def hours_amount(question: str) -> float | None:
+    """A number of hours the question gives ("300 hours", "with 120 technician hours")."""
+    m = _HOURS.search(question.lower())
+    return float(m.group(1).replace(",", "")) if m else None
+
+
+_PERCENT = re.compile(r"([-+−]?)\b(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|pct\b|per cent\b)")
+_DOWN = re.compile(r"\b(cut|cuts|lower|lowered|reduce|reduced|decrease|drop|discount|down)\b")
+
+
+def percent_change(question: str) -> float | None:
+    """A signed price change in percent: "raise Contoso 10%" → 10, "cut by 5 percent" → -5."""
+    low = question.lower()
+    m = _PERCENT.search(low)
+    if not m:
+        return None
+    value = float(m.group(2))
+    if m.group(1) in ("-", "−") or _DOWN.search(low[: m.start()]):
+        value = -value
+    return value

@@ -30,8 +30,11 @@ from mspilot.agent.entities import (
     Catalogue,
     NameMatch,
     amount_filter,
+    hours_amount,
     match_names,
     match_vocabulary,
+    money_amount,
+    percent_change,
     priorities,
     tokens,
     top_n,
@@ -79,6 +82,14 @@ KNOWN_TABLES = tuple(sorted(SQL_TABLES["owner"]))
 
 _CUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(chart|plot|graph|visuali[sz]e|draw)\b"), "chart"),
+    # before the knowledge cue: "how should we spend a $20k budget" is a plan, not a policy
+    (
+        re.compile(
+            r"\b(budget|allocate|spending plan|how should we spend|where should we spend|"
+            r"plan (for )?(the |next |this )?quarter)\b"
+        ),
+        "budget",
+    ),
     (
         re.compile(
             r"\b(policy|policies|playbook|procedure|runbook|guideline|catalogue|catalog|"
@@ -92,21 +103,35 @@ _CUES: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"\b(at risk|risk of (leaving|churn)|churn risk|churn drivers|flight risk|"
             r"(might|could|may|likely to|going to|about to|thinking of)\s+"
-            r"(leave|churn|cancel|walk away|quit|switch))\b"
+            r"(leave|churn|cancel|walk away|quit|switch)|"
+            r"how likely is .{1,60} to (leave|churn|cancel))\b"
         ),
         "churn",
     ),
     (
         re.compile(
             r"\b(should we charge|price recommendation|recommended price|underpriced|"
-            r"overpriced|raise .{0,30}price|what if we (raise|increase|cut|lower))\b"
+            r"price (do|would) (you|we) (recommend|suggest)|"
+            r"overpriced|(raise|increase|cut|lower) .{0,30}price|"
+            r"what if we (raise|increase|cut|lower|charge)|"
+            r"(raise|increase|cut|lower) [a-z0-9&' .-]{1,40} by \d{1,3}\s*(%|percent))\b"
         ),
         "pricing",
     ),
     (re.compile(r"\b(leak|leaks|leaking|leakage|under-?billing|billing mistakes)\b"), "leaks"),
-    (re.compile(r"\b(forecast|predict|will we (get|need|have)|capacity)\b"), "forecast"),
-    (re.compile(r"\b(budget|allocate|spending plan)\b"), "budget"),
-    (re.compile(r"\b(unprofitable|least profitable|losing money|cost us more)\b"), "margins"),
+    (
+        re.compile(
+            r"\b(forecast|predict|will we (get|need|have|be)|capacity|how busy|"
+            r"workload (next|coming))\b"
+        ),
+        "forecast",
+    ),
+    (
+        re.compile(
+            r"\b(unprofitable|least profitable|losing (us )?money|lose us money|cost us more)\b"
+        ),
+        "margins",
+    ),
     (re.compile(r"\b(tables?|columns?|fields?|schema)\b.*\b(have|available|query|in)\b"), "tables"),
     (
         re.compile(
@@ -187,6 +212,9 @@ class Slots:
     amount: tuple[str, float] | None = None
     table: str | None = None
     days: int | None = None
+    money: float | None = None  # "a $20k budget"
+    hours: float | None = None  # "300 hours"
+    change_pct: float | None = None  # "raise Contoso 10%"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -198,6 +226,9 @@ class Slots:
             "top_n": self.top_n,
             "order": self.order,
             "amount": list(self.amount) if self.amount else None,
+            "money": self.money,
+            "hours": self.hours,
+            "change_pct": self.change_pct,
             "clients": [m.entity.name for m in self.clients],
             "technicians": [m.entity.name for m in self.technicians],
         }
@@ -388,6 +419,9 @@ class IntentRouter:
         if s.top_n is None and superlative and s.dimensions and _PLURAL_WHICH.search(low):
             s.top_n = 5
         s.amount = amount_filter(question)
+        s.money = money_amount(question) if s.amount is None else None
+        s.hours = hours_amount(question)
+        s.change_pct = percent_change(question)
         days = re.search(r"\b(\d{1,3})\s+days\b", low)
         s.days = int(days.group(1)) if days else None
         for table in KNOWN_TABLES:
@@ -627,6 +661,9 @@ class IntentRouter:
                 return [PlannedCall(name=tool, args={"request": request})]
             args = {k: v for k, v in request.items() if not schema or k in schema}
             return [PlannedCall(name=tool, args=args)]
+        if intent == "pricing" and s.change_pct is not None and client:
+            # "what if we raise Contoso 10%?": the what-if tool, when there is one
+            tool = next((n for n in self.tool_schemas if "pric" in n and "if" in n), tool)
         generic = {
             "client": client,
             "period": _period_dict(s.period.period) if s.period else None,
@@ -634,6 +671,9 @@ class IntentRouter:
             "limit": s.top_n,
             "n": s.top_n,
             "horizon": None,
+            "amount": s.money,
+            "hours": s.hours,
+            "change": s.change_pct,
         }
         return [PlannedCall(name=tool, args=self._args_for(tool, generic))]
 

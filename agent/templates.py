@@ -125,14 +125,20 @@ def render_sql_intent(intent: dict[str, Any], result: ToolResult) -> str:
 
 
 def render_answer(question: str, intent: dict[str, Any] | None, results: list[ToolResult]) -> str:
-    """The router's answer: a metric sentence or list, a titled SQL list, or the tool's text."""
+    """The router's answer: a metric sentence or list, a titled SQL list, a model tool's own
+    template (``agent.model_answers``), or the tool's text."""
     good = [r for r in results if not r.error]
     if not good:
         return render_results(question, intent, results)
+    from mspilot.agent.model_answers import MODEL_ANSWERS  # it uses format_unit from here
+
     intent = intent or {}
     parts = []
     for result in good:
-        if result.name in ("query_metrics", "make_chart") and (result.table or {}).get("columns"):
+        model_answer = MODEL_ANSWERS.get(result.name)
+        if model_answer is not None and (result.table or {}).get("columns"):
+            parts.append(model_answer(result))
+        elif result.name in ("query_metrics", "make_chart") and (result.table or {}).get("columns"):
             parts.append(render_metric(question, intent, result))
         elif result.name == "run_sql":
             parts.append(render_sql_intent(intent, result))

@@ -28,7 +28,7 @@ TOOLS = ["query_metrics", "run_sql", "list_tables", "describe_table", "client_pr
 
 
 @pytest.fixture(scope="module")
-def router(tmp_path_factory: pytest.TempPathFactory) -> IntentRouter:
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     from mspilot.db import migrate
     from mspilot.db.engine import make_engine
 
@@ -37,7 +37,12 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> IntentRouter:
     with engine.begin() as conn:
         upsert_tenant(conn, "t", "Tiny MSP")
     Loader(engine, "t", "demo").load_all(fixtures_small.small_msp())
-    return IntentRouter(Catalogue.load(engine, "t"), TODAY, TOOLS)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def router(tiny: Engine) -> IntentRouter:
+    return IntentRouter(Catalogue.load(tiny, "t"), TODAY, TOOLS)
 
 
 def plan(
@@ -127,3 +132,69 @@ def test_follow_up_reuses_the_previous_metric(router: IntentRouter) -> None:
 def test_gibberish_is_not_confident(router: IntentRouter) -> None:
     route = router.route("purple elephants dancing")
     assert route is None or not route.confident
+
+
+# ---- the models' tools: their arguments from the slots -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_router(
+    tiny: Engine, router: IntentRouter, tmp_path_factory: pytest.TempPathFactory
+) -> IntentRouter:
+    """The router over the real tool objects (their argument schemas), for an owner."""
+    from mspilot.tools.context import ToolContext
+    from mspilot.tools.registry import build_tools
+
+    ctx = ToolContext(
+        engine=tiny,
+        tenant_id="t",
+        today=TODAY,
+        data_dir=tmp_path_factory.mktemp("untrained"),
+    )
+    return IntentRouter(router.catalogue, TODAY, build_tools(ctx))
+
+
+@pytest.mark.parametrize(
+    ("question", "tool", "expected"),
+    [
+        ("Who is likely to leave us this quarter and why?", "churn_risk", {}),
+        ("top 3 clients at risk of churning", "churn_risk", {"top": 3}),
+        ("How likely is Contoso to leave us?", "churn_risk", {"client": "Contoso"}),
+        ("Where are we leaking revenue?", "revenue_leaks", {}),
+        ("Which clients were losing us money last quarter?", "client_margins",
+         {"period": {"start": "2026-07-01", "end": "2026-10-01"}}),
+        ("How busy will we be next month?", "demand_forecast",
+         {"period": {"start": "2026-11-01", "end": "2026-12-01"}}),
+        ("What should we charge Contoso?", "price_recommendation", {"client": "Contoso"}),
+        ("What if we raise Contoso 10%?", "price_what_if",
+         {"client": "Contoso", "change_pct": 10.0}),
+        ("what happens if we cut Fabrikam's price by 5 percent", "price_what_if",
+         {"client": "Fabrikam", "change_pct": -5.0}),
+        ("How should we spend a $20k budget and 300 hours next quarter?", "budget_plan",
+         {"amount": 20_000.0, "hours": 300.0}),
+        ("How should we allocate our budget next quarter?", "budget_plan", {}),
+    ],
+)  # fmt: skip
+def test_model_questions_fill_their_tools_arguments(
+    model_router: IntentRouter, question: str, tool: str, expected: dict[str, Any]
+) -> None:
+    assert plan(model_router, question) == (tool, expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "money", "hours", "pct"),
+    [
+        ("spend a $20k budget next quarter", 20_000.0, None, None),
+        ("a budget of $20,000 and 300 technician hours", 20_000.0, 300.0, None),
+        ("fifteen thousand? no: 15 thousand dollars", 15_000.0, None, None),
+        ("raise Contoso 10%", None, None, 10.0),
+        ("what if we lower their price by 7.5 percent", None, None, -7.5),
+        ("top 5 clients by revenue in 2026", None, None, None),
+    ],
+)
+def test_amounts_hours_and_price_changes(
+    text: str, money: float | None, hours: float | None, pct: float | None
+) -> None:
+    from mspilot.agent.entities import hours_amount, money_amount, percent_change
+
+    assert (money_amount(text), hours_amount(text), percent_change(text)) == (money, hours, pct)

@@ -95,9 +95,7 @@ MODEL_TOOL_CAPABILITY = {
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_model_tools_follow_the_apis_roles(
-    role: str, make_ctx: Callable[..., ToolContext]
-) -> None:
+def test_model_tools_follow_the_apis_roles(role: str, make_ctx: Callable[..., ToolContext]) -> None:
     """A role gets a model's tool exactly when the API lets it call that model's endpoint:
     technicians get the forecast but no money; client users none of the internal analytics."""
     from mspilot.api.roles import allowed

@@ -147,6 +147,9 @@ _RANKED_NOUN = re.compile(
     r"\b(top|bottom|most|least|biggest|largest|best|worst|highest|lowest)\s+"
     r"(\d+\s+|[a-z]+\s+)?(clients|customers|accounts|technicians|techs|engineers)\b"
 )
+_AHEAD = re.compile(
+    r"\b(next|coming|will|forecast|predict|capacity|busy|ahead|upcoming|future|expect)"
+)
 _FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|same but|now|ok,? and|then)\b")
 _SUPERLATIVE = re.compile(
     r"\b(most|highest|biggest|largest|top|best|least|lowest|fewest|worst|smallest|bottom|"
@@ -661,6 +664,8 @@ class IntentRouter:
                 return [PlannedCall(name=tool, args={"request": request})]
             args = {k: v for k, v in request.items() if not schema or k in schema}
             return [PlannedCall(name=tool, args=args)]
+        if intent == "forecast" and not _AHEAD.search(question.lower()):
+            return []  # "and in August?" is not a forecast, however close its wording
         if intent == "pricing" and s.change_pct is not None and client:
             # "what if we raise Contoso 10%?": the what-if tool, when there is one
             tool = next((n for n in self.tool_schemas if "pric" in n and "if" in n), tool)

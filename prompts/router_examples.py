@@ -113,18 +113,23 @@ INTENT_EXAMPLES: dict[str, tuple[str, ...]] = {
         "forecast demand for next quarter",
         "do we have enough technician capacity next month",
         "predict hours needed next month",
+        "how busy will we be next month",
+        "will we need to hire more technicians",
     ),
     "pricing": (
         "what should we charge Acme",
         "price recommendation for Acme",
         "what if we raise Acme's price by 5%",
         "is Acme underpriced",
+        "what happens if we increase Acme by 10 percent",
+        "which clients should get a price increase",
     ),
     "budget": (
         "how should we allocate our budget",
         "budget plan for next quarter",
         "where should we spend our money",
         "plan our spending for next year",
+        "how should we spend a $20k budget and 300 hours",
     ),
     "clients_in_industry": (
         "which clients are in healthcare",

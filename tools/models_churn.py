@@ -42,6 +42,7 @@ def churn_risk(ctx: ToolContext, top: int = 10, client: str | None = None) -> To
         COLUMNS,
         rows,
         title="Clients by 90-day churn risk",
+        horizon_days=90,
         top=min(top, len(rows)),
         as_of=ctx.today.isoformat(),
         client=ref.name if ref else None,

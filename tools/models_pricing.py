@@ -112,6 +112,7 @@ def price_recommendation(
         expected_gain=gain,
         n_under_priced=report.n_under_priced,
         horizon_months=report.horizon_months,
+        horizon_days=90,
         reasoning=list(recs[0].reasoning) if ref is not None else [],
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,10 +27,14 @@ class GoldenEnv:
     tenant_id: str
     today: dt.date
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: where the tenant's trained models live (default: the configured data directory)
+    data_dir: Path | None = None
 
     @classmethod
-    def load(cls, engine: Engine, tenant_id: str, today: dt.date) -> GoldenEnv:
-        env = cls(engine, tenant_id, today)
+    def load(
+        cls, engine: Engine, tenant_id: str, today: dt.date, data_dir: Path | None = None
+    ) -> GoldenEnv:
+        env = cls(engine, tenant_id, today, data_dir=data_dir)
         with engine.connect() as conn:
             for name, model in TABLES_BY_NAME.items():
                 stmt = select(model.__table__).where(
@@ -38,6 +43,14 @@ class GoldenEnv:
                 df = pd.DataFrame(conn.execute(stmt).mappings().all())
                 env.frames[name] = df
         return env
+
+    @property
+    def models_dir(self) -> Path:
+        if self.data_dir is not None:
+            return Path(self.data_dir)
+        from mspilot.core.settings import Settings
+
+        return Path(Settings().data_dir)
 
     @staticmethod
     def first_tenant(engine: Engine) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mspilot.agent.golden.checks import (
+    Check,
     Checker,
     all_of,
     artifact_has,
@@ -127,6 +128,108 @@ def _licence_seats(env: GoldenEnv) -> float:
     on = pd.Timestamp(env.today)
     mask = (starts.isna() | (starts <= on)) & (ends.isna() | (ends >= on))
     return float(df.loc[mask, "seats_in_use"].sum())
+
+
+# ---- the models' expected answers: from the registered models and saved findings ------------
+
+
+def _churn_scores(env: GoldenEnv) -> pd.Series:
+    """Each active client's 90-day risk from the champion churn model (name → risk)."""
+    from mspilot.models.features import build_features
+    from mspilot.models.registry import Registry
+
+    model = Registry(env.models_dir, env.tenant_id, mlflow=False).load("churn")
+    features = build_features(env.engine, env.tenant_id, env.today)
+    risk = pd.Series(model.predict_proba(features), index=features.index).round(4)
+    return risk.rename(index=env.client_names).sort_values(ascending=False)
+
+
+def _top_churn_names(env: GoldenEnv) -> list[str]:
+    """The three riskiest clients (every client tied with the third, when risks tie)."""
+    risk = _churn_scores(env)
+    third = float(risk.iloc[min(2, len(risk) - 1)])
+    return [str(n) for n, r in risk.items() if r >= third]
+
+
+def _client_churn(env: GoldenEnv) -> float:
+    return float(_churn_scores(env)[env.picks["client_a"]])
+
+
+def _unprofitable(env: GoldenEnv, answer: object) -> Check:
+    """Every client with a negative margin over the last 12 months (this month included) is
+    named, or the answer says there is none."""
+    from mspilot.models.profitability import client_margins
+
+    period = Period.months_before(add_months(env.today, 1), 12)
+    frame = client_margins(env.engine, env.tenant_id, period)
+    losing = sorted(str(n) for n in frame[frame["margin"] < 0]["name"])
+    if losing:
+        return names(lambda e: losing[:15])(env, answer)
+    return text_has(lambda e: ["no client had a negative margin"])(env, answer)
+
+
+def _leak_findings(env: GoldenEnv) -> pd.DataFrame:
+    from mspilot.models.leaks import load_findings
+
+    found = load_findings(env.models_dir, env.tenant_id)
+    return pd.DataFrame([(f.type, f.client_name, f.dollars) for f in found],
+                        columns=["type", "client", "dollars"])  # fmt: skip
+
+
+def _next_month_tickets(env: GoldenEnv) -> float:
+    """Forecast tickets of the weeks starting next month, from the champion forecast model."""
+    from mspilot.models.registry import Registry
+
+    model = Registry(env.models_dir, env.tenant_id, mlflow=False).load("forecast")
+    start = add_months(month_start(env.today), 1)
+    weeks = pd.to_datetime(model.total["week"])
+    inside = (weeks >= pd.Timestamp(start)) & (weeks < pd.Timestamp(add_months(start, 1)))
+    return float(model.total.loc[inside, "tickets"].sum())
+
+
+def _recommended_price(env: GoldenEnv) -> float:
+    from mspilot.core.clock import Clock
+    from mspilot.models.pricing_service import price_portfolio
+
+    report = price_portfolio(env.engine, env.tenant_id, Clock(env.today), env.models_dir)
+    (rec,) = [r for r in report.recommendations if r.client_name == env.picks["client_b"]]
+    return float(rec.recommended_price)
+
+
+def _what_if(env: GoldenEnv, answer: object) -> Check:
+    """A +10% change for client_b: the new 90-day churn risk and the direction of the expected
+    profit change (up / down), as the pricing model computes them."""
+    from mspilot.core.clock import Clock
+    from mspilot.models.pricing_service import price_what_if
+
+    r = price_what_if(env.engine, env.tenant_id, Clock(env.today), env.models_dir,
+                      env.picks["client_b"], 10.0)  # fmt: skip
+    direction = "goes up" if r.expected_profit_change > 0 else "goes down"
+    if r.expected_profit_change == 0:
+        direction = "neutral"
+    return all_of(
+        number(lambda e: r.churn_90d_new, percent=True, rel=0.01),
+        number(lambda e: r.expected_profit_change),
+        text_has(lambda e: [direction]),
+    )(env, answer)
+
+
+def _plan_value(amount: float | None, hours: float | None) -> Callable[[GoldenEnv], float]:
+    """The plan's expected value as the budget optimiser computes it for these limits."""
+
+    def value(env: GoldenEnv) -> float:
+        from mspilot.core.clock import Clock
+        from mspilot.models.budget_actions import plan_budget
+        from mspilot.models.serving import DEFAULT_BUDGET_AMOUNT, default_plan_hours
+
+        plan = plan_budget(
+            env.engine, env.tenant_id, Clock(env.today), env.models_dir,
+            amount=DEFAULT_BUDGET_AMOUNT if amount is None else amount,
+            hours=default_plan_hours(env.models_dir, env.tenant_id) if hours is None else hours,
+        )  # fmt: skip
+        return float(plan.expected_value)
+
+    return value
 
 
 GOLDEN: tuple[Golden, ...] = (
@@ -296,25 +399,41 @@ GOLDEN: tuple[Golden, ...] = (
     Golden("technicians",
            ("List our technicians", "Who is on the team?"),
            SQL, names(_active_techs)),
-    # ---- predictive and prescriptive tools ----------------------------------------------------
+    # ---- predictive and prescriptive tools (trained models: `mspilot train`) -----------------
     Golden("churn_risk",
            ("Who is likely to leave us this quarter and why?", "Which clients are at risk of churning?"),
-           ("churn",), all_of(tool_answered("churn"), names(lambda e: [e.client_names[c] for c in e.active_client_ids()], need=3))),
+           ("churn",), all_of(tool_answered("churn"), names(_top_churn_names, need=3),
+                              number(lambda e: float(_churn_scores(e).iloc[0]), percent=True, rel=0.01))),
+    Golden("client_churn_risk",
+           ("What is {client_a}'s churn risk?", "How likely is {client_a} to leave us?"),
+           ("churn",), all_of(tool_answered("churn"), names(lambda e: [e.picks["client_a"]]),
+                              number(_client_churn, percent=True, rel=0.01))),
     Golden("unprofitable",
-           ("Which clients are unprofitable?",),
-           ("margin",), all_of(tool_answered("margin"), names(lambda e: list(e.client_names.values()), need=1))),
+           ("Which clients are unprofitable?", "Which clients are losing us money?"),
+           ("margin",), all_of(tool_answered("margin"), _unprofitable)),
     Golden("leaks",
-           ("Where are we leaking revenue?",),
-           ("leak",), all_of(tool_answered("leak"), names(lambda e: list(e.client_names.values()), need=1))),
+           ("Where are we leaking revenue?", "How much revenue are we leaking?"),
+           ("leak",), all_of(tool_answered("leak"),
+                             number(lambda e: float(_leak_findings(e)["dollars"].sum()), rel=0.01),
+                             number(lambda e: float(_leak_findings(e).groupby("type")["dollars"].sum().max()), rel=0.01),
+                             names(lambda e: [str(_leak_findings(e).sort_values("dollars").iloc[-1]["client"])]))),
     Golden("forecast",
-           ("How many tickets will we get next month?",),
-           ("forecast",), tool_answered("forecast")),
+           ("How many tickets will we get next month?", "How busy will we be next month?"),
+           ("forecast",), all_of(tool_answered("forecast"), number(_next_month_tickets, rel=0.01))),
     Golden("pricing",
-           ("What should we charge {client_b}?",),
-           ("pric",), all_of(tool_answered("pric"), names(lambda e: [e.picks["client_b"]]))),
+           ("What should we charge {client_b}?", "What price do you recommend for {client_b}?"),
+           ("pric",), all_of(tool_answered("pric"), names(lambda e: [e.picks["client_b"]]),
+                             number(_recommended_price))),
+    Golden("price_what_if",
+           ("What if we raise {client_b}'s price by 10%?", "What happens if we increase {client_b} by 10 percent?"),
+           ("price_what_if",), all_of(tool_answered("price_what_if"), _what_if)),
     Golden("budget",
            ("How should we allocate our budget next quarter?",),
-           ("budget",), tool_answered("budget")),
+           ("budget",), all_of(tool_answered("budget"), number(_plan_value(None, None)))),
+    Golden("budget_amount",
+           ("How should we spend a $20k budget and 300 hours next quarter?",
+            "Plan next quarter with $20,000 and 300 technician hours"),
+           ("budget",), all_of(tool_answered("budget"), number(_plan_value(20_000.0, 300.0)))),
 )  # fmt: skip
 
 

@@ -3,43 +3,16 @@ the scripted fake LLM (the language-model path of the graph). Both must score >=
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from mspilot.agent.fake_llm import FakeLLMService
-from mspilot.agent.golden.env import GoldenEnv
 from mspilot.agent.golden.questions import GOLDEN, cases
 from mspilot.agent.golden.runner import run_eval
 from mspilot.agent.router import router_for_context
 from mspilot.agent.service import AgentService
 from mspilot.agent.templates import render_answer
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mspilot.db import migrate
-    from mspilot.db.engine import make_engine
-    from mspilot.db.loader import Loader, upsert_tenant
-    from mspilot.synthetic.config import DemoConfig
-    from mspilot.synthetic.generator import generate_tenant
-    from mspilot.tools.context import ToolContext
-
-    root: Path = tmp_path_factory.mktemp("golden")
-    engine = make_engine(f"sqlite:///{root / 'demo.db'}")
-    migrate.upgrade(engine)
-    config = DemoConfig(n_clients=30, years=2, as_of=dt.date(2026, 10, 31))
-    ds = generate_tenant(config, 0)
-    with engine.begin() as conn:
-        upsert_tenant(conn, ds.tenant.id, ds.tenant.name)
-    Loader(engine, ds.tenant.id, "demo").load_all(ds.tables)
-    ctx = ToolContext(engine=engine, tenant_id=ds.tenant.id, today=config.as_of, data_dir=root)
-    yield ctx, GoldenEnv.load(engine, ds.tenant.id, config.as_of)
-    engine.dispose()
 
 
 def _tools() -> Any:
@@ -63,6 +36,7 @@ def test_golden_set_is_large_and_covers_every_tool(demo: Any) -> None:
         "leak",
         "forecast",
         "pric",
+        "price_what_if",
         "budget",
     } <= covered
     assert sum(len(g.questions) > 1 for g in GOLDEN) >= 25  # paraphrases

@@ -100,3 +100,42 @@ def test_client_user_cannot_ask_about_another_client(real: TestClient, world: Wo
     assert other_name not in cells
     if other != own:
         assert other not in cells
+
+
+#: a question the router sends to each of the models' tools, and the API capability it needs
+MODEL_QUESTIONS = {
+    "churn_risk": ("which clients are at risk of churning?", "churn"),
+    "client_margins": ("which clients are least profitable?", "margins"),
+    "revenue_leaks": ("where are we leaking revenue?", "leaks"),
+    "demand_forecast": ("forecast ticket demand for next month", "forecast"),
+    "price_recommendation": ("which clients are underpriced?", "pricing"),
+    "budget_plan": ("how should we allocate a $20k budget next quarter?", "budget"),
+}
+
+
+def _tools_started(client: TestClient, world: World, who: str, question: str) -> list[str]:
+    resp = client.post("/v1/chat", json={"question": question}, headers=auth(world, who))
+    assert resp.status_code == 200, resp.text
+    return [
+        json.loads(block.split("data: ", 1)[1])["tool"]
+        for block in resp.text.split("\n\n")
+        if block.startswith("event: tool_start")
+    ]
+
+
+@pytest.mark.parametrize(
+    "role", ["owner", "finance", "service_manager", "technician", "client_user"]
+)
+def test_role_by_model_tool_matrix_through_the_api(
+    real: TestClient, world: World, role: str
+) -> None:
+    """Each role reaches a model's tool through chat exactly when the API's role rules let it
+    call that model's endpoint; otherwise the tool is not in its agent at all."""
+    from mspilot.api.roles import allowed
+
+    for tool, (question, capability) in MODEL_QUESTIONS.items():
+        started = _tools_started(real, world, role, question)
+        if allowed(role, capability):
+            assert tool in started, (role, tool, started)
+        else:
+            assert tool not in started, (role, tool, started)

@@ -29,6 +29,7 @@ from mspilot.core.logging import get_logger
 from mspilot.core.periods import Period
 from mspilot.db.definitions import revenue_by_client
 from mspilot.db.schema import Client
+from mspilot.models.data import DataVersion, data_version
 from mspilot.models.leaks import LeakFinding as LeakSignal  # re-exported: the leak signal
 
 log = get_logger(__name__)
@@ -127,13 +128,20 @@ class ChurnScores:
     model: Any
 
 
-def score_churn(engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path) -> ChurnScores:
-    """Every active client's 90-day churn probability from the registered churn model."""
-    from mspilot.models.features import build_features
+def score_churn(
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    data_dir: Path,
+    version: DataVersion | None = None,
+) -> ChurnScores:
+    """Every active client's 90-day churn probability from the registered churn model (the
+    genome from ``cached_features``: reused while the tenant's data has not changed)."""
+    from mspilot.models.features import cached_features
     from mspilot.models.registry import Registry
 
     model = Registry(data_dir, tenant_id, mlflow=False).load("churn")
-    features = build_features(engine, tenant_id, as_of)
+    features = cached_features(engine, tenant_id, as_of, version)
     if features.empty:
         raise DataError("no active clients to score")
     risk = np.asarray(model.predict_proba(features), dtype=float)
@@ -188,6 +196,7 @@ def pricing_signals(
     data_dir: Path,
     scores: ChurnScores | None,
     inputs: Any = None,
+    version: DataVersion | None = None,
 ) -> list[PricingSignal]:
     """Under-priced clients worth a raise: the optimiser's recommendations, given the churn
     scores already computed (and the pricing inputs, if already loaded)."""
@@ -202,7 +211,9 @@ def pricing_signals(
     by_id = dict(zip(scores.client_ids, scores.risk.tolist(), strict=True))
     fallback = float(np.median(scores.risk)) if len(scores.risk) else 0.0
     base = np.array([by_id.get(c, fallback) for c in inputs.client_id])
-    response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs, base=base)
+    response, _fit = history_response(
+        engine, tenant_id, as_of, data_dir, inputs, base=base, version=version
+    )
     # what ``price_portfolio`` does, without loading the inputs a second time
     recommendations = optimise_prices(inputs, response, default_policy(engine, tenant_id), as_of)
     return [
@@ -271,12 +282,17 @@ def collect_signals(
     *,
     min_churn_risk: float,
 ) -> Signals:
-    """Everything the detectors read, each source timed; missing ones become notes."""
-    from mspilot.models.pricing_data import load_pricing_inputs
+    """Everything the detectors read, each source timed; missing ones become notes. The
+    genome, pricing inputs and price sensitivity are read once per ``data_version`` of the
+    tenant (a digest right after another, with no load in between, reuses them)."""
+    from mspilot.models.pricing_data import cached_pricing_inputs
 
     data_dir = Path(data_dir)
     signals = Signals(as_of=as_of)
-    scores = _timed(signals, "churn model", lambda: score_churn(engine, tenant_id, as_of, data_dir))
+    version = _timed(signals, "data version", lambda: data_version(engine, tenant_id))
+    scores = _timed(
+        signals, "churn model", lambda: score_churn(engine, tenant_id, as_of, data_dir, version)
+    )
     if scores is not None:
         signals.churn = _timed(
             signals,
@@ -284,13 +300,17 @@ def collect_signals(
             lambda: churn_signals(engine, tenant_id, as_of, scores, min_churn_risk),
         )
         inputs = _timed(
-            signals, "pricing inputs", lambda: load_pricing_inputs(engine, tenant_id, as_of)
+            signals,
+            "pricing inputs",
+            lambda: cached_pricing_inputs(engine, tenant_id, as_of, version),
         )
         if inputs is not None:
             signals.pricing = _timed(
                 signals,
                 "pricing",
-                lambda: pricing_signals(engine, tenant_id, as_of, data_dir, scores, inputs),
+                lambda: pricing_signals(
+                    engine, tenant_id, as_of, data_dir, scores, inputs, version
+                ),
             )
     signals.leaks = _timed(signals, "revenue leaks", lambda: leak_signals(data_dir, tenant_id))
     signals.capacity = _timed(

@@ -7,13 +7,27 @@ to floats. Economics come from ``db.definitions.client_economics`` (never re-der
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Float, String, and_, cast, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
 
 from mspilot.core.clock import add_months, month_start
 from mspilot.core.errors import DataError
@@ -21,6 +35,7 @@ from mspilot.core.periods import Period
 from mspilot.db.definitions import client_economics, live_invoices
 from mspilot.db.engine import analyze
 from mspilot.db.schema import (
+    SYNCED_TABLES,
     AnySelect,
     Client,
     Contract,
@@ -47,7 +62,24 @@ def _raw(column: Any) -> Any:
 
 def read_frame(conn: Connection, stmt: AnySelect) -> pd.DataFrame:
     result = conn.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    keys = list(result.keys())
+    # Plain tuples, not Row objects: pandas probes every row for a ``dtype`` attribute, and a
+    # Row answers a missing attribute by raising (and catching) two exceptions: 2x slower.
+    return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=keys)
+
+
+def read_rows(conn: Connection, stmt: AnySelect) -> pd.DataFrame:
+    """``read_frame`` for the large event reads: the driver's tuples go straight into pandas,
+    skipping SQLAlchemy's per-row result processing (about half the read time). Only for
+    columns that need no conversion: text, integers, floats cast in SQL and dates read raw
+    (booleans come back as 0/1 on SQLite; callers cast them)."""
+    result = conn.execute(stmt)
+    keys = list(result.keys())
+    try:
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    return pd.DataFrame(rows, columns=keys)
 
 
 def _dates(frame: pd.DataFrame, *columns: str) -> None:
@@ -92,6 +124,29 @@ class TenantFrames:
         return list(self.clients.index)
 
 
+#: What the client genome reads of the larger tables (``load_frames(genome_only=True)``).
+GENOME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tickets": ("client_id", "opened_at", "resolved_at", "priority", "sla_breached", "csat"),
+    "invoices": ("id", "client_id", "issued_on", "due_on", "total"),
+    "lines": ("client_id", "issued_on", "kind", "sku", "quantity", "amount"),
+    "payments": ("invoice_id", "paid_on", "amount"),
+}
+#: The invoice line kinds the genome reads (recurring fee, labour billed, licences).
+GENOME_LINE_KINDS: tuple[str, ...] = ("recurring", "labor", "license")
+
+
+def _all_columns(_table: str, *columns: Any) -> list[Any]:
+    return list(columns)
+
+
+def _genome_columns(table: str, *columns: Any) -> list[Any]:
+    return [c for c in columns if c.key in GENOME_COLUMNS[table]]
+
+
+def _present(frame: pd.DataFrame, *columns: str) -> list[str]:
+    return [c for c in columns if c in frame.columns]
+
+
 _ANALYZED: set[str] = set()
 
 
@@ -130,9 +185,14 @@ def load_frames(
     until: dt.date | None = None,
     economics_months: Iterable[dt.date] | None = None,
     with_time_entries: bool = True,
+    genome_only: bool = False,
 ) -> TenantFrames:
     """Load the tenant's rows (events dated in ``[since, until]`` when given; tickets from
-    ``ticket_since`` when given, else ``since``)."""
+    ``ticket_since`` when given, else ``since``).
+
+    ``genome_only`` reads only the columns (and invoice line kinds) the client genome uses,
+    ``GENOME_COLUMNS``: the serving path's lighter read; the genome is the same either way."""
+    keep = _genome_columns if genome_only else _all_columns
     ensure_planner_statistics(engine)
     with engine.connect() as conn:
         policy = tenant_policy(conn, tenant_id)
@@ -177,13 +237,16 @@ def load_frames(
         _dates(contracts, "starts_on", "ends_on")
 
         tk = select(
-            Ticket.id,
-            Ticket.client_id,
-            _raw(Ticket.opened_at),
-            _raw(Ticket.resolved_at),
-            Ticket.priority,
-            Ticket.sla_breached,
-            Ticket.csat,
+            *keep(
+                "tickets",
+                Ticket.id,
+                Ticket.client_id,
+                _raw(Ticket.opened_at),
+                _raw(Ticket.resolved_at),
+                Ticket.priority,
+                Ticket.sla_breached,
+                Ticket.csat,
+            )
         ).where(Ticket.tenant_id == tenant_id, Ticket.deleted_at.is_(None))
         if (ticket_since or since) is not None:
             start = dt.datetime.combine(ticket_since or since, dt.time(), tzinfo=dt.UTC)  # type: ignore[arg-type]
@@ -193,66 +256,77 @@ def load_frames(
                 Ticket.opened_at
                 < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
             )
-        tickets = read_frame(conn, tk)
+        tickets = read_rows(conn, tk)
         for col in ("opened_at", "resolved_at"):
             stamps = pd.to_datetime(tickets[col], utc=True, format="ISO8601")
             tickets[col] = stamps.dt.tz_localize(None)
 
         inv = select(
-            Invoice.id,
-            Invoice.external_id,
-            Invoice.client_id,
-            Invoice.number,
-            _raw(Invoice.issued_on),
-            _raw(Invoice.due_on),
-            _raw(Invoice.period_start),
-            _raw(Invoice.period_end),
-            _f(Invoice.total),
-            Invoice.status,
+            *keep(
+                "invoices",
+                Invoice.id,
+                Invoice.external_id,
+                Invoice.client_id,
+                Invoice.number,
+                _raw(Invoice.issued_on),
+                _raw(Invoice.due_on),
+                _raw(Invoice.period_start),
+                _raw(Invoice.period_end),
+                _f(Invoice.total),
+                Invoice.status,
+            )
         ).where(live_invoices(tenant_id))
         if since is not None:
             inv = inv.where(Invoice.issued_on >= since)
         if until is not None:
             inv = inv.where(Invoice.issued_on <= until)
-        invoices = read_frame(conn, inv)
-        _dates(invoices, "issued_on", "due_on", "period_start", "period_end")
+        invoices = read_rows(conn, inv)
+        _dates(invoices, *_present(invoices, "issued_on", "due_on", "period_start", "period_end"))
 
         ln = (
             select(
-                InvoiceLine.id,
-                InvoiceLine.external_id,
-                InvoiceLine.invoice_id,
-                Invoice.client_id,
-                _raw(Invoice.issued_on),
-                _raw(Invoice.period_start),
-                InvoiceLine.contract_id,
-                InvoiceLine.kind,
-                InvoiceLine.sku,
-                _f(InvoiceLine.quantity),
-                _f(InvoiceLine.unit_price),
-                _f(InvoiceLine.discount_pct),
-                _f(InvoiceLine.amount),
+                *keep(
+                    "lines",
+                    InvoiceLine.id,
+                    InvoiceLine.external_id,
+                    InvoiceLine.invoice_id,
+                    Invoice.client_id,
+                    _raw(Invoice.issued_on),
+                    _raw(Invoice.period_start),
+                    InvoiceLine.contract_id,
+                    InvoiceLine.kind,
+                    InvoiceLine.sku,
+                    _f(InvoiceLine.quantity),
+                    _f(InvoiceLine.unit_price),
+                    _f(InvoiceLine.discount_pct),
+                    _f(InvoiceLine.amount),
+                )
             )
             .join(Invoice, and_(Invoice.id == InvoiceLine.invoice_id))
             .where(live_invoices(tenant_id), InvoiceLine.deleted_at.is_(None))
         )
+        if genome_only:
+            ln = ln.where(InvoiceLine.kind.in_(GENOME_LINE_KINDS))
         if since is not None:
             ln = ln.where(Invoice.issued_on >= since)
         if until is not None:
             ln = ln.where(Invoice.issued_on <= until)
-        lines = read_frame(conn, ln)
-        _dates(lines, "issued_on", "period_start")
+        lines = read_rows(conn, ln)
+        _dates(lines, *_present(lines, "issued_on", "period_start"))
 
         pay = select(
-            Payment.id,
-            Payment.client_id,
-            Payment.invoice_id,
-            _raw(Payment.paid_on),
-            _f(Payment.amount),
+            *keep(
+                "payments",
+                Payment.id,
+                Payment.client_id,
+                Payment.invoice_id,
+                _raw(Payment.paid_on),
+                _f(Payment.amount),
+            )
         ).where(Payment.tenant_id == tenant_id, Payment.deleted_at.is_(None))
         if since is not None:
             pay = pay.where(Payment.paid_on >= since)
-        payments = read_frame(conn, pay)
+        payments = read_rows(conn, pay)
         _dates(payments, "paid_on")
 
         licenses = read_frame(
@@ -354,10 +428,101 @@ def monthly_economics(conn: Connection, tenant_id: str, months: Iterable[dt.date
     return pd.concat(parts, ignore_index=True)
 
 
+#: A tenant's data version: one (table, rows, latest synced_at, latest deleted_at, deleted rows)
+#: per synced table, then ("tenants", max discount) -- compare with ``==``.
+DataVersion = tuple[tuple[Any, ...], ...]
+
+
+def data_version(engine: Engine, tenant_id: str) -> DataVersion:
+    """A fingerprint of everything loaded for ``tenant_id``, in one query: per synced table its
+    row count, latest ``synced_at`` and ``deleted_at`` and deleted count, plus the tenant's
+    pricing policy. The loader stamps ``synced_at`` on every row it inserts or changes and
+    ``deleted_at`` on every row it retires, so any load or sync that changes a row changes the
+    fingerprint: a cache keyed by it never serves data older than the database.
+
+    Costs one pass over the tenant's rows (no index covers ``synced_at``): ~0.4 s for a
+    2,000-client tenant on SQLite, against ~2.5 s to rebuild the genome."""
+    parts = [
+        select(
+            literal(model.__tablename__).label("table_name"),  # type: ignore[attr-defined]
+            func.count().label("rows"),
+            cast(func.max(model.synced_at), String).label("synced"),
+            cast(func.max(model.deleted_at), String).label("deleted"),
+            func.count(model.deleted_at).label("deleted_rows"),
+        ).where(model.tenant_id == tenant_id)
+        for model in SYNCED_TABLES
+    ]
+    policy = select(
+        literal("tenants").label("table_name"),
+        func.count().label("rows"),
+        cast(func.max(Tenant.max_discount_pct), String).label("synced"),
+        literal(None, String()).label("deleted"),
+        literal(0).label("deleted_rows"),
+    ).where(Tenant.id == tenant_id)
+    with engine.connect() as conn:
+        rows = conn.execute(union_all(*parts, policy)).all()
+    return tuple(tuple(r) for r in rows)
+
+
+T = TypeVar("T")
+
+
+class VersionedCache(Generic[T]):
+    """Values memoised per key, each valid for the ``data_version`` it was built at: a lookup
+    with another version rebuilds (the newest ``size`` keys are kept). Values are shared between
+    callers and threads: treat them as read-only."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, tuple[DataVersion, T]] = OrderedDict()
+        self._lock = threading.Lock()
+        _CACHES.append(self)
+
+    def get(self, key: Hashable, version: DataVersion, build: Callable[[], T]) -> T:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] == version:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = build()
+        with self._lock:
+            self._items[key] = (version, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def for_tenant(
+        self,
+        engine: Engine,
+        tenant_id: str,
+        as_of: dt.date,
+        version: DataVersion | None,
+        build: Callable[[], T],
+    ) -> T:
+        """The value for (database, tenant, as_of) at the tenant's current data version (read
+        here unless the caller passes it)."""
+        if version is None:
+            version = data_version(engine, tenant_id)
+        return self.get((str(engine.url), tenant_id, as_of), version, build)
+
+    def clear(self, keep: Callable[[Hashable], bool] = lambda _key: False) -> None:
+        with self._lock:
+            for key in [k for k in self._items if not keep(k)]:
+                del self._items[key]
+
+
+_CACHES: list[VersionedCache[Any]] = []
+
+
+def clear_versioned_caches() -> None:
+    """Empty every ``VersionedCache`` (benchmarks measuring a cold start; tests)."""
+    for cache in list(_CACHES):
+        cache.clear()
+
+
 def data_span(engine: Engine, tenant_id: str) -> tuple[dt.date, dt.date] | None:
     """First and last invoice dates of the tenant (None when it has no invoices)."""
-    from sqlalchemy import func
-
     with engine.connect() as conn:
         row = conn.execute(
             select(func.min(Invoice.issued_on), func.max(Invoice.issued_on)).where(

@@ -14,7 +14,8 @@ clients at a snapshot and the churn label come from ``db.definitions.churn_label
 Public interface (kept stable for the pricing optimiser):
 - ``build_features(engine, tenant_id, as_of) -> DataFrame``: one row per client active at
   ``as_of``, index = client id, columns = ``FEATURES`` (+ ``industry``).
-- ``cached_features(engine, tenant_id, as_of)``: the same, memoised for a few minutes.
+- ``cached_features(engine, tenant_id, as_of)``: the same, memoised until the tenant's data
+  changes (``models.data.data_version``).
 - ``FEATURE_SET_VERSION``: hash of the feature definitions, recorded with every model.
 """
 
@@ -22,8 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,9 @@ from mspilot.core.clock import add_months, month_end, month_start
 from mspilot.core.errors import DataError
 from mspilot.db.definitions import CHURN_HORIZON_DAYS, churn_labels
 from mspilot.models.data import (
+    DataVersion,
     TenantFrames,
+    VersionedCache,
     data_span,
     date_month_index,
     load_frames,
@@ -590,6 +591,7 @@ def _frames_for(
         until=max(snapshots),
         economics_months=economics_months_for(snapshots),
         with_time_entries=with_time_entries,
+        genome_only=True,
     )
 
 
@@ -610,32 +612,24 @@ def build_features(engine: Engine, tenant_id: str, as_of: dt.date) -> pd.DataFra
     return genome.droplevel("snapshot")
 
 
-_FEATURE_CACHE: dict[tuple[str, str, dt.date], tuple[float, pd.DataFrame]] = {}
-_FEATURE_CACHE_LOCK = threading.Lock()
+#: Genomes kept by ``cached_features``, each valid for the data version it was built at.
+_FEATURE_CACHE: VersionedCache[pd.DataFrame] = VersionedCache(size=16)
 
 
 def cached_features(
-    engine: Engine, tenant_id: str, as_of: dt.date, ttl_seconds: float = 300.0
+    engine: Engine, tenant_id: str, as_of: dt.date, version: DataVersion | None = None
 ) -> pd.DataFrame:
-    """``build_features`` memoised per (database, tenant, as_of) for ``ttl_seconds``: the
-    serving path's warm cache (a sync that lands inside the TTL shows up when it expires;
-    call ``clear_feature_cache`` after a load to see it at once)."""
-    key = (str(engine.url), tenant_id, as_of)
-    now = time.monotonic()
-    with _FEATURE_CACHE_LOCK:
-        hit = _FEATURE_CACHE.get(key)
-    if hit is not None and now - hit[0] < ttl_seconds:
-        return hit[1]
-    frame = build_features(engine, tenant_id, as_of)
-    with _FEATURE_CACHE_LOCK:
-        _FEATURE_CACHE[key] = (now, frame)
-    return frame
+    """``build_features`` memoised per (database, tenant, as_of) and keyed by the tenant's
+    ``data_version`` (pass ``version`` when the caller has it): a load or sync that changes
+    any row is seen by the next call, never served stale. A hit costs the fingerprint query
+    instead of the genome build. The frame is shared between callers: treat it as read-only."""
+    return _FEATURE_CACHE.for_tenant(
+        engine, tenant_id, as_of, version, lambda: build_features(engine, tenant_id, as_of)
+    )
 
 
 def clear_feature_cache(tenant_id: str | None = None) -> None:
-    with _FEATURE_CACHE_LOCK:
-        for key in [k for k in _FEATURE_CACHE if tenant_id is None or k[1] == tenant_id]:
-            del _FEATURE_CACHE[key]
+    _FEATURE_CACHE.clear(keep=lambda key: tenant_id is not None and key[1] != tenant_id)  # type: ignore[index]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from mspilot.core.errors import DataError
 from mspilot.core.periods import Period
 from mspilot.db.definitions import active_clients, client_economics, live_invoices
 from mspilot.db.schema import Contract, Invoice, InvoiceLine, Tenant, TimeEntry
+from mspilot.models.data import DataVersion, VersionedCache
 from mspilot.models.pricing import PricingInputs, prior_change_before
 
 ECONOMICS_MONTHS = 6
@@ -53,6 +54,20 @@ def _months_active(onboarded: dt.date | None, period: Period) -> float:
     start = period.start if onboarded is None else max(period.start, onboarded)
     days = (period.end - start).days
     return max(days / 30.4375, 1.0) if days > 0 else 1.0
+
+
+_INPUTS_CACHE: VersionedCache[PricingInputs] = VersionedCache(size=16)
+
+
+def cached_pricing_inputs(
+    engine: Engine, tenant_id: str, as_of: dt.date, version: DataVersion | None = None
+) -> PricingInputs:
+    """``load_pricing_inputs`` memoised per (database, tenant, as_of) for one ``data_version``
+    of the tenant (pass it when the caller has it): never older than the database. The inputs
+    are shared between callers: treat them as read-only."""
+    return _INPUTS_CACHE.for_tenant(
+        engine, tenant_id, as_of, version, lambda: load_pricing_inputs(engine, tenant_id, as_of)
+    )
 
 
 def load_pricing_inputs(engine: Engine, tenant_id: str, as_of: dt.date) -> PricingInputs:
@@ -293,14 +308,14 @@ def _price_changes(
     series: dict[tuple[str, str], dict[dt.date, float]] = defaultdict(dict)
     totals: dict[tuple[str, str], float] = defaultdict(float)
     service_of: dict[str, tuple[str, str]] = {}
-    for line in lines:
-        if not line.quantity or line.quantity <= 0 or line.amount is None:
+    for client_id, contract_id, sku, month, quantity, amount in lines:
+        if not quantity or quantity <= 0 or amount is None:
             continue
-        key = (line.client_id, line.sku or line.contract_id)
-        service_of[line.contract_id] = key
-        totals[key] += float(line.amount)
+        key = (client_id, sku or contract_id)
+        service_of[contract_id] = key
+        totals[key] += float(amount)
         # The effective unit price of the month (amount / quantity covers discounts).
-        series[key][line.month.replace(day=1)] = float(line.amount) / float(line.quantity)
+        series[key][month.replace(day=1)] = float(amount) / float(quantity)
     found: dict[tuple[str, str], list[tuple[dt.date, float]]] = {}
     for key, prices in series.items():
         months = sorted(prices)

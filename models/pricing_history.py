@@ -34,6 +34,8 @@ from mspilot.db.schema import Client, Contract
 from mspilot.models.pricing_data import client_price_changes
 
 REACTION_MONTHS = 3
+#: Client-month keys: client row x _KEY + month index (months stay far below it).
+_KEY = 1 << 20
 INDUSTRY_RIDGE = 25.0
 
 
@@ -127,28 +129,59 @@ def build_price_panel(
     segments = sorted({c.industry or "Other" for c in clients})
     seg_index = {s: i for i, s in enumerate(segments)}
     last = _month(as_of) - 1  # the last whole month
-    churned, exposure, renewal, segment, client_idx = [], [], [], [], []
-    ids = []
-    for ci, c in enumerate(clients):
-        ids.append(c.id)
-        first = _month(c.onboarded_on) + 1 if c.onboarded_on else last - 36
-        stop = min(last, _month(c.churned_on)) if c.churned_on else last
-        if stop < first:
-            continue
-        increases = [(_month(day), pct) for day, pct in changes.get(c.id, []) if pct > 0]
-        for m in range(max(first, last - 60), stop + 1):
-            churned.append(1.0 if c.churned_on is not None and _month(c.churned_on) == m else 0.0)
-            exposure.append(sum(p for when, p in increases if m - REACTION_MONTHS <= when < m))
-            renewal.append(1.0 if (m in renewals[c.id] or m + 1 in renewals[c.id]) else 0.0)
-            segment.append(seg_index[c.industry or "Other"])
-            client_idx.append(ci)
+    ids = [c.id for c in clients]
+    n = len(clients)
+    first = np.array([_month(c.onboarded_on) + 1 if c.onboarded_on else last - 36 for c in clients])
+    churn_m = np.array([_month(c.churned_on) if c.churned_on else -1 for c in clients])
+    stop = np.where(churn_m >= 0, np.minimum(last, churn_m), last)
+    lo = np.maximum(first, last - 60)
+    counts = np.where(stop >= first, np.maximum(stop - lo + 1, 0), 0)
+    # one row per client-month at risk: client ci, months lo[ci]..stop[ci]
+    client_idx = np.repeat(np.arange(n, dtype=np.int64), counts)
+    offsets = np.cumsum(counts) - counts
+    month = lo[client_idx] + (np.arange(int(counts.sum())) - offsets[client_idx])
+    key = client_idx * _KEY + month
+    # renewals: a term of the client ends in month m or m + 1
+    row_of = {cid: i for i, cid in enumerate(ids)}
+    renewal_keys = np.unique(
+        np.array(
+            [
+                row_of[cid] * _KEY + m
+                for cid, months in renewals.items()
+                if cid in row_of
+                for m in months
+            ],
+            dtype=np.int64,
+        )
+    )
+    renewal = (np.isin(key, renewal_keys) | np.isin(key + 1, renewal_keys)).astype(float)
+    # exposure: the increases applied in the REACTION_MONTHS months before m
+    inc = [
+        (row_of[cid] * _KEY + _month(day), pct)
+        for cid, found in changes.items()
+        if cid in row_of
+        for day, pct in found
+        if pct > 0
+    ]
+    exposure = np.zeros(len(key))
+    if inc:
+        inc_key, inc_pos = np.unique(
+            np.array([k for k, _ in inc], dtype=np.int64), return_inverse=True
+        )
+        inc_sum = np.bincount(inc_pos, weights=np.array([p for _, p in inc]))
+        for lag in range(1, REACTION_MONTHS + 1):
+            pos = np.searchsorted(inc_key, key - lag)
+            hit = pos < len(inc_key)
+            hit[hit] = inc_key[pos[hit]] == (key - lag)[hit]
+            exposure[hit] += inc_sum[pos[hit]]
+    segment = np.array([seg_index[c.industry or "Other"] for c in clients], dtype=np.int64)
     return PricePanel(
-        churned=np.asarray(churned),
-        exposure=np.asarray(exposure),
-        renewal=np.asarray(renewal),
-        segment=np.asarray(segment, dtype=np.int64),
+        churned=(month == churn_m[client_idx]).astype(float),
+        exposure=exposure,
+        renewal=renewal,
+        segment=segment[client_idx],
         segments=segments,
-        client_index=np.asarray(client_idx, dtype=np.int64),
+        client_index=client_idx,
         clients=ids,
     )
 

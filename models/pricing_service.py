@@ -3,7 +3,9 @@
 ``price_portfolio(engine, tenant_id, clock, data_dir)`` → ``PricingReport`` (every client ranked by
 expected gain; ``client=`` narrows it to one), ``price_what_if(..., client, change_pct)`` →
 ``WhatIfResult``. The price response comes from the tenant's registered churn model (``mspilot
-train``) applied to the client genome as of the clock's date.
+train``) applied to the client genome as of the clock's date. The genome, the pricing inputs and
+the price sensitivity fit are memoised per ``data_version`` of the tenant: rebuilt only when its
+data changed since the last call, never served stale.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import Engine
 
 from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError, UserInputError
+from mspilot.models.data import DataVersion, VersionedCache, data_version
 from mspilot.models.pricing import (
     PricingInputs,
     PricingPolicy,
@@ -28,7 +31,7 @@ from mspilot.models.pricing import (
     summarise,
     what_if,
 )
-from mspilot.models.pricing_data import load_pricing_inputs, tenant_max_discount
+from mspilot.models.pricing_data import cached_pricing_inputs, tenant_max_discount
 from mspilot.models.pricing_history import PriceHistoryFit, learn_price_sensitivity
 from mspilot.models.pricing_response import (
     ChurnModelResponse,
@@ -40,6 +43,8 @@ from mspilot.models.pricing_response import (
 SLOPE_SPREAD = 0.3
 #: Re-scoring a client "as if a renewal had just changed its price".
 CHANGE_OVERRIDES: dict[str, Any] = {"months_since_price_change": 0.0}
+#: Price sensitivity fits, each valid for the data version it was learned at.
+_FIT_CACHE: VersionedCache[PriceHistoryFit] = VersionedCache(size=16)
 
 
 def default_policy(engine: Engine, tenant_id: str, **overrides: Any) -> PricingPolicy:
@@ -70,10 +75,10 @@ def churn_response(
     engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path, inputs: PricingInputs
 ) -> ChurnModelResponse:
     """The registered churn model's own answer to price changes (base risk and slope)."""
-    from mspilot.models.features import build_features
+    from mspilot.models.features import cached_features
 
     model = _churn_model(data_dir, tenant_id)
-    features = _align(build_features(engine, tenant_id, as_of), inputs.client_id)
+    features = _align(cached_features(engine, tenant_id, as_of), inputs.client_id)
     return ChurnModelResponse(
         model,
         features,
@@ -91,20 +96,31 @@ def history_response(
     inputs: PricingInputs,
     *,
     base: np.ndarray | None = None,
+    version: DataVersion | None = None,
 ) -> tuple[LogitShiftResponse, PriceHistoryFit]:
     """Base risk from the churn model, price sensitivity from the tenant's own price history.
 
     Each client's slope is its industry's (``models.pricing_history``), its base risk the
     larger of the churn model's 90-day score and the tenant's base rate. Cuts are given no
-    retention effect: the data shows what increases do, not what discounts would."""
-    fit = learn_price_sensitivity(engine, tenant_id, as_of, inputs.tenant_history or None)
+    retention effect: the data shows what increases do, not what discounts would.
+
+    With the tenant's ``version`` (``models.data.data_version``) the fit and the genome are
+    reused while the data is unchanged; ``inputs`` must then be that version's."""
+
+    def learn() -> PriceHistoryFit:
+        return learn_price_sensitivity(engine, tenant_id, as_of, inputs.tenant_history or None)
+
+    if version is None:
+        fit = learn()
+    else:
+        fit = _FIT_CACHE.for_tenant(engine, tenant_id, as_of, version, learn)
     slope = np.array([fit.slope_for(seg) for seg in inputs.segment])
     if base is None:
-        from mspilot.models.features import build_features
+        from mspilot.models.features import cached_features
 
         model = _churn_model(data_dir, tenant_id)
-        features = _align(build_features(engine, tenant_id, as_of), inputs.client_id)
-        base = np.asarray(model.predict_proba(features), dtype=float)
+        genome = cached_features(engine, tenant_id, as_of, version)
+        base = np.asarray(model.predict_proba(_align(genome, inputs.client_id)), dtype=float)
     # A change takes effect at renewal, often months away, when a client's risk is nearer the
     # tenant's base rate than the churn model's sharp 90-day score: never assume a client is
     # safer than the base rate the price sensitivity was measured against.
@@ -168,10 +184,13 @@ def price_portfolio(
 ) -> PricingReport:
     """Recommended prices for every active client (or one), ranked by expected gain."""
     as_of = clock.today()
-    inputs = load_pricing_inputs(engine, tenant_id, as_of)
+    version = data_version(engine, tenant_id)
+    inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
     policy = policy or default_policy(engine, tenant_id)
     if response is None:
-        response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs)
+        response, _fit = history_response(
+            engine, tenant_id, as_of, data_dir, inputs, version=version
+        )
     recs = optimise_prices(inputs, response, policy, as_of)
     if client is not None:
         row = find_client(inputs, client)
@@ -199,9 +218,12 @@ def price_what_if(
     if not np.isfinite(change_pct) or not -90 <= change_pct <= 200:
         raise UserInputError(f"a price change of {change_pct}% is not plausible (-90..200)")
     as_of = clock.today()
-    inputs = load_pricing_inputs(engine, tenant_id, as_of)
+    version = data_version(engine, tenant_id)
+    inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
     row = find_client(inputs, client)
     policy = policy or default_policy(engine, tenant_id)
     if response is None:
-        response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs)
+        response, _fit = history_response(
+            engine, tenant_id, as_of, data_dir, inputs, version=version
+        )
     return what_if(inputs, row, change_pct, response, policy, as_of)

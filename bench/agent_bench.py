@@ -4,7 +4,9 @@
 
 Measures, on the configured database (run ``mspilot demo`` first):
 - the full answer (``AgentService.ask``, warm process) vs calling the chosen tool directly
-  (the agent's overhead: routing, graph, checkpoint, rendering);
+  (the agent's overhead: routing, graph, checkpoint, rendering), for data questions and,
+  separately, for the models' questions (churn, margins, leaks, forecast, pricing, budget:
+  their tools score trained models, so they need ``mspilot train`` first);
 - the router alone (``IntentRouter.route``);
 - CLI start-up (``mspilot --help``) vs a bare ``python -c pass``.
 """
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     from mspilot.tools.registry import build_tools
 
     ctx = _context(None)
-    env = GoldenEnv.load(ctx.engine, ctx.tenant_id, ctx.today)
+    env = GoldenEnv.load(ctx.engine, ctx.tenant_id, ctx.today, data_dir=ctx.data_dir)
     tools = {t.name: t for t in build_tools(ctx)}
     router = router_for_context(ctx, list(tools.values()))
     kwargs: dict[str, Any] = {
@@ -55,17 +57,29 @@ def main(argv: list[str] | None = None) -> None:
         if args.provider == "fake"
         else AgentService(**kwargs, router_factory=router_for_context)
     )
-    questions = [c.question for c in cases(env) if not c.setup][: args.questions]
+    model_fragments = ("churn", "margin", "leak", "forecast", "pric", "budget")
+    everything = [c for c in cases(env) if not c.setup]
+    is_model = {
+        c.question: any(f in t for t in c.tools for f in model_fragments) for c in everything
+    }
+    data_qs = [c.question for c in everything if not is_model[c.question]][: args.questions]
+    model_qs = [c.question for c in everything if is_model[c.question]]
+    questions = data_qs + model_qs
     service.ask(questions[0], ctx, "warm")  # embedder, graph, caches
 
     full, direct, routing = [], [], []
+    model_full, model_direct = [], []
     for i, q in enumerate(questions):
         route = router.route(q)
         routing.append(_ms(lambda q=q: router.route(q)))
-        full.append(_ms(lambda q=q, i=i: service.ask(q, ctx, f"bench-{i}")))
+        answer_ms = _ms(lambda q=q, i=i: service.ask(q, ctx, f"bench-{i}"))
+        tool_ms = None
         if route and route.calls and route.calls[0].name in tools:
             call = route.calls[0]
-            direct.append(_ms(lambda call=call: tools[call.name].invoke(call.args)))
+            tool_ms = _ms(lambda call=call: tools[call.name].invoke(call.args))
+        (model_full if is_model[q] else full).append(answer_ms)
+        if tool_ms is not None:
+            (model_direct if is_model[q] else direct).append(tool_ms)
 
     def p(values: list[float], q: float) -> float:
         return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
@@ -77,11 +91,17 @@ def main(argv: list[str] | None = None) -> None:
         _ms(lambda: subprocess.run(["mspilot", "--help"], check=True, capture_output=True))
         for _ in range(3)
     ]
-    print(f"questions: {len(questions)}  provider: {args.provider}")
+    print(f"questions: {len(data_qs)} data + {len(model_qs)} models'  provider: {args.provider}")
     print(f"answer (warm)   p50 {p(full, 50):7.1f} ms  p95 {p(full, 95):7.1f} ms")
     print(f"tool directly   p50 {p(direct, 50):7.1f} ms  p95 {p(direct, 95):7.1f} ms")
     print(f"router alone    p50 {p(routing, 50):7.1f} ms  p95 {p(routing, 95):7.1f} ms")
     print(f"agent overhead: answer / tool p50 = {p(full, 50) / p(direct, 50):.2f}x")
+    if model_full and model_direct:
+        mf, md = model_full, model_direct
+        print(f"models: answer  p50 {p(mf, 50):7.1f} ms  p95 {p(mf, 95):7.1f} ms")
+        print(f"models: tool    p50 {p(md, 50):7.1f} ms  p95 {p(md, 95):7.1f} ms")
+        print(f"models: answer / tool p50 = {p(mf, 50) / p(md, 50):.2f}x; "
+              f"model answer / data answer p50 = {p(mf, 50) / p(full, 50):.2f}x")  # fmt: skip
     print(f"CLI start-up: mspilot --help {min(cli):.0f} ms vs python -c pass {min(base):.0f} ms "
           f"({min(cli) / min(base):.1f}x)")  # fmt: skip
 

@@ -6,9 +6,10 @@ margins over a period, revenue leaks, the demand forecast, price recommendations
 and the quarter's budget plan built from the data. A model that was never trained raises
 :class:`ModelNotTrained` (a ``DataError``) naming ``mspilot train``.
 
-Nothing here caches: features are rebuilt from the database on each call (``build_features``,
-so a sync is seen at once); the registry caches the loaded model files. Callers that want a
-per-snapshot cache (the API) keep one keyed by tenant, product date and model version.
+The client genome comes from ``cached_features``, keyed by the tenant's data-version
+fingerprint (any load, sync or deletion is seen by the next call, never served stale); the
+registry caches the loaded model files. Callers that want a per-snapshot cache of the results
+(the API) keep one keyed by tenant, product date and model version.
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ def churn_risks(
 ) -> list[ChurnRisk]:
     """Every client active at ``today`` with the champion's 90-day churn risk and its top
     drivers, riskiest first."""
-    from mspilot.models.features import build_features
+    from mspilot.models.features import cached_features
 
     model, _ = _load(data_dir, tenant_id, "churn", version)
-    features = build_features(engine, tenant_id, today)
+    features = cached_features(engine, tenant_id, today)
     if features.empty:
         return []
     risk = model.predict_proba(features)

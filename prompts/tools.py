@@ -155,6 +155,32 @@ SQL_RETRY_HINT: Final = (
 )
 REFUSED: Final = "Refused: {reason}"
 
+# ---- headers of the models' tool results (the table follows) -------------------------------
+
+CHURN_HEAD: Final = "90-day churn risk as of {as_of}, riskiest first ({n} active clients)."
+CHURN_NOT_ACTIVE: Final = "{client} is not an active client as of {as_of}."
+MARGINS_HEAD: Final = (
+    "Client margins {period} ({which} first): {n} clients, {losing} with a negative margin; "
+    "total revenue {revenue:.2f}, margin {margin:.2f}."
+)
+LEAKS_HEAD: Final = "Revenue leaks: {n} findings worth {total:.2f} in total; by type: {by_type}."
+FORECAST_HEAD: Final = (
+    "Demand forecast for {who}, {n} weeks starting {first} to {last}: {tickets:.1f} tickets "
+    "and {hours:.1f} hours in total; capacity {capacity:.1f} hours a week{peak}."
+)
+FORECAST_PEAK: Final = "; up to {peak:.2f} technicians needed in a week"
+PRICE_ONE_HEAD: Final = "Price recommendation for {client}: {reasoning}"
+PRICE_ALL_HEAD: Final = (
+    "Price recommendations ({horizon}-month horizon): {under} clients under-priced; expected "
+    "gain {gain:.2f} if every recommendation is applied."
+)
+WHAT_IF_HEAD: Final = "What if {client}'s price changes by {change:+.1f}%: {reasoning}{policy}"
+WHAT_IF_POLICY: Final = " Policy: {breaches}."
+BUDGET_HEAD: Final = (
+    "Budget plan ({status}) for a budget of {budget:.2f} and {hours:.1f} technician hours: "
+    "{message} Binding: {binding}."
+)
+
 # ---- business descriptions of the tables (list_tables / describe_table) ----------------------
 
 TABLE_DESCRIPTIONS: Final[dict[str, str]] = {

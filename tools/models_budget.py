@@ -50,11 +50,14 @@ def budget_plan(
     ]
     binding = [c.sentence or c.description for c in plan.constraints if c.binding]
     marginal = [c.sentence for c in plan.constraints if not c.binding and c.sentence and c.step]
-    head = (
-        f"Budget plan ({plan.status}) for a budget of {plan.budget:.2f} and {plan.hours:.1f} "
-        f"technician hours: {plan.message} Binding: {'; '.join(binding) or 'none'}. "
-        f"{P.DATA_NOTICE}"
+    head = P.BUDGET_HEAD.format(
+        status=plan.status,
+        budget=plan.budget,
+        hours=plan.hours,
+        message=plan.message,
+        binding="; ".join(binding) or "none",
     )
+    head += " " + P.DATA_NOTICE
     if plan.infeasibility is not None:
         head += " " + plan.infeasibility.summary
     return head + "\n" + text_table(COLUMNS, rows), table_artifact(

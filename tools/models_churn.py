@@ -31,12 +31,10 @@ def churn_risk(ctx: ToolContext, top: int = 10, client: str | None = None) -> To
     if ref is not None:
         risks = [r for r in risks if r.client_id == ref.id]
     rows = [(r.client_name, r.risk_90d, "; ".join(d.text for d in r.drivers)) for r in risks]
-    head = (
-        f"90-day churn risk as of {ctx.today.isoformat()}, riskiest first "
-        f"({len(rows)} active clients). {P.DATA_NOTICE}"
-    )
+    as_of = ctx.today.isoformat()
+    head = P.CHURN_HEAD.format(as_of=as_of, n=len(rows)) + " " + P.DATA_NOTICE
     if ref is not None and not rows:
-        head = f"{ref.name} is not an active client as of {ctx.today.isoformat()}."
+        head = P.CHURN_NOT_ACTIVE.format(client=ref.name, as_of=as_of)
     text = head + "\n" + text_table(COLUMNS, rows, limit=top)
     return text, table_artifact(
         COLUMNS,

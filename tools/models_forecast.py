@@ -65,13 +65,17 @@ def demand_forecast(ctx: ToolContext, period: Any = None, client: str | None = N
     peak = round(max(needed), 2) if needed else None
     first, last = (weeks[0].week.isoformat(), weeks[-1].week.isoformat()) if weeks else ("", "")
     who = ref.name if ref else "all clients"
-    head = (
-        f"Demand forecast for {who}, {len(rows)} weeks starting {first} to {last}: "
-        f"{tickets:.1f} tickets and {hours:.1f} hours in total; capacity "
-        f"{forecast.capacity_hours:.1f} hours a week"
-        + (f"; up to {peak:.2f} technicians needed in a week" if peak is not None else "")
-        + f". {P.DATA_NOTICE}"
+    head = P.FORECAST_HEAD.format(
+        who=who,
+        n=len(rows),
+        first=first,
+        last=last,
+        tickets=tickets,
+        hours=hours,
+        capacity=forecast.capacity_hours,
+        peak=P.FORECAST_PEAK.format(peak=peak) if peak is not None else "",
     )
+    head += " " + P.DATA_NOTICE
     return head + "\n" + text_table(COLUMNS, rows), table_artifact(
         COLUMNS,
         rows,

@@ -50,10 +50,7 @@ def revenue_leaks(
     by_type = dict(sorted(serving.leaks_by_type(leaks).items(), key=lambda kv: -kv[1]))
     total = round(sum(x.dollars for x in leaks), 2)
     summary = ", ".join(f"{k} {v:.2f}" for k, v in by_type.items()) or "none"
-    head = (
-        f"Revenue leaks: {len(rows)} findings worth {total:.2f} in total; by type: {summary}. "
-        f"{P.DATA_NOTICE}"
-    )
+    head = P.LEAKS_HEAD.format(n=len(rows), total=total, by_type=summary) + " " + P.DATA_NOTICE
     return head + "\n" + text_table(COLUMNS, rows, limit=top), table_artifact(
         COLUMNS,
         rows,

@@ -74,11 +74,15 @@ def client_margins(
     ]
     totals = serving.margin_totals(rows)
     losing = sum(r.margin < 0 for r in rows)
-    head = (
-        f"Client margins {span.label()} ({'worst' if order == 'asc' else 'best'} first): "
-        f"{len(rows)} clients, {losing} with a negative margin; total revenue "
-        f"{totals['revenue']:.2f}, margin {totals['margin']:.2f}. {P.DATA_NOTICE}"
+    head = P.MARGINS_HEAD.format(
+        period=span.label(),
+        which="worst" if order == "asc" else "best",
+        n=len(rows),
+        losing=losing,
+        revenue=totals["revenue"],
+        margin=totals["margin"],
     )
+    head += " " + P.DATA_NOTICE
     return head + "\n" + text_table(COLUMNS, table, limit=top), table_artifact(
         COLUMNS,
         table,

@@ -95,12 +95,10 @@ def price_recommendation(
     ]
     gain = round(sum(r.expected_gain for r in recs), 2)
     if ref is not None:
-        head = f"Price recommendation for {ref.name}: " + " ".join(recs[0].reasoning)
+        head = P.PRICE_ONE_HEAD.format(client=ref.name, reasoning=" ".join(recs[0].reasoning))
     else:
-        head = (
-            f"Price recommendations ({report.horizon_months}-month horizon): "
-            f"{report.n_under_priced} clients under-priced; expected gain {gain:.2f} if every "
-            "recommendation is applied."
+        head = P.PRICE_ALL_HEAD.format(
+            horizon=report.horizon_months, under=report.n_under_priced, gain=gain
         )
     text = head + f" {P.DATA_NOTICE}\n" + text_table(COLUMNS, rows, limit=top)
     return text, table_artifact(
@@ -140,13 +138,13 @@ def price_what_if(ctx: ToolContext, client: str, change_pct: float) -> ToolOutpu
         r.within_policy,
         r.effective_on.isoformat(),
     )
-    text = (
-        f"What if {r.client_name}'s price changes by {r.change_pct:+.1f}%: "
-        + " ".join(r.reasoning)
-        + (f" Policy: {'; '.join(r.policy_breaches)}." if r.policy_breaches else "")
-        + f" {P.DATA_NOTICE}\n"
-        + text_table(WHAT_IF_COLUMNS, [row])
+    policy = (
+        P.WHAT_IF_POLICY.format(breaches="; ".join(r.policy_breaches)) if r.policy_breaches else ""
     )
+    head = P.WHAT_IF_HEAD.format(
+        client=r.client_name, change=r.change_pct, reasoning=" ".join(r.reasoning), policy=policy
+    )
+    text = head + f" {P.DATA_NOTICE}\n" + text_table(WHAT_IF_COLUMNS, [row])
     return text, table_artifact(
         WHAT_IF_COLUMNS,
         [row],

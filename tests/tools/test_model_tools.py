@@ -192,7 +192,7 @@ def test_budget_tool_is_the_plan_and_more_money_is_never_worth_less(
     assert meta["status"] == plan.status == "optimal"
     assert meta["expected_value"] == pytest.approx(plan.expected_value, abs=0.01)
     assert len(rows_of(big)) == len(plan.chosen)
-    assert meta["hours_used"] <= 100 + 1e-6 + sum(a.hours_supplied for a in plan.chosen)
+    assert meta["hours_used"] <= 100 + sum(a.hours_supplied for a in plan.chosen) + 0.05  # 0.1 h
     assert meta["net_value"] >= small["net_value"] - 0.01
 
 

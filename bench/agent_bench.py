@@ -67,8 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     questions = data_qs + model_qs
     service.ask(questions[0], ctx, "warm")  # embedder, graph, caches
 
-    full, direct, routing = [], [], []
-    model_full, model_direct = [], []
+    full: list[float] = []
+    direct: list[float] = []
+    routing: list[float] = []
+    model_full: list[float] = []
+    model_direct: list[float] = []
     for i, q in enumerate(questions):
         route = router.route(q)
         routing.append(_ms(lambda q=q: router.route(q)))

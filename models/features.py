@@ -162,10 +162,18 @@ class _Panel:
         self.n_months = last_month - first_month + 1
         self.shape = (len(client_ids), self.n_months)
 
+    def codes(self, client_ids: pd.Series) -> np.ndarray:
+        """Row of each client id (-1 if not a panel client), for several ``matrix`` calls."""
+        return np.asarray(self.index.get_indexer(client_ids))
+
     def matrix(
-        self, client_ids: pd.Series, months: np.ndarray, weights: np.ndarray | None = None
+        self,
+        client_ids: pd.Series | np.ndarray,
+        months: np.ndarray,
+        weights: np.ndarray | None = None,
     ) -> np.ndarray:
-        ci = self.index.get_indexer(client_ids)
+        """Sums per (client, month); ``client_ids`` are ids, or their ``codes``."""
+        ci = client_ids if isinstance(client_ids, np.ndarray) else self.codes(client_ids)
         ti = np.asarray(months, dtype=np.int64) - self.first
         ok = (ci >= 0) & (ti >= 0) & (ti < self.n_months)
         w = None if weights is None else np.asarray(weights, dtype=float)[ok]
@@ -444,25 +452,29 @@ def compute_genome(
     panel = _Panel(ids, first, last)
 
     tickets = frames.tickets
+    # client rows and priorities looked up once for every ticket matrix below
+    t_rows = panel.codes(tickets["client_id"])
+    priority = tickets["priority"].to_numpy(dtype=object)
     opened = month_index(tickets["opened_at"])
-    closed = tickets[tickets["resolved_at"].notna()]
+    is_closed = tickets["resolved_at"].notna().to_numpy()
+    closed = tickets[is_closed]
+    c_rows, c_priority = t_rows[is_closed], priority[is_closed]
     closed_m = month_index(closed["resolved_at"])
-    with_csat = closed[closed["csat"].notna()]
-    t_count = panel.matrix(tickets["client_id"], opened)
-    t_p1 = panel.matrix(tickets["client_id"], opened, (tickets["priority"] == "p1").to_numpy())
-    c_count = panel.matrix(closed["client_id"], closed_m)
-    c_sla = panel.matrix(closed["client_id"], closed_m, closed["sla_breached"].to_numpy())
+    has_csat = closed["csat"].notna().to_numpy()
+    with_csat = closed[has_csat]
+    t_count = panel.matrix(t_rows, opened)
+    t_p1 = panel.matrix(t_rows, opened, priority == "p1")
+    c_count = panel.matrix(c_rows, closed_m)
+    c_sla = panel.matrix(c_rows, closed_m, closed["sla_breached"].to_numpy())
     csat_m = month_index(with_csat["resolved_at"])
-    csat_sum = panel.matrix(with_csat["client_id"], csat_m, with_csat["csat"].to_numpy(float))
-    csat_n = panel.matrix(with_csat["client_id"], csat_m)
+    csat_sum = panel.matrix(c_rows[has_csat], csat_m, with_csat["csat"].to_numpy(float))
+    csat_n = panel.matrix(c_rows[has_csat], csat_m)
     hours_open = (closed["resolved_at"] - closed["opened_at"]).dt.total_seconds() / 3600.0
     log_res = np.log(np.clip(hours_open.to_numpy(dtype=float), 0.05, None))
-    res_sum = panel.matrix(closed["client_id"], closed_m, log_res)
+    res_sum = panel.matrix(c_rows, closed_m, log_res)
     res_by_priority = {
-        pr: panel.matrix(
-            closed["client_id"], closed_m, (closed["priority"] == pr).to_numpy(dtype=float)
-        )
-        for pr in sorted(closed["priority"].unique())
+        pr: panel.matrix(c_rows, closed_m, (c_priority == pr).astype(float))
+        for pr in sorted(set(c_priority))
     }
 
     econ = frames.economics

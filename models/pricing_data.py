@@ -74,7 +74,13 @@ def load_pricing_inputs(engine: Engine, tenant_id: str, as_of: dt.date) -> Prici
     """One row per active client with a priced contract, as of ``as_of``."""
     period = Period.months_before(as_of + dt.timedelta(days=1), ECONOMICS_MONTHS)
     with engine.connect() as conn:
-        clients = {c.id: c for c in conn.execute(active_clients(tenant_id, as_of)).mappings().all()}
+        active = active_clients(tenant_id, as_of).subquery()
+        clients = {
+            c.id: c
+            for c in conn.execute(
+                select(active.c.id, active.c.name, active.c.industry, active.c.onboarded_on)
+            )
+        }
         if not clients:
             raise DataError(f"tenant {tenant_id!r} has no active clients on {as_of}")
         contracts = (

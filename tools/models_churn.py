@@ -1,17 +1,21 @@
-"""churn_risk: clients ranked by 90-day churn risk with the reasons (``models.serving``)."""
+"""churn_risk: clients ranked by 90-day churn risk with the reasons (``models.serving``); the
+same risk and reasons join ``client_profile`` (a profile extension) for the roles that may see
+them, once a churn model is trained."""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from mspilot.core.errors import DataError
 from mspilot.db.semantic_access import STAFF_WITH_MONEY
 from mspilot.models import serving
 from mspilot.prompts import tools as P
 from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.clients import PROFILE_EXTENSIONS, ClientRef
 from mspilot.tools.context import ToolContext
 from mspilot.tools.models_common import client_arg
 
@@ -45,6 +49,32 @@ def churn_risk(ctx: ToolContext, top: int = 10, client: str | None = None) -> To
         as_of=ctx.today.isoformat(),
         client=ref.name if ref else None,
     )
+
+
+PROFILE_SECTION: Final = "churn risk (next 90 days)"
+
+
+def churn_profile(ctx: ToolContext, ref: ClientRef) -> list[tuple[str, str, Any]]:
+    """The client's churn risk and reasons for its profile (nothing before a model is trained,
+    nothing for roles the churn tool is not offered to, nothing for a client no longer active)."""
+    if ctx.role not in ROLES["churn_risk"]:
+        return []
+    try:
+        risks = serving.churn_risks(ctx.engine, ctx.tenant_id, ctx.today, ctx.data_dir)
+    except DataError:
+        return []
+    for r in risks:
+        if r.client_id == ref.id:
+            reasons = "; ".join(d.text for d in r.drivers) or None
+            return [
+                (PROFILE_SECTION, "risk_90d", r.risk_90d),
+                (PROFILE_SECTION, "drivers", reasons),
+            ]
+    return []
+
+
+if churn_profile not in PROFILE_EXTENSIONS:
+    PROFILE_EXTENSIONS.append(churn_profile)
 
 
 def tools(ctx: ToolContext) -> list[BaseTool]:

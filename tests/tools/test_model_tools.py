@@ -215,3 +215,19 @@ def test_an_untrained_tenant_is_refused_naming_the_training_command(
         ), (name, message.content)
     # margins need no model: they are computed from the data
     assert call(ctx, "client_margins", period="2026").status != "error"
+
+
+def test_client_profile_carries_the_churn_risk_for_money_roles_only(
+    trained: Trained, call: Callable[..., ToolMessage]
+) -> None:
+    risks = serving.churn_risks(trained.engine, trained.tenant_id, AS_OF, trained.data_dir)
+    target = risks[0]
+
+    def churn_rows(role: str) -> dict[str, Any]:
+        message = call(trained.ctx(role), "client_profile", client=target.client_name)
+        return {r["item"]: r["value"] for r in rows_of(message) if "churn" in r["section"]}
+
+    owner = churn_rows("owner")
+    assert owner["risk_90d"] == target.risk_90d
+    assert owner["drivers"] == ("; ".join(d.text for d in target.drivers) or None)
+    assert churn_rows("technician") == {}

@@ -178,6 +178,10 @@ def tool_context(state: AppState, user: Principal) -> Any:
     return state.tool_context(user.tenant_id, user.role, user.client_id)
 
 
+#: scope-state key under which the response cache collects a request's audit records
+AUDIT_CAPTURE = "audit_capture"
+
+
 class Auditor:
     """Records what data a request returned (written in the background)."""
 
@@ -196,22 +200,24 @@ class Auditor:
         tools: list[dict[str, Any]] | None = None,
         status: int = 200,
     ) -> None:
-        self.state.audit.submit(
-            AuditRecord(
-                tenant_id=user.tenant_id,
-                user_id=user.user_id,
-                role=user.role,
-                client_id=user.client_id,
-                request_id=self.request.scope.get("state", {}).get("request_id"),
-                action=action,
-                resource=f"{self.request.method} {self.request.url.path}",
-                question=question,
-                tools=tools or [],
-                rows_out=rows,
-                fields_out=list(fields),
-                status=status,
-            )
+        record = AuditRecord(
+            tenant_id=user.tenant_id,
+            user_id=user.user_id,
+            role=user.role,
+            client_id=user.client_id,
+            request_id=self.request.scope.get("state", {}).get("request_id"),
+            action=action,
+            resource=f"{self.request.method} {self.request.url.path}",
+            question=question,
+            tools=tools or [],
+            rows_out=rows,
+            fields_out=list(fields),
+            status=status,
         )
+        self.state.audit.submit(record)
+        capture = self.request.scope.get("state", {}).get(AUDIT_CAPTURE)
+        if capture is not None:  # the response cache replays it on later hits
+            capture.append(record)
 
 
 async def get_auditor(request: Request, state: StateDep) -> Auditor:

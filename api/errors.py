@@ -64,14 +64,19 @@ _STATUS_CODES = {
 }
 
 
+def api_error_response(request: Request, exc: ApiError) -> JSONResponse:
+    """The JSON answer to an :class:`ApiError` (the handler's, and the response cache's)."""
+    return JSONResponse(
+        body(request, exc.code, exc.detail, **exc.extra),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            body(request, exc.code, exc.detail, **exc.extra),
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+        return api_error_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

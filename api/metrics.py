@@ -10,6 +10,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         r = self.registry
         self.requests = Counter(
             "mspilot_http_requests",
@@ -63,6 +64,19 @@ class Metrics:
         self.insights_published = Counter(
             "mspilot_insights_published", "Insights pushed to the feed", registry=r
         )
+
+    def observe_request(self, method: str, route: str, status: int, elapsed_s: float) -> None:
+        """Count one request and its latency (the labelled children are looked up once)."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed_s)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,7 +18,7 @@ log = get_logger(__name__)
 WINDOW_S = 60
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     allowed: bool
     limit: int

@@ -163,6 +163,72 @@ class TokenCache:
         return claims
 
 
+@dataclass(frozen=True)
+class CachedResponse:
+    """A whole 200 response (status line headers and body bytes, serialised once) with the
+    route it matched and the audit records its request wrote (replayed per hit with the
+    caller's user id and request id)."""
+
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    route: Any
+    audit: tuple[AuditRecord, ...]
+    until: float
+
+
+#: (tenant_id, role, client_id, product date, path, raw query string)
+ResponseKey = tuple[str, str, str | None, dt.date, str, bytes]
+
+
+class ResponseCache:
+    """Finished responses of the read-only prediction endpoints for a few seconds, so a
+    repeated request is authenticated, rate limited and audited, then answered from bytes.
+
+    The key holds the tenant, the caller's role and client (the only inputs besides the URL
+    these endpoints depend on, and what any redaction is by) and the product date, so no
+    entry is served across tenants, roles or clients. The TTL bounds how much staler an
+    answer may be than the handlers' own caches (the champion version is re-read every 5 s).
+    """
+
+    def __init__(self, ttl_s: float = 5.0, size: int = 4096, max_body: int = 2_000_000) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self.max_body = max_body
+        self._entries: dict[ResponseKey, CachedResponse] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: ResponseKey) -> CachedResponse | None:
+        hit = self._entries.get(key)
+        if hit is None or hit.until < time.monotonic():
+            self.misses += 1
+            return None
+        self.hits += 1
+        return hit
+
+    def put(
+        self,
+        key: ResponseKey,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        route: Any,
+        audit: list[AuditRecord],
+    ) -> None:
+        if self.ttl_s <= 0 or len(body) > self.max_body:
+            return
+        if len(self._entries) >= self.size:
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v.until >= now}
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+        self._entries[key] = CachedResponse(
+            headers, body, route, tuple(audit), time.monotonic() + self.ttl_s
+        )
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -176,6 +242,7 @@ class AppState:
     audit: AuditWriter
     context_factory: ContextFactory
     tokens: TokenCache
+    responses: ResponseCache = field(default_factory=ResponseCache)
     agent: Any = None
     agent_pool: ThreadPoolExecutor | None = None
     agent_error: str | None = None

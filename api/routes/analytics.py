@@ -370,6 +370,39 @@ class BudgetRequest(BaseModel):
     limits: BudgetLimits
 
 
+@router.get(
+    "/v1/budget/recommended",
+    response_model=BudgetPlan,
+    summary="The quarter's plan over every action the models suggest (retention plays, leak "
+    "recovery, upsells, bought hours) for a budget and hours",
+    responses={409: {"description": "No churn model trained yet"}},
+)
+async def recommended_budget(
+    state: StateDep,
+    user: BudgetUser,
+    audit: AuditDep,
+    amount: Annotated[
+        float | None,
+        Query(ge=0, le=1e9, description="Money for the quarter (default 10,000)"),
+    ] = None,
+    hours: Annotated[
+        float | None,
+        Query(ge=0, le=1e6, description="Technician hours free (default a tenth of capacity)"),
+    ] = None,
+) -> BudgetPlan:
+    plan: BudgetPlan = await asyncio.to_thread(
+        serving.budget_plan,
+        state.engine,
+        user.tenant_id,
+        state.clock.today(),
+        state.data_dir,
+        amount=amount,
+        hours=hours,
+    )
+    audit.data(user, rows=len(plan.chosen), fields=list(BudgetPlan.model_fields))
+    return plan
+
+
 @router.post(
     "/v1/budget/plan",
     response_model=BudgetPlan,

@@ -139,3 +139,25 @@ def test_forecast_serves_the_registered_forecast(served: TestClient, world: Worl
     assert missing.status_code == 409
     assert served.get("/v1/forecast", headers=auth(world, "client_user")).status_code == 403
     assert dt.date.fromisoformat(body["as_of"]) == AS_OF
+
+
+def test_recommended_budget_is_the_data_built_plan_within_its_limits(
+    served: TestClient, world: World
+) -> None:
+    from mspilot.models.serving import budget_plan
+
+    h = auth(world, "finance")
+    small = served.get("/v1/budget/recommended?amount=2000&hours=20", headers=h)
+    assert small.status_code == 200, small.text
+    plan = small.json()
+    assert plan["status"] == "optimal" and plan["n_candidates"] > 0
+    assert plan["total_cost"] <= 2000 + 1e-6 and plan["hours_used"] <= 20 + plan["hours_supplied"]
+    direct = budget_plan(
+        world.engine, world.tenant_id, AS_OF, world.data_dir, amount=2000, hours=20
+    )
+    assert plan["net_value"] == pytest.approx(direct.net_value, rel=1e-6)
+    assert {a["id"] for a in plan["chosen"]} == {a.id for a in direct.chosen}
+    big = served.get("/v1/budget/recommended?amount=50000&hours=400", headers=h).json()
+    assert big["net_value"] >= plan["net_value"] - 1e-6  # more money and hours never hurt
+    bad = served.get("/v1/budget/recommended?amount=-5", headers=h)
+    assert bad.status_code == 422

@@ -39,6 +39,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
         },
         {OW, F},
     ),
+    ("GET", "/v1/budget/recommended?amount=5000&hours=40", None, {OW, F}),
     ("POST", "/v1/pricing/what-if", {"client_id": "{own}", "change_pct": 5}, {OW, F}),
     ("GET", "/v1/insights", None, ALL),
     ("POST", "/v1/insights", {"kind": "test", "title": "t"}, {OW}),

@@ -214,7 +214,7 @@ def eval_(
 
     ctx = _context(tenant)
     service = _service(provider, fast_path=fast_path)
-    env = GoldenEnv.load(ctx.engine, ctx.tenant_id, ctx.today)
+    env = GoldenEnv.load(ctx.engine, ctx.tenant_id, ctx.today, data_dir=ctx.data_dir)
     available = {t.name for t in build_tools(ctx)}
 
     def show(result: Any) -> None:

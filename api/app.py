@@ -262,6 +262,19 @@ class ResponseCacheMiddleware:
             state.responses.put(key, headers, body, scope["route"], captured)
 
 
+def _release_free_heap() -> None:
+    """Hand the heap pages freed by start-up (model loading, warm-up) back to the OS
+    (glibc keeps them otherwise: they count in the server's resident memory)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _tenants(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return [str(t) for t in conn.scalars(select(Tenant.id).order_by(Tenant.id))]
@@ -352,6 +365,7 @@ def create_app(
             # what requests allocate (it otherwise walks millions of objects: p99 spikes)
             gc.collect()
             gc.freeze()
+            _release_free_heap()
         log.info(
             "api started",
             limiter=state.limiter.backend,

@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -50,18 +51,50 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the uvicorn supervisor and its workers)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [pid], [pid]
+    while frontier:
+        kids = [p for p, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
 def _rss_mb(pid: int) -> tuple[float, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    """(RSS, peak RSS) in MB, summed over the server's processes."""
+    now = peak = 0.0
+    for p in _tree(pid):
+        fields = {}
+        try:
+            text = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+        if "VmRSS" in fields:
+            now += int(fields["VmRSS"].split()[0]) / 1024
+            peak += int(fields["VmHWM"].split()[0]) / 1024
+    return now, peak
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds the server's processes have used so far."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -116,7 +149,9 @@ def bench_user(url: str, tenant: str) -> str:
     return token
 
 
-def start_server(url: str, data_dir: Path, as_of: dt.date, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, data_dir: Path, as_of: dt.date, port: int, workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "MSPILOT_DATABASE_URL": url,
@@ -136,7 +171,7 @@ def start_server(url: str, data_dir: Path, as_of: dt.date, port: int) -> subproc
         "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
         f"uvicorn.run('mspilot.api.app:app_from_env', factory=True, host='127.0.0.1', "
         f"port={port}, access_log=False, log_level='warning', backlog=4096, "
-        "timeout_keep_alive=30)\n"
+        f"timeout_keep_alive=30, workers={workers})\n"
     )
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 
@@ -168,6 +203,18 @@ PREDICTION_PATHS = (
 )
 
 
+async def servable(client: httpx.AsyncClient, candidates: tuple[str, ...]) -> list[str]:
+    """Warm the caches; keep the paths this tenant can serve (200)."""
+    endpoints = []
+    for path in candidates:
+        resp = await client.get(path, timeout=600)
+        if resp.status_code == 200:
+            endpoints.append(path)
+        else:
+            print(f"  skipped {path}: {resp.status_code} {resp.json().get('code')}")
+    return endpoints
+
+
 async def predictions(
     base: str,
     token: str,
@@ -178,13 +225,7 @@ async def predictions(
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
-        endpoints = []
-        for path in candidates:  # warm the caches; keep what this tenant can serve
-            resp = await client.get(path, timeout=600)
-            if resp.status_code == 200:
-                endpoints.append(path)
-            else:
-                print(f"  skipped {path}: {resp.status_code} {resp.json().get('code')}")
+        endpoints = await servable(client, candidates)
         latencies: dict[str, list[float]] = {p: [] for p in endpoints}
         errors = 0
         failures: list[str] = []
@@ -227,6 +268,137 @@ async def predictions(
             for p, v in latencies.items()
         },
     }
+
+
+# ---- 1b. the same with wrk (a C load generator: it leaves the cores to the server) ----------
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+wrk.headers["Authorization"] = "Bearer %s"
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+
+
+def _ms(text: str) -> float:
+    for unit in ("us", "ms", "s"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * _UNITS[unit]
+    return float(text) * 1000.0
+
+
+def parse_wrk(out: str) -> dict[str, Any]:
+    """p50/p99 (ms), req/s, requests and errors (non-2xx, socket errors) from ``wrk --latency``."""
+    stats: dict[str, Any] = {"errors": 0}
+    for raw in out.splitlines():
+        line = raw.strip()
+        parts = line.split()
+        if line.startswith("50%"):
+            stats["p50_ms"] = round(_ms(parts[1]), 3)
+        elif line.startswith("99%"):
+            stats["p99_ms"] = round(_ms(parts[1]), 3)
+        elif line.startswith("Requests/sec:"):
+            stats["req_per_s"] = float(parts[1])
+        elif "requests in" in line:
+            stats["requests"] = int(parts[0])
+        elif line.startswith("Non-2xx or 3xx responses:"):
+            stats["errors"] += int(parts[-1])
+        elif line.startswith("Socket errors:"):
+            stats["errors"] += sum(int(p.strip(",")) for p in parts[3::2])
+    return stats
+
+
+def wrk_run(
+    base: str,
+    token: str,
+    paths: tuple[str, ...],
+    connections: int,
+    duration_s: float,
+    server_pid: int,
+) -> dict[str, Any]:
+    """One ``wrk`` run over ``paths`` in turn; adds the CPU the server and wrk each used per
+    request (so a reader sees the load generator did not starve the server)."""
+    import resource
+
+    script = _WRK_SCRIPT % (", ".join(json.dumps(p) for p in paths), token)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    cpu0, kids0 = _cpu_s(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(duration_s))}s",
+                "--latency",
+                "--timeout",
+                "10s",
+                "-s",
+                fh.name,
+                base + paths[0],
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        Path(fh.name).unlink()
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stats = parse_wrk(out)
+    n = max(int(stats.get("requests", 0)), 1)
+    stats["connections"] = connections
+    stats["server_cpu_ms_per_request"] = round(1000 * (_cpu_s(server_pid) - cpu0) / n, 3)
+    wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+    stats["wrk_cpu_ms_per_request"] = round(1000 * wrk_cpu / n, 3)
+    return stats
+
+
+def _wrk_line(label: str, r: dict[str, Any]) -> str:
+    return (
+        f"{label}: p50 {r.get('p50_ms')} ms, p99 {r.get('p99_ms')} ms, "
+        f"{r.get('req_per_s')} req/s, {r['errors']} errors, server CPU "
+        f"{r['server_cpu_ms_per_request']} ms/req, wrk CPU {r['wrk_cpu_ms_per_request']} ms/req"
+    )
+
+
+async def wrk_predictions(
+    base: str, token: str, args: argparse.Namespace, server_pid: int
+) -> dict[str, Any]:
+    """Baseline ``/healthz`` and the prediction mix at 1 and ``--concurrency`` connections, then
+    each endpoint alone, all measured with wrk in this run."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        paths = tuple(await servable(client, PREDICTION_PATHS))
+    d, c = args.duration, args.concurrency
+    # every worker process computes its caches on its first requests: warm them all first
+    await asyncio.to_thread(wrk_run, base, token, paths, c, 2 * args.workers, server_pid)
+    result: dict[str, Any] = {"load_generator": "wrk"}
+    for label, key, run_paths, conns in (
+        (f"baseline /healthz @{c}", "baseline_healthz", ("/healthz",), c),
+        ("predictions @1", "predictions_1", paths, 1),
+        (f"predictions @{c}", "predictions", paths, c),
+    ):
+        result[key] = await asyncio.to_thread(wrk_run, base, token, run_paths, conns, d, server_pid)
+        print(_wrk_line(label, result[key]))
+    pred, floor = result["predictions"], result["baseline_healthz"]
+    print(
+        f"  vs baseline: p50 x{pred['p50_ms'] / max(floor['p50_ms'], 1e-9):.2f}, "
+        f"throughput x{pred['req_per_s'] / max(floor['req_per_s'], 1e-9):.2f}"
+    )
+    result["by_endpoint"] = {}
+    for path in paths:
+        one = await asyncio.to_thread(wrk_run, base, token, (path,), c, max(d / 3, 2), server_pid)
+        result["by_endpoint"][path.split("?")[0]] = one
+        print(
+            f"  {path.split('?')[0]:<28} p50 {one.get('p50_ms'):>7} ms   "
+            f"p99 {one.get('p99_ms'):>7} ms   {one.get('req_per_s')} req/s"
+        )
+    return result
 
 
 # ---- 2. concurrent chat streams --------------------------------------------------------------
@@ -315,56 +487,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     token = bench_user(url, tenant)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(url, data_dir, as_of, port)
+    proc = start_server(url, data_dir, as_of, port, args.workers)
     try:
         t = time.perf_counter()
         await wait_ready(base, proc)
         startup = time.perf_counter() - t
         rss_ready, _ = _rss_mb(proc.pid)
-        print(f"server ready in {startup:.1f} s, RSS {rss_ready:.0f} MB (models + agent loaded)")
-        cpu0 = _cpu_s(proc.pid)
-        base_line = await predictions(
-            base, token, args.requests // 2, args.concurrency, ("/healthz",)
-        )
-        cpu1 = _cpu_s(proc.pid)
-        base_line["server_cpu_ms_per_request"] = round(
-            1000 * (cpu1 - cpu0) / max(base_line["requests"] + 1, 1), 2
-        )
+        if args.workers > 1:  # /readyz answered by one worker: wait for the others to load
+            await asyncio.sleep(5 * args.workers)
+            rss_ready, _ = _rss_mb(proc.pid)
         print(
-            f"baseline /healthz @{args.concurrency}: p50 {base_line['p50_ms']} ms, "
-            f"p99 {base_line['p99_ms']} ms, {base_line['req_per_s']} req/s, "
-            f"server CPU {base_line['server_cpu_ms_per_request']} ms/request "
-            "(the floor this machine, client and server give any request)"
+            f"server ready in {startup:.1f} s, {args.workers} worker(s), "
+            f"RSS {rss_ready:.0f} MB (models + agent loaded)"
         )
-        cpu1 = _cpu_s(proc.pid)
-        pred = await predictions(base, token, args.requests, args.concurrency)
-        pred["server_cpu_ms_per_request"] = round(
-            1000 * (_cpu_s(proc.pid) - cpu1) / max(pred["requests"], 1), 2
-        )
-        print(
-            f"predictions @{args.concurrency}: p50 {pred['p50_ms']} ms, p99 {pred['p99_ms']} ms, "
-            f"{pred['req_per_s']} req/s, {pred['errors']} errors, "
-            f"server CPU {pred['server_cpu_ms_per_request']} ms/request"
-        )
-        print(
-            f"  vs baseline: p50 x{pred['p50_ms'] / max(base_line['p50_ms'], 1e-9):.1f}, "
-            f"throughput x{pred['req_per_s'] / max(base_line['req_per_s'], 1e-9):.2f}"
-        )
-        for path, stats in pred["by_endpoint"].items():
-            print(f"  {path:<28} p50 {stats['p50_ms']:>7} ms   p99 {stats['p99_ms']:>7} ms")
+        if args.load == "wrk":
+            load = await wrk_predictions(base, token, args, proc.pid)
+            base_line, pred = load["baseline_healthz"], load
+        else:
+            base_line, pred = await python_predictions(base, token, args, proc.pid)
         rss_after_pred, _ = _rss_mb(proc.pid)
-        chat = await chat_streams(base, token, args.streams)
-        print(
-            f"chat: {chat['streams']} streams open at once: {chat['all_open_at_once']}, "
-            f"{chat['errors']} errors, {chat['completed']} answered in {chat['wall_s']} s "
-            f"({chat['turns_per_s']} turns/s)"
-        )
-        for example in chat["error_examples"]:
-            print(f"  error: {example}")
+        chat: dict[str, Any] = {}
+        if args.streams:
+            chat = await chat_streams(base, token, args.streams)
+            print(
+                f"chat: {chat['streams']} streams open at once: {chat['all_open_at_once']}, "
+                f"{chat['errors']} errors, {chat['completed']} answered in {chat['wall_s']} s "
+                f"({chat['turns_per_s']} turns/s)"
+            )
+            for example in chat["error_examples"]:
+                print(f"  error: {example}")
         rss_now, rss_peak = _rss_mb(proc.pid)
+        load1, load5, _ = os.getloadavg()
         print(
             f"RSS: {rss_ready:.0f} MB ready, {rss_after_pred:.0f} MB after predictions, "
-            f"{rss_now:.0f} MB after chat, peak {rss_peak:.0f} MB"
+            f"{rss_now:.0f} MB after chat, peak {rss_peak:.0f} MB; "
+            f"load average {load1:.1f} (1 min) {load5:.1f} (5 min) on {os.cpu_count()} cores"
         )
         return {
             "startup_s": round(startup, 1),
@@ -377,6 +534,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "after_chat": round(rss_now),
                 "peak": round(rss_peak),
             },
+            "workers": args.workers,
+            "load_average": [round(load1, 2), round(load5, 2)],
             "targets": {"p50_ms": 5, "p99_ms": 25, "streams": 1000, "rss_mb": 400},
             "seed": {"mean_ms": 100, "streams": 5, "rss_mb": 104},
         }
@@ -390,6 +549,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             tmp.cleanup()
 
 
+async def python_predictions(
+    base: str, token: str, args: argparse.Namespace, pid: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The httpx load generator (no wrk): it shares the cores with the server."""
+    cpu0 = _cpu_s(pid)
+    base_line = await predictions(base, token, args.requests // 2, args.concurrency, ("/healthz",))
+    cpu1 = _cpu_s(pid)
+    base_line["server_cpu_ms_per_request"] = round(
+        1000 * (cpu1 - cpu0) / max(base_line["requests"] + 1, 1), 2
+    )
+    print(
+        f"baseline /healthz @{args.concurrency}: p50 {base_line['p50_ms']} ms, "
+        f"p99 {base_line['p99_ms']} ms, {base_line['req_per_s']} req/s, "
+        f"server CPU {base_line['server_cpu_ms_per_request']} ms/request "
+        "(the floor this machine, client and server give any request)"
+    )
+    cpu1 = _cpu_s(pid)
+    pred = await predictions(base, token, args.requests, args.concurrency)
+    pred["server_cpu_ms_per_request"] = round(
+        1000 * (_cpu_s(pid) - cpu1) / max(pred["requests"], 1), 2
+    )
+    print(
+        f"predictions @{args.concurrency}: p50 {pred['p50_ms']} ms, p99 {pred['p99_ms']} ms, "
+        f"{pred['req_per_s']} req/s, {pred['errors']} errors, "
+        f"server CPU {pred['server_cpu_ms_per_request']} ms/request"
+    )
+    print(
+        f"  vs baseline: p50 x{pred['p50_ms'] / max(base_line['p50_ms'], 1e-9):.1f}, "
+        f"throughput x{pred['req_per_s'] / max(base_line['req_per_s'], 1e-9):.2f}"
+    )
+    for path, stats in pred["by_endpoint"].items():
+        print(f"  {path:<28} p50 {stats['p50_ms']:>7} ms   p99 {stats['p99_ms']:>7} ms")
+    return base_line, pred
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=60)
@@ -400,6 +594,14 @@ def main() -> None:
     parser.add_argument("--data-dir", default="./var")
     parser.add_argument("--tenant", default="demo")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--load",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator for the prediction endpoints (wrk when installed)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(run(args))

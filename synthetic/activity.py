@@ -8,9 +8,8 @@ from decimal import Decimal
 import numpy as np
 
 from mspilot.synthetic import catalog
-from mspilot.synthetic.calendar import BoolArr, FloatArr, IntArr, Window
-from mspilot.synthetic.panel import BLOCK, BURN_IN, MANAGED_KINDS, TM, Panel, maintenance_hours
-from mspilot.synthetic.truth import DEMAND, QUALITY
+from mspilot.synthetic.calendar import BoolArr, IntArr, Window
+from mspilot.synthetic.panel import BLOCK, MANAGED_KINDS, TM, Panel, maintenance_hours
 
 DAY = 86_400
 UNRESOLVED_STATUSES = ("open", "in_progress", "waiting_on_client")
@@ -102,27 +101,6 @@ class Entries:
         return len(self.client)
 
 
-def daily_rates(panel: Panel, window: Window, start: IntArr, end: IntArr) -> FloatArr:
-    """``λ[i, d]``: expected tickets of client ``i`` on day ``d`` (the demand model)."""
-    dm = window.day_month
-    days = np.arange(window.n_days)
-    season = (
-        DEMAND.annual(window.day_of_year)
-        * np.asarray(DEMAND.weekday_weights)[window.weekday]
-        * np.where(window.is_holiday, DEMAND.holiday_multiplier, 1.0)
-    )
-    q = panel.quality[:, BURN_IN : BURN_IN + window.n_months][:, dm]
-    alive = (days[None, :] >= start[:, None]) & (days[None, :] <= end[:, None])
-    lam = (
-        panel.base_rate[:, None]
-        * panel.seats[:, dm]
-        / DEMAND.days_per_month
-        * np.exp(panel.trend[:, None] * (days / 365.25)[None, :] + DEMAND.quality_coef * q)
-        * season[None, :]
-    )
-    return np.asarray(np.where(alive, lam, 0.0), dtype=np.float64)
-
-
 def build_tickets(
     panel: Panel,
     window: Window,
@@ -131,33 +109,21 @@ def build_tickets(
     end: IntArr,
     rng: np.random.Generator,
 ) -> Tickets:
-    counts = rng.poisson(daily_rates(panel, window, start, end))
-    ci, di = np.nonzero(counts)
-    reps = counts[ci, di]
-    client = np.repeat(ci, reps).astype(np.int64)
-    day = np.repeat(di, reps).astype(np.int64)
+    """The tickets opened while each client was a customer (``panel.tickets`` holds every
+    ticket drawn up to the as-of date; the churn process already saw their experience)."""
+    draws = panel.tickets
+    keep = (draws.day >= start[draws.client]) & (draws.day <= end[draws.client])
+    client = draws.client[keep]
+    day = draws.day[keep]
+    opened = draws.opened[keep]
+    priority = draws.priority[keep]
+    category = draws.category[keep]
+    subject = draws.subject[keep]
+    breached = draws.breached[keep]
     n = len(client)
 
-    after_hours = rng.random(n) < 0.12
-    business = np.clip(rng.normal(11.5, 2.6, n), 7.0, 18.5) * 3600
-    night = (rng.uniform(18.5, 31.0, n) % 24) * 3600
-    local = np.where(after_hours, night, business).astype(np.int64)
-    day_start = (window.first_epoch_day + day) * DAY
-    opened = np.clip(day_start + local - window.utc_offset_s[day], day_start, day_start + DAY - 1)
-
-    priority = rng.choice(4, n, p=np.asarray(catalog.PRIORITY_SHARE)).astype(np.int64)
-    cat_w = np.array([c[1] for c in catalog.CATEGORIES])
-    category = rng.choice(len(cat_w), n, p=cat_w / cat_w.sum()).astype(np.int64)
-    subject = rng.integers(0, 5, n).astype(np.int64)
-    q = panel.quality[client, BURN_IN + window.day_month[day]]
     sla = np.asarray(catalog.PRIORITY_SLA_HOURS)[priority]
-    res_hours = np.exp(
-        np.log(sla / QUALITY.sla_ratio)
-        - QUALITY.resolution_quality * q
-        + QUALITY.resolution_sigma * rng.standard_normal(n)
-    )
-    resolved = opened + np.round(res_hours * 3600).astype(np.int64)
-    breached = res_hours > sla
+    resolved = opened + np.round(draws.res_hours[keep] * 3600).astype(np.int64)
     as_of_end = (window.first_epoch_day + window.n_days) * DAY - 1
     cap = (window.first_epoch_day + end[client]) * DAY + DAY - 1
     churned = np.array([panel.churned_on[i] is not None for i in range(panel.n)])[client]
@@ -166,17 +132,8 @@ def build_tickets(
     breached = np.where(open_now, (as_of_end - opened) / 3600 > sla, breached)
     resolved = np.where(open_now, -1, resolved)
 
-    responded = ~open_now & (rng.random(n) < QUALITY.csat_response_rate)
-    score = np.clip(
-        np.round(
-            QUALITY.csat_base
-            + QUALITY.csat_quality * q
-            - QUALITY.csat_breach * breached
-            + QUALITY.csat_noise * rng.standard_normal(n)
-        ),
-        1,
-        5,
-    ).astype(np.int64)
+    responded = ~open_now & draws.responds[keep]
+    score = np.clip(np.round(draws.satisfaction[keep]), 1, 5).astype(np.int64)
     csat = np.where(responded, score, 0)
 
     seniors = np.flatnonzero(techs.tier == 3)

@@ -108,7 +108,7 @@ def generate_tenant(
     window = Window.build(config.as_of, config.years, spec.timezone)
 
     step("clients and contracts")
-    panel = build_panel(window, config.n_clients, rngs["panel"])
+    panel = build_panel(window, config.n_clients, rngs["panel"], rngs["tickets"])
     domain = "".join(ch for ch in spec.name.lower() if ch.isalnum())[:30] + ".com"
     techs = build_technicians(config.n_clients, domain, rngs["technicians"])
     start, end = panel.active_days(window)

@@ -12,6 +12,7 @@ import numpy as np
 from mspilot.core.clock import month_end
 from mspilot.synthetic import catalog
 from mspilot.synthetic.calendar import BoolArr, FloatArr, IntArr, Window
+from mspilot.synthetic.experience import TicketDraws, draw_tickets, monthly_experience
 from mspilot.synthetic.truth import (
     CHURN,
     DEMAND,
@@ -25,7 +26,7 @@ KIND_SHARE = (0.45, 0.12, 0.15, 0.15, 0.13)
 PER_USER, PER_DEVICE, BLOCK, TM, FLAT = range(5)
 MANAGED_KINDS = (PER_USER, PER_DEVICE, FLAT)
 
-BURN_IN = 6  # latent months simulated before the window (drivers look back six months)
+BURN_IN = 12  # latent months simulated before the window (drivers look back up to 6 months)
 FUTURE = 3  # latent months simulated after as-of (90-day churn probability at as-of)
 LEAK_RATE = 0.035  # share of clients carrying each planted leak type
 CENT = Decimal("0.01")
@@ -99,6 +100,7 @@ class Panel:
     hazard: FloatArr
     churn_month: IntArr  # -1 when the client did not churn
     churned_on: list[dt.date | None]
+    tickets: TicketDraws  # every ticket drawn up to as-of, churned or not (see experience)
     terms: list[Term] = field(default_factory=list)
     term_at: IntArr = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
 
@@ -207,7 +209,54 @@ def _round_to(value: float, step: float) -> Decimal:
     return money(round(value / step) * step)
 
 
-def build_panel(window: Window, n_clients: int, rng: np.random.Generator) -> Panel:
+def _experienced(
+    window: Window,
+    quality: FloatArr,
+    seats: FloatArr,
+    base_rate: FloatArr,
+    trend: FloatArr,
+    onboard: IntArr,
+    prospect: BoolArr,
+    rng: np.random.Generator,
+) -> tuple[TicketDraws, FloatArr, FloatArr, FloatArr]:
+    """The tickets every client would open until as-of and, per latent month, the tickets,
+    SLA breaches and summed satisfaction it experienced: realised inside the window, expected
+    (demand model, ``b(q)``, ``c(q)``) in the burn-in months before it and the simulated
+    months after as-of, none before onboarding."""
+    n, months = len(onboard), window.n_months
+    total = quality.shape[1]
+    start = np.full(n, -1, dtype=np.int64)
+    for i in np.flatnonzero(~prospect):
+        start[i] = window.month_first_day(max(0, int(onboard[i])))
+    inside = slice(BURN_IN, BURN_IN + months)
+    seats_window = np.asarray(seats[:, :months], dtype=np.int64)
+    draws = draw_tickets(window, quality[:, inside], seats_window, base_rate, trend, start, rng)
+    realised = monthly_experience(draws, window, n)
+    # expectations for the months outside the window (seats of the nearest month)
+    lat_t = (np.arange(total) - BURN_IN) / 12.0
+    col = np.clip(np.arange(total) - BURN_IN, 0, seats.shape[1] - 1)
+    expected_n = (
+        base_rate[:, None]
+        * seats[:, col]
+        * np.exp(trend[:, None] * lat_t + DEMAND.quality_coef * quality)
+    )
+    m = np.arange(total)[None, :] - BURN_IN
+    expected_n = np.where((m >= onboard[:, None]) & ~prospect[:, None], expected_n, 0.0)
+    out = []
+    for got, per_ticket in zip(
+        realised,
+        (np.ones_like(quality), expected_breach_rate(quality), expected_csat(quality)),
+        strict=True,
+    ):
+        full = expected_n * per_ticket
+        full[:, inside] = got
+        out.append(full)
+    return draws, out[0], out[1], out[2]
+
+
+def build_panel(
+    window: Window, n_clients: int, rng: np.random.Generator, ticket_rng: np.random.Generator
+) -> Panel:
     n, months = n_clients, window.n_months
     span = months + FUTURE
     total = BURN_IN + span
@@ -258,7 +307,7 @@ def build_panel(window: Window, n_clients: int, rng: np.random.Generator) -> Pan
     base_rate = 0.33 * ind_rate * rng.lognormal(-0.08, 0.4, n)
     trend = rng.normal(0.0, 0.10, n)
     elasticity = np.clip(ind_elast * rng.lognormal(0.0, 0.45, n), 0.15, 5.0)
-    frailty = rng.normal(0.0, 0.3, n)
+    frailty = rng.normal(0.0, CHURN.frailty_sd, n)
 
     # ---- prices ------------------------------------------------------------------------------
     esc_draw = rng.choice([3, 4, 5, 6, 7], n)
@@ -327,6 +376,14 @@ def build_panel(window: Window, n_clients: int, rng: np.random.Generator) -> Pan
     esc_missed_at = np.full(n, -1, dtype=np.int64)
     disc_leak_at = np.full(n, -1, dtype=np.int64)
 
+    # ---- the service each client experiences (tickets drawn before churn reacts to them) ----
+    draws, exp_n, exp_breach, exp_sat = _experienced(
+        window, quality, seats, base_rate, trend, onboard, prospect, ticket_rng
+    )
+    neutral_breach = float(expected_breach_rate(np.zeros(1))[0])
+    neutral_sat = float(expected_csat(np.zeros(1))[0])
+    memory = CHURN.experience_decay ** np.arange(CHURN.experience_months - 1, -1, -1.0)
+
     # ---- month by month: prices, drivers, hazard, churn -------------------------------------
     inc = np.zeros((n, span))
     mult = np.ones(n)
@@ -341,8 +398,6 @@ def build_panel(window: Window, n_clients: int, rng: np.random.Generator) -> Pan
     churn_month = np.full(n, -1, dtype=np.int64)
     u_churn = rng.random((n, months))
     u_day = rng.random(n)
-    csat_exp = expected_csat(quality)
-    breach_exp = expected_breach_rate(quality)
     lat_t = (np.arange(total) - BURN_IN) / 12.0
     rate = base_rate[:, None] * np.exp(trend[:, None] * lat_t + DEMAND.quality_coef * quality)
     late = np.maximum(0.0, delay - net_days[:, None]) / 30.0
@@ -394,8 +449,13 @@ def build_panel(window: Window, n_clients: int, rng: np.random.Generator) -> Pan
 
         # drivers over the previous three months
         prev = slice(lat - 3, lat)
-        drivers["x_csat"][:, m] = CHURN.csat_reference - csat_exp[:, prev].mean(axis=1)
-        drivers["x_breach"][:, m] = breach_exp[:, prev].mean(axis=1)
+        # the service experienced over the last months, the most recent weighing most
+        past = slice(lat - CHURN.experience_months, lat)
+        seen = exp_n[:, past] @ memory + CHURN.experience_prior
+        satisfied = exp_sat[:, past] @ memory + CHURN.experience_prior * neutral_sat
+        breaches = exp_breach[:, past] @ memory + CHURN.experience_prior * neutral_breach
+        drivers["x_csat"][:, m] = CHURN.csat_reference - satisfied / seen
+        drivers["x_breach"][:, m] = breaches / seen
         ratio = rate[:, prev].mean(axis=1) / rate[:, lat - 6 : lat - 3].mean(axis=1)
         drivers["x_volume"][:, m] = np.clip(np.log(ratio), -1.0, 1.0)
         drivers["x_late"][:, m] = late[:, prev].mean(axis=1)
@@ -465,6 +525,7 @@ def build_panel(window: Window, n_clients: int, rng: np.random.Generator) -> Pan
         hazard=hazard,
         churn_month=churn_month,
         churned_on=churned_on,
+        tickets=draws,
     )
     _build_terms(
         panel,

@@ -18,13 +18,17 @@ the tables through:
   ``ln hours = ln(target_p / 3.5) - 0.5 q + 0.9 Z``; it is breached when it exceeds the
   priority's target (p1 4 h, p2 8 h, p3 24 h, p4 72 h). So the breach rate is
   ``b(q) = 1 - Φ((ln 3.5 + 0.5 q) / 0.9)`` (≈ 8 % at ``q = 0``).
-- **CSAT.** A response (40 % of resolved tickets) is ``clip(round(4.35 + 0.7 q - 0.9 breached
-  + N(0, 0.75²)), 1, 5)``; its model mean is ``c(q) = 4.35 + 0.7 q - 0.9 b(q)``.
+- **CSAT.** Each ticket's user is satisfied ``4.35 + 0.7 q - 0.9 breached + N(0, 0.55²)``
+  (its model mean is ``c(q) = 4.35 + 0.7 q - 0.9 b(q)``); 40 % of resolved tickets get a survey
+  answer, ``clip(round(satisfaction), 1, 5)``.
 - **Ticket volume.** See the demand model below (``exp(-0.35 q)``: worse service, more tickets).
 
 Financial stress ``s[i, m]`` (AR(1), with stress episodes) sets the expected payment delay
 ``E[delay] = base_delay_i · exp(0.6 s)`` days after the invoice date; the delay drawn per
 invoice is ``E[delay] · exp(N(-0.06, 0.35²))``. Chronic late payers have ``base_delay`` ≈ 50.
+
+Tickets are drawn before the churn process (:mod:`mspilot.synthetic.experience`): a client
+reacts to the service it actually experienced, and the tables show the same tickets.
 
 **Churn hazard** (probability of churning during month ``m`` given at risk)::
 
@@ -32,10 +36,15 @@ invoice is ``E[delay] · exp(N(-0.06, 0.35²))``. Chronic late payers have ``bas
                            + late · x_late + renewal · x_renewal + margin · x_margin + frailty_i
     hazard[i, m]        = σ(logit_ex_price[i, m] + price · elasticity_i · x_price[i, m])
 
-with drivers computed from the three previous months ``m-3 .. m-1`` (what an analyst at the
-end of month ``m-1`` could see):
+with drivers computed from the months before ``m`` (what an analyst at the end of month
+``m-1`` could see), frailty ``~ N(0, 0.1²)`` per client:
 
-- ``x_csat``  = 4.4 - mean ``c(q)``;  ``x_breach`` = mean ``b(q)``;
+- ``x_csat`` = 4.4 - the mean satisfaction (clipped to 1..5) and ``x_breach`` = the share of
+  SLA breaches of the tickets the client opened in ``m-6 .. m-1``, each month weighted
+  ``0.85^(m-1-month)`` and shrunk with 3 pseudo-tickets at ``c(0)`` and ``b(0)``: realised
+  tickets inside the window, the expected ones (demand model, ``c(q)``, ``b(q)``) in the
+  burn-in months before it and the simulated months after as-of, none before onboarding;
+- the others from the three previous months ``m-3 .. m-1``;
 - ``x_volume`` = ln(mean ticket rate per seat over m-3..m-1 / over m-6..m-4), clipped to ±1;
 - ``x_late`` = mean ``max(0, E[delay] - net_terms_days) / 30``;
 - ``x_price`` = the percentage price increase applied at a renewal in months m-3..m-1
@@ -132,14 +141,18 @@ FloatArr = npt.NDArray[np.float64]
 class ChurnModel:
     """Coefficients of the monthly churn hazard (see the module docstring)."""
 
-    intercept: float = -6.6
-    csat: float = 2.0
-    breach: float = 5.0
+    intercept: float = -7.2
+    csat: float = 3.0
+    breach: float = 8.0
     volume: float = 0.8
-    late: float = 1.2
+    late: float = 2.0
     price: float = 0.2
     renewal: float = 0.9
     margin: float = 1.2
+    frailty_sd: float = 0.1
+    experience_prior: float = 3.0
+    experience_months: int = 6
+    experience_decay: float = 0.85
     csat_reference: float = 4.4
     margin_reference: float = 0.35
     labour_cost_per_hour: float = 70.0
@@ -156,7 +169,7 @@ class QualityModel:
     csat_base: float = 4.35
     csat_quality: float = 0.7
     csat_breach: float = 0.9
-    csat_noise: float = 0.75
+    csat_noise: float = 0.55
     csat_response_rate: float = 0.4
 
 

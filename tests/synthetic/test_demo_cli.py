@@ -72,7 +72,8 @@ def test_load_without_a_generated_demo_says_what_to_do(data_dir: Path) -> None:
 def test_run_is_the_main_job_trains_indexes_and_pins_the_clock(data_dir: Path) -> None:
     """``demo run`` (what ``make demo`` calls) ends with trained models, an indexed knowledge
     base, this week's digest and the product clock pinned to the data's as-of date."""
-    args = ["demo", "run", "--clients", "40", "--years", "2", "--as-of", "2026-06-30"]
+    # 50 clients: a 2-year world needs a handful of churns in its training window
+    args = ["demo", "run", "--clients", "50", "--years", "2", "--as-of", "2026-06-30"]
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)

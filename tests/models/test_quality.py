@@ -59,24 +59,37 @@ def test_profitability_beats_last_quarter(evaluation: Evaluation) -> None:
 
 
 def test_churn_reaches_most_of_the_oracle(evaluation: Evaluation) -> None:
-    """What a point-in-time model reaches on this generator (0.84-0.90 of the oracle in
-    development); the issue's 0.95 is the xfail below."""
+    """On the observed churns of the last test window (a few dozen per world, so this AUC
+    moves by several points between worlds) and in expectation over churn outcomes drawn
+    from the true 90-day probability on the same client-months (0.88-0.93 of the oracle on
+    the development seeds); the issue's 0.95 is the xfail below."""
     row = evaluation.row("churn (XGBoost)", "AUC, last test window")
     assert row.oracle is not None
     assert row.value >= 0.80 * row.oracle, row.note
+    expected = evaluation.row(
+        "churn (XGBoost)", "expected AUC over churn outcomes drawn from p_churn_90d"
+    )
+    assert expected.oracle is not None
+    assert expected.value >= 0.85 * expected.oracle, expected.note
     brier = evaluation.row("churn (XGBoost)", "Brier score")
     assert brier.baseline is not None and brier.value < brier.baseline * 1.1
 
 
 def test_churn_beats_the_logistic_baseline(evaluation: Evaluation) -> None:
-    row = evaluation.row("churn (XGBoost)", "AUC, last test window")
+    """Ranked against the true 90-day churn probabilities of the test window's client-months
+    (the expected AUC): the observed AUCs of two models on the same few dozen churns differ
+    by less than their noise."""
+    row = evaluation.row(
+        "churn (XGBoost)", "expected AUC over churn outcomes drawn from p_churn_90d"
+    )
     assert row.baseline is not None
     assert row.value > row.baseline, row.note
 
 
 @pytest.mark.xfail(
-    reason="p_churn_90d knows each client's unobservable frailty and the next months' latent "
-    "path; a point-in-time model measured 0.85-0.90 of it (see the issue report)",
+    reason="p_churn_90d knows each client's frailty and elasticity and the next months' path, "
+    "and the model learns from ~75 churned clients: measured 0.84-0.93 of it on 600-client "
+    "worlds (see the report on issue 4)",
     strict=False,
 )
 def test_churn_auc_reaches_95_percent_of_the_oracle(evaluation: Evaluation) -> None:

@@ -38,6 +38,7 @@ from mspilot.models.budget import (
     CandidateAction,
     solve_budget,
 )
+from mspilot.models.data import DataVersion, data_version
 
 
 class PlayTemplate(BaseModel):
@@ -237,17 +238,22 @@ def _loaded_cost(engine: Engine, tenant_id: str) -> float:
 
 
 def client_risks(
-    engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    data_dir: Path,
+    version: DataVersion | None = None,
 ) -> list[ClientRisk]:
-    """Churn risk (the registered churn model) and monthly revenue of every active client."""
+    """Churn risk (the registered churn model) and monthly revenue of every active client
+    (the genome from ``cached_features``, at the tenant's data ``version``)."""
     from mspilot.models.churn import load_champion
-    from mspilot.models.features import build_features
+    from mspilot.models.features import cached_features
 
     try:
         model = load_champion(Path(data_dir), tenant_id, kind="churn")
     except (FileNotFoundError, LookupError, DataError) as exc:
         raise DataError(f"no churn model: run `mspilot train` first ({exc})") from None
-    features = build_features(engine, tenant_id, as_of)
+    features = cached_features(engine, tenant_id, as_of, version)
     probs = np.asarray(model.predict_proba(features), dtype=float)
     period = Period.months_before(as_of + dt.timedelta(days=1), 3)
     with engine.connect() as conn:
@@ -291,7 +297,8 @@ def plan_budget(
         raise UserInputError("budget amount and hours must be zero or more")
     catalog = catalog or ActionCatalog()
     as_of = clock.today()
-    risks = client_risks(engine, tenant_id, as_of, data_dir)
+    version = data_version(engine, tenant_id)  # one fingerprint for every cached read below
+    risks = client_risks(engine, tenant_id, as_of, data_dir, version)
     actions = retention_actions(risks, catalog)
     if with_leaks:
         from mspilot.models.leaks import load_findings
@@ -299,16 +306,21 @@ def plan_budget(
         with contextlib.suppress(FileNotFoundError, DataError):  # no scan yet: no leak work
             actions += leak_actions(load_findings(Path(data_dir), tenant_id), catalog)
     if with_upsell:
-        from mspilot.models.pricing_data import load_pricing_inputs
+        from mspilot.models.pricing_data import cached_pricing_inputs
         from mspilot.models.pricing_service import history_response, price_portfolio
 
-        # Reuse the churn scores computed above rather than building the genome twice.
+        # Reuse the churn scores computed above rather than building the genome twice, and
+        # the pricing inputs read here in price_portfolio (the same data version).
         by_id = {r.client_id: r.churn_90d for r in risks}
-        inputs = load_pricing_inputs(engine, tenant_id, as_of)
+        inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
         fallback = float(np.median(list(by_id.values()))) if by_id else 0.0
         base = np.array([by_id.get(c, fallback) for c in inputs.client_id])
-        response, _fit = history_response(engine, tenant_id, as_of, data_dir, inputs, base=base)
-        report = price_portfolio(engine, tenant_id, clock, data_dir, response=response)
+        response, _fit = history_response(
+            engine, tenant_id, as_of, data_dir, inputs, base=base, version=version
+        )
+        report = price_portfolio(
+            engine, tenant_id, clock, data_dir, response=response, version=version
+        )
         actions += upsell_actions(report.recommendations, catalog)
     actions += capacity_actions(_loaded_cost(engine, tenant_id), catalog)
     required = 0.0

@@ -181,10 +181,13 @@ def price_portfolio(
     client: str | None = None,
     policy: PricingPolicy | None = None,
     response: PriceResponse | None = None,
+    version: DataVersion | None = None,
 ) -> PricingReport:
-    """Recommended prices for every active client (or one), ranked by expected gain."""
+    """Recommended prices for every active client (or one), ranked by expected gain (pass the
+    tenant's ``version`` when the caller has read it)."""
     as_of = clock.today()
-    version = data_version(engine, tenant_id)
+    if version is None:
+        version = data_version(engine, tenant_id)
     inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
     policy = policy or default_policy(engine, tenant_id)
     if response is None:

@@ -190,11 +190,19 @@ class ResponseCache:
     answer may be than the handlers' own caches (the champion version is re-read every 5 s).
     """
 
-    def __init__(self, ttl_s: float = 5.0, size: int = 4096, max_body: int = 2_000_000) -> None:
+    def __init__(
+        self,
+        ttl_s: float = 5.0,
+        size: int = 4096,
+        max_body: int = 2_000_000,
+        max_bytes: int = 64_000_000,
+    ) -> None:
         self.ttl_s = ttl_s
         self.size = size
         self.max_body = max_body
+        self.max_bytes = max_bytes  # bodies held at most (many distinct pages cannot bloat it)
         self._entries: dict[ResponseKey, CachedResponse] = {}
+        self._bytes = 0
         self.hits = 0
         self.misses = 0
 
@@ -214,19 +222,26 @@ class ResponseCache:
         route: Any,
         audit: list[AuditRecord],
     ) -> None:
-        if self.ttl_s <= 0 or len(body) > self.max_body:
+        if self.ttl_s <= 0 or len(body) > min(self.max_body, self.max_bytes):
             return
-        if len(self._entries) >= self.size:
+        if len(self._entries) >= self.size or self._bytes + len(body) > self.max_bytes:
             now = time.monotonic()
             self._entries = {k: v for k, v in self._entries.items() if v.until >= now}
-            if len(self._entries) >= self.size:
+            if len(self._entries) >= self.size or self._held() + len(body) > self.max_bytes:
                 self._entries.clear()
+            self._bytes = self._held()
+        old = self._entries.get(key)
+        self._bytes += len(body) - (len(old.body) if old is not None else 0)
         self._entries[key] = CachedResponse(
             headers, body, route, tuple(audit), time.monotonic() + self.ttl_s
         )
 
+    def _held(self) -> int:
+        return sum(len(v.body) for v in self._entries.values())
+
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
 
 @dataclass

@@ -90,3 +90,16 @@ def test_a_hit_still_checks_credentials_and_rate_limits(world: World) -> None:
         assert tc.get(URL, headers={}).status_code == 401
         wrong = tc.get(URL, headers={**auth(world, "owner"), "X-Mspilot-Tenant": "other"})
         assert wrong.status_code == 403 and wrong.json()["code"] == "wrong_tenant"
+
+
+def test_the_cache_holds_a_bounded_number_of_bytes() -> None:
+    from mspilot.api.state import ResponseCache
+
+    cache = ResponseCache(max_bytes=1000)
+    day = dt.date(2026, 10, 31)
+    for i in range(50):  # 50 distinct pages of 300 bytes: never more than 1,000 held
+        key = ("t", "owner", None, day, "/v1/churn", f"offset={i}".encode())
+        cache.put(key, [], b"x" * 300, None, [])
+        assert cache._held() == cache._bytes <= 1000
+        assert cache.get(key) is not None  # the newest always fits
+    assert cache.get(("t", "owner", None, day, "/v1/churn", b"offset=0")) is None

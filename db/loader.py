@@ -34,6 +34,8 @@ ProgressCallback = Callable[[str, int], None]
 
 #: Columns the loader owns; never part of a record or of the content fingerprint.
 _SYSTEM_COLUMNS = ("id", "tenant_id", "source", "row_hash", "synced_at")
+#: The primary/parent key of every synced table: never rewritten by an upsert.
+_KEY_COLUMNS = frozenset({"id", "tenant_id"})
 
 
 @dataclass
@@ -295,7 +297,10 @@ class Loader:
         columns = [c.name for c in table.columns]
         sqlite_dialect = conn.dialect.name == "sqlite"
         mark = "?" if sqlite_dialect else "%s"
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        # The key columns are never SET: the id embeds the tenant, so they cannot change, and
+        # naming them would make SQLite check every child table's references to each updated
+        # row (a full scan of e.g. time_entries per updated ticket where no index covers them).
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _KEY_COLUMNS)
         sql = (
             f"INSERT INTO {table.name} ({', '.join(columns)}) "
             f"VALUES ({', '.join([mark] * len(columns))}) "

@@ -216,3 +216,47 @@ def test_same_content_by_another_path_is_unchanged(sqlite_engine: Engine) -> Non
     loader = Loader(sqlite_engine, "t", "demo")
     assert loader.load("time_entries", respelled).unchanged == 2
     assert loader.load("tickets", tickets).unchanged == 2
+
+
+def _sqlite_steps_to_update_tickets(tmp: Path, extra_entries: int) -> int:
+    """SQLite VM steps (in hundreds) to re-load every ticket with a changed subject, with
+    ``extra_entries`` time entries (not on those tickets) in the child table."""
+    from sqlalchemy import event
+
+    engine = make_engine(f"sqlite:///{tmp / f'steps{extra_entries}.db'}")
+    from mspilot.db import migrate
+
+    migrate.upgrade(engine)
+    _tenant(engine)
+    data = bulk_msp(n_clients=4, tickets_per_client=50)
+    data["time_entries"] += [
+        {**data["time_entries"][0], "external_id": f"x{i}", "ticket_id": None}
+        for i in range(extra_entries)
+    ]
+    Loader(engine, "t", "demo").load_all(data)
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    @event.listens_for(engine, "connect")
+    def _progress(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_progress_handler(count, 100)
+
+    engine.dispose()  # new connections get the handler
+    changed = {"tickets": [{**t, "subject": t["subject"] + "!"} for t in data["tickets"]]}
+    report = Loader(engine, "t", "demo").load_all(changed)
+    assert report.tables["tickets"].updated == len(data["tickets"])
+    engine.dispose()
+    return steps[0]
+
+
+def test_updating_parents_does_not_scan_their_children(tmp_path: Path) -> None:
+    """An upsert never rewrites the key columns, so SQLite does not re-check every child
+    row's reference for each updated parent (that made re-syncing changed tickets scan
+    time_entries once per ticket: quadratic). The cost of updating 200 tickets must not grow
+    with 20x more unrelated time entries."""
+    small = _sqlite_steps_to_update_tickets(tmp_path, 0)
+    large = _sqlite_steps_to_update_tickets(tmp_path, 4000)
+    assert large < 1.5 * small, (small, large)

@@ -14,11 +14,19 @@ Measures, on the configured database (run ``mspilot demo`` first):
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+
+def _cli() -> str:
+    """The ``mspilot`` script next to this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).with_name("mspilot")
+    return str(beside) if beside.exists() else (shutil.which("mspilot") or "mspilot")
 
 
 def _ms(fn: Any) -> float:
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         _ms(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)) for _ in range(3)
     ]
     cli = [
-        _ms(lambda: subprocess.run(["mspilot", "--help"], check=True, capture_output=True))
+        _ms(lambda: subprocess.run([_cli(), "--help"], check=True, capture_output=True))
         for _ in range(3)
     ]
     print(f"questions: {len(data_qs)} data + {len(model_qs)} models'  provider: {args.provider}")

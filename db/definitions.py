@@ -141,6 +141,18 @@ def licence_cost_by_client(
     )
 
 
+#: The money columns of ``client_economics`` every per-client view shows, in order.
+ECONOMICS_COLUMNS = (
+    "revenue",
+    "hours",
+    "labour_cost",
+    "licence_cost",
+    "margin",
+    "margin_pct",
+    "effective_rate",
+)
+
+
 def client_economics(
     tenant_id: str, period: Period, client_ids: Collection[str] | None = None
 ) -> AnySelect:

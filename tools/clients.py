@@ -146,15 +146,7 @@ def client_profile(ctx: ToolContext, client: str, months: int = 12) -> ToolOutpu
                     rows.append((label, "discount_pct", _num(c.discount_pct)))
             econ = conn.execute(d.client_economics(ctx.tenant_id, period, [ref.id])).one()
             section = f"economics {period.label()}"
-            for key in (
-                "revenue",
-                "hours",
-                "labour_cost",
-                "licence_cost",
-                "margin",
-                "margin_pct",
-                "effective_rate",
-            ):
+            for key in d.ECONOMICS_COLUMNS:
                 rows.append((section, key, _num(getattr(econ, key))))
     visible = set(metrics_for_role(ctx.role))
     service = f"service {period.label()}"

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from mspilot.core.clock import add_months
 from mspilot.core.periods import Period
+from mspilot.db.definitions import ECONOMICS_COLUMNS
 from mspilot.db.semantic_access import STAFF_WITH_MONEY
 from mspilot.models import serving
 from mspilot.prompts import tools as P
@@ -20,16 +21,7 @@ from mspilot.tools.models_common import client_arg, period_arg
 
 #: as the API's ``margins`` capability
 ROLES: Final = {"client_margins": STAFF_WITH_MONEY}
-COLUMNS: Final = (
-    "client",
-    "revenue",
-    "hours",
-    "labour_cost",
-    "licence_cost",
-    "margin",
-    "margin_pct",
-    "effective_rate",
-)
+COLUMNS: Final = ("client", *ECONOMICS_COLUMNS)
 
 
 class MarginArgs(BaseModel):

@@ -291,8 +291,11 @@ def plan_budget(
     with_upsell: bool = True,
     with_leaks: bool = True,
     marginal: bool = True,
+    time_limit_s: float | None = None,
 ) -> BudgetPlan:
-    """The quarter's plan over every candidate action the tenant's models suggest."""
+    """The quarter's plan over every candidate action the tenant's models suggest
+    (``time_limit_s`` bounds each CBC solve; the best plan found by then is reported with
+    status ``time_limit``)."""
     if amount < 0 or hours < 0:
         raise UserInputError("budget amount and hours must be zero or more")
     catalog = catalog or ActionCatalog()
@@ -335,5 +338,6 @@ def plan_budget(
         per_client_cap=per_client_cap,
         must_do=list(must_do),
         exclude=list(exclude),
+        **({} if time_limit_s is None else {"time_limit_s": time_limit_s}),
     )
     return solve_budget(actions, limits, marginal=marginal)

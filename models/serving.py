@@ -330,6 +330,7 @@ def budget_plan(
     *,
     amount: float | None = None,
     hours: float | None = None,
+    time_limit_s: float | None = None,
 ) -> BudgetPlan:
     """The quarter's plan over every action the tenant's models suggest (retention plays for
     clients at risk, leak recovery, upsells of under-priced clients, bought hours)."""
@@ -340,4 +341,12 @@ def budget_plan(
         hours = default_plan_hours(data_dir, tenant_id)
     if amount is None:
         amount = DEFAULT_BUDGET_AMOUNT
-    return plan_budget(engine, tenant_id, Clock(today), Path(data_dir), amount=amount, hours=hours)
+    return plan_budget(
+        engine,
+        tenant_id,
+        Clock(today),
+        Path(data_dir),
+        amount=amount,
+        hours=hours,
+        time_limit_s=time_limit_s,
+    )

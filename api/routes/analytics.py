@@ -40,6 +40,9 @@ from mspilot.models.pricing import PriceRecommendation, WhatIfResult
 from mspilot.models.serving import ChurnRisk, ClientMargin, Forecast, ForecastWeek, Leak
 
 router = APIRouter(tags=["analytics"])
+#: Seconds each CBC solve of a recommended plan may take (a plan and two marginal re-solves):
+#: a request answers within seconds, with status ``time_limit`` if CBC was cut short.
+RECOMMENDED_PLAN_SOLVE_S = 2.0
 PREDICTION_TTL_S = 600.0
 
 
@@ -398,6 +401,7 @@ async def recommended_budget(
         state.data_dir,
         amount=amount,
         hours=hours,
+        time_limit_s=RECOMMENDED_PLAN_SOLVE_S,
     )
     audit.data(user, rows=len(plan.chosen), fields=list(BudgetPlan.model_fields))
     return plan

@@ -309,6 +309,10 @@ def _require_churn(data_dir: Path, tenant_id: str) -> None:
 
 #: Hours free for the plan when the caller gives none: a tenth of the team's quarter.
 DEFAULT_HOURS_SHARE = 0.1
+#: Seconds each CBC solve may take when a person is waiting (API, chat): CBC can spin for
+#: ~10 s on degenerate instances (e.g. a zero budget's marginal re-solve); the best plan found
+#: by then is reported with status ``time_limit``.
+INTERACTIVE_SOLVE_S = 3.0
 #: Money for the quarter when the caller names no amount.
 DEFAULT_BUDGET_AMOUNT = 10_000.0
 
@@ -330,7 +334,7 @@ def budget_plan(
     *,
     amount: float | None = None,
     hours: float | None = None,
-    time_limit_s: float | None = None,
+    time_limit_s: float | None = INTERACTIVE_SOLVE_S,
 ) -> BudgetPlan:
     """The quarter's plan over every action the tenant's models suggest (retention plays for
     clients at risk, leak recovery, upsells of under-priced clients, bought hours)."""

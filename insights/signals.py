@@ -208,11 +208,14 @@ def pricing_signals(
         raise DataError("pricing needs the churn model's scores: run `mspilot train`")
     if inputs is None:
         inputs = load_pricing_inputs(engine, tenant_id, as_of)
-    by_id = dict(zip(scores.client_ids, scores.risk.tolist(), strict=True))
-    fallback = float(np.median(scores.risk)) if len(scores.risk) else 0.0
-    base = np.array([by_id.get(c, fallback) for c in inputs.client_id])
     response, _fit = history_response(
-        engine, tenant_id, as_of, data_dir, inputs, base=base, version=version
+        engine,
+        tenant_id,
+        as_of,
+        data_dir,
+        inputs,
+        churn_by_id=dict(zip(scores.client_ids, scores.risk.tolist(), strict=True)),
+        version=version,
     )
     # what ``price_portfolio`` does, without loading the inputs a second time
     recommendations = optimise_prices(inputs, response, default_policy(engine, tenant_id), as_of)

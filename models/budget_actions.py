@@ -314,12 +314,15 @@ def plan_budget(
 
         # Reuse the churn scores computed above rather than building the genome twice, and
         # the pricing inputs read here in price_portfolio (the same data version).
-        by_id = {r.client_id: r.churn_90d for r in risks}
         inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
-        fallback = float(np.median(list(by_id.values()))) if by_id else 0.0
-        base = np.array([by_id.get(c, fallback) for c in inputs.client_id])
         response, _fit = history_response(
-            engine, tenant_id, as_of, data_dir, inputs, base=base, version=version
+            engine,
+            tenant_id,
+            as_of,
+            data_dir,
+            inputs,
+            churn_by_id={r.client_id: r.churn_90d for r in risks},
+            version=version,
         )
         report = price_portfolio(
             engine, tenant_id, clock, data_dir, response=response, version=version

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,13 @@ def history_response(
     data_dir: Path,
     inputs: PricingInputs,
     *,
-    base: np.ndarray | None = None,
+    churn_by_id: Mapping[str, float] | None = None,
     version: DataVersion | None = None,
 ) -> tuple[LogitShiftResponse, PriceHistoryFit]:
     """Base risk from the churn model, price sensitivity from the tenant's own price history.
+
+    ``churn_by_id``: 90-day churn scores the caller already computed (a client without one
+    gets their median); without them the champion scores the genome here.
 
     Each client's slope is its industry's (``models.pricing_history``), its base risk the
     larger of the churn model's 90-day score and the tenant's base rate. Cuts are given no
@@ -115,7 +119,10 @@ def history_response(
     else:
         fit = _FIT_CACHE.for_tenant(engine, tenant_id, as_of, version, learn)
     slope = np.array([fit.slope_for(seg) for seg in inputs.segment])
-    if base is None:
+    if churn_by_id is not None:
+        fallback = float(np.median(list(churn_by_id.values()))) if churn_by_id else 0.0
+        base = np.array([churn_by_id.get(c, fallback) for c in inputs.client_id], dtype=float)
+    else:
         from mspilot.models.features import cached_features
 
         model = _churn_model(data_dir, tenant_id)

@@ -94,11 +94,15 @@ def _resolve_names(
     return out, notes
 
 
-_RELATIVE = re.compile(r"^(this|last|previous|current|past)\s+(\d+\s+)?(month|quarter|year)s?$")
+_RELATIVE = re.compile(
+    r"^(this|current|last|previous|past|trailing|next|coming)\s+(\d+\s+)?"
+    r"(week|month|quarter|year)s?$"
+)
 
 
 def relative_period(text: str, today: dt.date) -> Period | None:
-    """'last month', 'this quarter', 'last 6 months', 'ytd'... relative to ``today``."""
+    """'last month', 'this quarter', 'last 6 months', 'next week', 'coming quarter', 'ytd'...
+    relative to ``today`` (whole calendar units; weeks start on Monday)."""
     low = " ".join(text.strip().lower().replace("_", " ").split())
     if low in ("ytd", "year to date"):
         return Period(dt.date(today.year, 1, 1), today + dt.timedelta(days=1))
@@ -106,6 +110,14 @@ def relative_period(text: str, today: dt.date) -> Period | None:
     if not match:
         return None
     which, count, unit = match.group(1), int(match.group(2) or 1), match.group(3)
+    if unit == "week":
+        monday = today - dt.timedelta(days=today.weekday())
+        week = dt.timedelta(days=7)
+        if which in ("this", "current"):
+            return Period(monday, monday + week)
+        if which in ("next", "coming"):
+            return Period(monday + week, monday + week * (1 + count))
+        return Period(monday - week * count, monday)
     months = {"month": 1, "quarter": 3, "year": 12}[unit]
     start = today.replace(day=1)
     if unit == "quarter":
@@ -114,6 +126,8 @@ def relative_period(text: str, today: dt.date) -> Period | None:
         start = start.replace(month=1)
     if which in ("this", "current"):
         return Period(start, add_months(start, months))
+    if which in ("next", "coming"):
+        return Period(add_months(start, months), add_months(start, months * (1 + count)))
     return Period(add_months(start, -months * count), start)
 
 

@@ -147,7 +147,7 @@ def budget(
     tenant: TenantOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Spend the quarter's budget and hours on the actions worth most (PuLP + CBC)."""
+    """Spend the quarter's budget and hours on the actions worth most (PuLP + HiGHS)."""
     from mspilot.models.budget_actions import plan_budget
 
     engine, tenant_id, clock = _setup(tenant)

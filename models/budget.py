@@ -1,6 +1,6 @@
 """Budget allocation: spend a quarter's money and technician hours on the actions worth most.
 
-A mixed-integer programme (PuLP, solved by the CBC binary PuLP ships):
+A mixed-integer programme (PuLP, solved in-process by HiGHS through highspy):
 
     maximise   Σ (value_i − cost_i) · x_i                      (expected value net of spend)
     subject to Σ cost_i · x_i                    ≤ budget
@@ -23,7 +23,6 @@ elastic version of the model (how much more budget or how many more hours the mu
 from __future__ import annotations
 
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from enum import StrEnum
@@ -153,7 +152,7 @@ class BudgetPlan(BaseModel):
     infeasibility: Infeasibility | None = None
     n_candidates: int
     optimality_gap: float = Field(
-        default=0.0, description="Relative gap to the optimum CBC was allowed (0 = proven)"
+        default=0.0, description="Relative gap to the optimum the solver was allowed (0 = proven)"
     )
     solve_seconds: float
 
@@ -237,9 +236,9 @@ class _Model:
 
     def solve(self, time_limit: float) -> str:
         # Small plans are solved to proven optimality; large ones to within GAP_LARGE of it
-        # (the last 0.01% costs CBC many times the time of the rest).
+        # (the last 0.01% costs the solver many times the time of the rest).
         gap = 0.0 if len(self.actions) <= EXACT_UP_TO else GAP_LARGE
-        self.prob.solve(cbc(time_limit=time_limit, gap=gap))
+        self.prob.solve(highs(time_limit=time_limit, gap=gap))
         status = pulp.LpStatus[self.prob.status]
         if status == "Optimal":
             return "optimal" if self.prob.sol_status == pulp.LpSolutionOptimal else "time_limit"
@@ -256,11 +255,11 @@ class _Model:
         return float(pulp.value(self.prob.objective) or 0.0)
 
 
-def cbc(time_limit: float | None = None, *, gap: float | None = None) -> Any:
-    """The CBC binary bundled with PuLP (PuLP 3 flags it as legacy; it is what we ship)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
+def highs(time_limit: float | None = None, *, gap: float | None = None) -> Any:
+    """HiGHS, solving in this process through ``highspy`` (PuLP's ``HiGHS`` interface): no
+    subprocess and no model files, and its time limit is honoured (the CBC binary PuLP bundles
+    ran as a child process that intermittently slept ~10 s past its own limit)."""
+    return pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
 
 
 def _safe(name: str) -> str:
@@ -379,10 +378,12 @@ def _fixed_integer_duals(
         xv.cat = pulp.LpContinuous
         if not a.divisible:
             xv.lowBound = xv.upBound = u
-    lp.prob.solve(cbc())
+    lp.prob.solve(highs())
     if pulp.LpStatus[lp.prob.status] != "Optimal":
         return {}
-    return {name: float(con.pi or 0.0) for name, (con, _text) in lp.cons.items()}
+    # HiGHS reports a maximisation's row duals with the sign of the minimised negated
+    # objective: one more unit of a limit is worth -pi
+    return {name: -float(con.pi or 0.0) for name, (con, _text) in lp.cons.items()}
 
 
 def _constraint_reports(

@@ -294,7 +294,7 @@ def plan_budget(
     time_limit_s: float | None = None,
 ) -> BudgetPlan:
     """The quarter's plan over every candidate action the tenant's models suggest
-    (``time_limit_s`` bounds each CBC solve; the best plan found by then is reported with
+    (``time_limit_s`` bounds each solve; the best plan found by then is reported with
     status ``time_limit``)."""
     if amount < 0 or hours < 0:
         raise UserInputError("budget amount and hours must be zero or more")

@@ -309,9 +309,8 @@ def _require_churn(data_dir: Path, tenant_id: str) -> None:
 
 #: Hours free for the plan when the caller gives none: a tenth of the team's quarter.
 DEFAULT_HOURS_SHARE = 0.1
-#: Seconds each CBC solve may take when a person is waiting (API, chat): CBC can spin for
-#: ~10 s on degenerate instances (e.g. a zero budget's marginal re-solve); the best plan found
-#: by then is reported with status ``time_limit``.
+#: Seconds each solve may take when a person is waiting (API, chat); the best plan found by
+#: then is reported with status ``time_limit``.
 INTERACTIVE_SOLVE_S = 3.0
 #: Money for the quarter when the caller names no amount.
 DEFAULT_BUDGET_AMOUNT = 10_000.0

@@ -40,8 +40,8 @@ from mspilot.models.pricing import PriceRecommendation, WhatIfResult
 from mspilot.models.serving import ChurnRisk, ClientMargin, Forecast, ForecastWeek, Leak
 
 router = APIRouter(tags=["analytics"])
-#: Seconds each CBC solve of a recommended plan may take (a plan and two marginal re-solves):
-#: a request answers within seconds, with status ``time_limit`` if CBC was cut short.
+#: Seconds each solve of a recommended plan may take (a plan and two marginal re-solves):
+#: a request answers within seconds, with status ``time_limit`` if the solver was cut short.
 RECOMMENDED_PLAN_SOLVE_S = 2.0
 PREDICTION_TTL_S = 600.0
 

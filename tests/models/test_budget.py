@@ -273,3 +273,13 @@ def test_bad_input_is_a_user_error() -> None:
         solve_budget([_action(0), _action(0)], BudgetLimits(budget=1, hours=1))
     with pytest.raises(UserInputError):
         solve_budget([_action(0)], BudgetLimits(budget=1, hours=1, must_do=["nope"]))
+
+
+def test_solving_writes_nothing_to_stdout_or_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    """The solver runs in this process: a banner or log line from it would corrupt
+    ``mspilot budget --json`` and the server's JSON logs."""
+    actions = [_action(i, cost=100.0 * (i + 1), hours=2.0, value=500.0) for i in range(6)]
+    plan = solve_budget(actions, BudgetLimits(budget=1_000, hours=8))
+    assert plan.status == "optimal" and plan.chosen
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

@@ -28,6 +28,7 @@ from mspilot.models.features import (
     CATEGORICAL,
     FEATURE_SET_VERSION,
     FEATURES,
+    HORIZON_MONTHS,
     MODEL_FEATURES,
     TrainingTable,
 )
@@ -39,18 +40,54 @@ MONOTONE_UP: tuple[str, ...] = (
     "price_shock",
     "sla_breach_rate_3m",
     "sla_breach_recent",
+    "sla_breach_6m",
+    "renewal_window_3m",
+    "price_exposure",
+    "escalation_due_3m",
     "resolution_time_recent",
     "late_payments_6m",
     "days_late_3m",
+    "late_months_3m",
     "overdue_ratio",
 )
 #: ... and to be non-increasing (better service, healthier margins never raise churn).
-MONOTONE_DOWN: tuple[str, ...] = ("csat_mean_3m", "csat_recent", "service_margin_pct_3m")
+MONOTONE_DOWN: tuple[str, ...] = (
+    "csat_mean_3m",
+    "csat_recent",
+    "csat_6m",
+    "satisfaction_6m",
+    "service_margin_pct_3m",
+)
+
+#: The genome columns XGBoost reads: the signals that drive churn, each measured the way a
+#: client lives it (service of the last 6 months, payment habit, the renewal calendar,
+#: recent and due price increases, margin pressure, ticket volume). With a few hundred
+#: churns to learn from, the rest of the genome mostly adds noise: on development worlds
+#: XGBoost over all of it ranked worse (expected AUC / oracle 0.925 vs 0.932; adding
+#: tenure and seats alone cost 0.005). The logistic baseline keeps the whole genome.
+CHURN_FEATURES: tuple[str, ...] = (
+    "sla_breach_6m",
+    "csat_6m",
+    "satisfaction_6m",
+    "resolution_time_recent",
+    "late_months_3m",
+    "days_late_3m",
+    "renewal_window_3m",
+    "term_month",
+    "escalation_due_3m",
+    "price_change_pct_12m",
+    "months_since_price_change",
+    "service_margin_pct_3m",
+    "margin_pct_3m",
+    "ticket_trend",
+)
 
 XGB_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",
     "eval_metric": "logloss",
-    "max_depth": 2,
+    # stumps: the churn signals add up on the log-odds scale, and deeper trees fit noise
+    # (development worlds: depth 1 x 600 rounds 0.932 vs depth 2 x 200 rounds 0.930)
+    "max_depth": 1,
     "eta": 0.03,
     "subsample": 0.8,
     "colsample_bytree": 0.8,
@@ -59,7 +96,7 @@ XGB_PARAMS: dict[str, Any] = {
     "nthread": 1,
     "tree_method": "hist",
 }
-XGB_ROUNDS = 200
+XGB_ROUNDS = 600
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -73,7 +110,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 #: Model inputs derived from genome columns inside the encoder, so overriding the genome
 #: columns they come from (``predict_with``) moves them too.
-DERIVED: tuple[str, ...] = ("price_shock",)
+DERIVED: tuple[str, ...] = ("price_shock", "price_exposure")
 #: A price change counts as a fresh shock for this many months after it was first billed.
 SHOCK_MONTHS = 2.0
 
@@ -88,29 +125,36 @@ class Encoder:
     it, and almost every client has some increase over a year."""
 
     industries: list[str]
+    features: tuple[str, ...] = MODEL_FEATURES
 
     @property
     def columns(self) -> list[str]:
-        return [*MODEL_FEATURES, *DERIVED, *(f"industry={i}" for i in self.industries)]
+        return [*self.features, *DERIVED, *(f"industry={i}" for i in self.industries)]
 
     @classmethod
-    def fit(cls, genome: pd.DataFrame) -> Encoder:
-        return cls(sorted(str(i) for i in genome["industry"].dropna().unique()))
+    def fit(cls, genome: pd.DataFrame, features: Sequence[str] = MODEL_FEATURES) -> Encoder:
+        return cls(sorted(str(i) for i in genome["industry"].dropna().unique()), tuple(features))
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in MODEL_FEATURES if c not in features.columns]
+        missing = [c for c in self.features if c not in features.columns]
         if missing:
             raise ValueError(f"feature frame lacks columns {missing}")
-        num = features.loc[:, list(MODEL_FEATURES)].to_numpy(dtype=np.float64, na_value=np.nan)
+        num = features.loc[:, list(self.features)].to_numpy(dtype=np.float64, na_value=np.nan)
         pct = features["price_change_pct_12m"].to_numpy(dtype=np.float64, na_value=0.0)
         since = features["months_since_price_change"].to_numpy(dtype=np.float64, na_value=99.0)
-        shock = np.where(since <= SHOCK_MONTHS, pct, 0.0)[:, None]
+        shock = np.where(since <= SHOCK_MONTHS, pct, 0.0)
+        # a renewal's increase weighs on the 3 months after it: this many of the next 3
+        # months (the label's horizon) still react to the last change
+        reach = np.clip(HORIZON_MONTHS - since, 0.0, HORIZON_MONTHS)
+        due = features["escalation_due_3m"].to_numpy(dtype=np.float64, na_value=0.0)
+        exposure = np.clip(pct, 0.0, None) * reach + due
+        derived = np.column_stack([shock, exposure])
         if "industry" in features.columns:
             ind = features["industry"].to_numpy()
             onehot = np.stack([ind == i for i in self.industries], axis=1).astype(np.float64)
         else:
             onehot = np.zeros((len(features), len(self.industries)))
-        parts = [num, shock, onehot] if self.industries else [num, shock]
+        parts = [num, derived, onehot] if self.industries else [num, derived]
         return np.hstack(parts)
 
 
@@ -231,7 +275,7 @@ def _before(snaps: pd.Index, start: pd.Timestamp) -> np.ndarray:
 
 def fit_churn(genome: pd.DataFrame, y: pd.Series, seed: int = 0) -> ChurnModel:
     """XGBoost on all rows, calibrated on out-of-time predictions of its own last quarter."""
-    encoder = Encoder.fit(genome)
+    encoder = Encoder.fit(genome, CHURN_FEATURES)
     matrix = encoder.transform(genome)
     target = y.to_numpy(dtype=float)
     snaps = genome.index.get_level_values("snapshot")

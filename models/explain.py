@@ -10,17 +10,38 @@ from typing import Any
 import pandas as pd
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "csat": ("csat_mean_3m", "csat_mean_prev_3m", "csat_trend", "csat_recent"),
+    "csat": (
+        "csat_mean_3m",
+        "csat_mean_prev_3m",
+        "csat_trend",
+        "csat_recent",
+        "csat_6m",
+        "satisfaction_6m",
+    ),
     "sla": (
         "sla_breach_rate_3m",
         "sla_breach_rate_prev_3m",
         "sla_breach_recent",
+        "sla_breach_6m",
         "resolution_time_recent",
     ),
     "tickets": ("tickets_3m", "tickets_prev_3m", "ticket_trend", "tickets_per_seat_3m"),
     "p1": ("p1_share_3m",),
-    "payments": ("days_to_pay_6m", "late_payments_6m", "days_late_3m", "overdue_ratio"),
-    "price": ("price_change_pct_12m", "months_since_price_change", "price_shock"),
+    "payments": (
+        "days_to_pay_6m",
+        "late_payments_6m",
+        "days_late_3m",
+        "late_months_3m",
+        "overdue_ratio",
+    ),
+    "price": (
+        "price_change_pct_12m",
+        "months_since_price_change",
+        "price_shock",
+        "price_exposure",
+        "escalation_due_3m",
+    ),
+    "renewal": ("term_month", "renewal_window_3m"),
     "contract_end": ("months_to_contract_end", "escalation_pct"),
     "margin": ("margin_pct_3m", "margin_pct_prev_3m", "margin_3m", "service_margin_pct_3m"),
     "revenue": ("revenue_3m", "revenue_trend", "mrr"),
@@ -54,6 +75,9 @@ def _pct(x: float) -> str:
 def _csat(row: pd.Series) -> str:
     now, prev = _num(row, "csat_mean_3m"), _num(row, "csat_mean_prev_3m")
     if now is None:
+        six = _num(row, "csat_6m")
+        if six is not None:
+            return f"No CSAT responses in the last 3 months; {six:.1f} over 6 months"
         return "No CSAT responses in the last 3 months"
     if prev is None:
         return f"CSAT averaged {now:.1f} over the last 3 months"
@@ -66,6 +90,9 @@ def _csat(row: pd.Series) -> str:
 def _sla(row: pd.Series) -> str:
     now, prev = _num(row, "sla_breach_rate_3m"), _num(row, "sla_breach_rate_prev_3m")
     if now is None:
+        six = _num(row, "sla_breach_6m")
+        if six is not None:
+            return f"SLA breached on about {_pct(six)} of tickets opened in the last 6 months"
         return "No closed tickets in the last 3 months"
     text = f"SLA breached on {_pct(now)} of tickets in the last 3 months"
     return f"{text} (was {_pct(prev)})" if prev is not None else text
@@ -88,9 +115,12 @@ def _p1(row: pd.Series) -> str:
 def _payments(row: pd.Series) -> str:
     late, days = _num(row, "late_payments_6m") or 0.0, _num(row, "days_to_pay_6m")
     overdue = _num(row, "overdue_ratio") or 0.0
+    past_terms = (_num(row, "late_months_3m") or 0.0) * 30.0
     parts = []
     if late:
         parts.append(f"{late:.0f} late payment{'s' if late != 1 else ''} in 6 months")
+    if past_terms >= 1.0:
+        parts.append(f"{past_terms:.0f} days past terms on recent invoices")
     if days is not None:
         parts.append(f"pays in {days:.0f} days on average")
     if overdue >= 0.5:
@@ -101,12 +131,25 @@ def _payments(row: pd.Series) -> str:
 
 def _price(row: pd.Series) -> str:
     pct, since = _num(row, "price_change_pct_12m") or 0.0, _num(row, "months_since_price_change")
+    due, esc = _num(row, "escalation_due_3m") or 0.0, _num(row, "escalation_pct") or 0.0
+    if due > 0 and esc > 0:
+        return f"A {esc:.0f}% escalation is due at the renewal within 2 months"
     if abs(pct) >= 0.5:
         verb = "rose" if pct > 0 else "fell"
         return f"Price {verb} {abs(pct):.0f}% in the last 12 months"
     if since is not None:
         return f"No price change for {since:.0f} months"
     return "No price change in 12 months"
+
+
+def _renewal(row: pd.Series) -> str:
+    into = _num(row, "term_month")
+    if into is None:
+        return "Renewal date unknown"
+    left = 12 - round(into)
+    if left == 1:
+        return "The 12-month term renews next month"
+    return f"The 12-month term renews in {left} months"
 
 
 def _contract_end(row: pd.Series) -> str:
@@ -176,6 +219,7 @@ PHRASES: dict[str, Callable[[pd.Series], str]] = {
     "p1": _p1,
     "payments": _payments,
     "price": _price,
+    "renewal": _renewal,
     "contract_end": _contract_end,
     "margin": _margin,
     "revenue": _revenue,

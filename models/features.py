@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,12 +89,37 @@ FEATURE_SPECS: tuple[Feature, ...] = (
         "log resolution time vs the tenant's 12-month mean for the priority, recency-weighted",
         "log",
     ),
+    Feature(
+        "sla_breach_6m",
+        "SLA breach share of tickets opened in the last 6 months (0.85/month), open tickets "
+        "past their SLA counted, shrunk",
+        "ratio",
+    ),
+    Feature("csat_6m", "CSAT of tickets opened in the last 6 months (0.85/month), shrunk", "1-5"),
+    Feature(
+        "satisfaction_6m",
+        "Satisfaction over all tickets opened in the last 6 months: answers, else estimated "
+        "from breach and the client's answers",
+        "1-5",
+    ),
     Feature("days_to_pay_6m", "Mean days from invoice to payment, last 6 months", "days"),
     Feature("late_payments_6m", "Invoices paid late or overdue, last 6 months", "invoices"),
     Feature("days_late_3m", "Mean days paid after the due date, invoices of the last 3m", "days"),
+    Feature(
+        "late_months_3m",
+        "Days paid past terms / 30, invoices of the last 3 months (unpaid ones: expected)",
+        "months",
+    ),
     Feature("overdue_ratio", "Overdue balance at the snapshot / monthly revenue", "ratio"),
     Feature("licence_utilisation", "Licence seats in use / licence seats billed", "ratio"),
     Feature("months_to_contract_end", "Months until the active contract ends", "months"),
+    Feature("term_month", "Months into the current 12-month term (from onboarding)", "months"),
+    Feature("renewal_window_3m", "Months of the next 3 in the last 2 of a 12-month term", "months"),
+    Feature(
+        "escalation_due_3m",
+        "Escalation % due at a renewal in the next 2 months x the horizon months after it",
+        "%",
+    ),
     Feature("escalation_pct", "Annual escalation clause of the active contract", "%"),
     Feature(
         "months_since_price_change", "Months since a contract term changed the price", "months"
@@ -241,6 +267,130 @@ def _resolution_recent(
     return np.asarray(total / (n + SHRINK))
 
 
+#: The window of service a client remembers when it decides to stay: tickets opened in the
+#: snapshot month and the 5 before, the most recent weighing most.
+EXPERIENCE_MONTHS = 6
+
+
+@dataclass
+class _TicketArrays:
+    """Per-ticket arrays for the experience features (computed once per genome)."""
+
+    rows: np.ndarray  # panel row of the client (-1: not a panel client)
+    opened_m: np.ndarray  # month index of opening
+    opened: np.ndarray  # opening time, ns
+    resolved: np.ndarray  # resolution time, ns (int64 max while open)
+    priority: np.ndarray  # priority labels
+    breached: np.ndarray  # the stored breach flag (final once resolved)
+    csat: np.ndarray  # survey answer (NaN: none)
+
+    @classmethod
+    def of(cls, tickets: pd.DataFrame, panel: _Panel) -> _TicketArrays:
+        never = np.iinfo(np.int64).max
+        resolved = tickets["resolved_at"]
+        return cls(
+            rows=panel.codes(tickets["client_id"]),
+            opened_m=month_index(tickets["opened_at"]),
+            opened=tickets["opened_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
+            resolved=np.where(
+                resolved.notna().to_numpy(),
+                resolved.to_numpy(dtype="datetime64[ns]").astype(np.int64),
+                never,
+            ),
+            priority=tickets["priority"].to_numpy(dtype=object),
+            breached=tickets["sla_breached"].to_numpy(dtype=bool),
+            csat=tickets["csat"].to_numpy(dtype=float, na_value=np.nan),
+        )
+
+
+def _experience(
+    t: _TicketArrays, n: int, month: int, cutoff: pd.Timestamp
+) -> dict[str, np.ndarray]:
+    """What each client experienced in the tickets it opened in the ``EXPERIENCE_MONTHS``
+    months up to the snapshot (weights ``RECENCY ** age``), as known at ``cutoff``:
+
+    - ``breach``: SLA breach share. A resolved ticket counts its flag; an open one past its
+      priority's SLA (the longest resolution not flagged, among tickets resolved by then) is
+      a breach already; an open one within it counts its chance of still breaching, from a
+      log-normal fit of the priority's resolution times.
+    - ``csat``: mean survey answer of the resolved tickets.
+
+    Both are shrunk with ``SHRINK`` pseudo-tickets at the tenant's mean of the window."""
+    cut = cutoff.value
+    done = t.resolved < cut
+    sel = (t.opened_m <= month) & (t.opened_m > month - EXPERIENCE_MONTHS) & (t.rows >= 0)
+    sel &= t.opened < cut
+    hours = (np.where(done, t.resolved, cut) - t.opened) / 3.6e12
+    breach = np.where(done, t.breached.astype(float), np.nan)
+    history = done & (t.opened_m > month - 12)
+    for name in np.unique(t.priority[sel & ~done]):
+        known = history & (t.priority == name)
+        ok = known & ~t.breached
+        if not ok.any():
+            continue
+        sla = float(hours[ok].max())
+        logs = np.log(np.clip(hours[known], 1e-3, None))
+        mu, sd = float(logs.mean()), max(float(logs.std()), 1e-3)
+        still = sel & ~done & (t.priority == name)
+        elapsed = np.clip(hours[still], 1e-3, None)
+        tail_sla = _norm_sf((np.log(sla) - mu) / sd)
+        tail_now = _norm_sf((np.log(elapsed) - mu) / sd)
+        chance = np.where(elapsed > sla, 1.0, tail_sla / np.maximum(tail_now, 1e-12))
+        breach[still] = np.clip(chance, 0.0, 1.0)
+    use = sel & ~np.isnan(breach)
+    w = RECENCY ** (month - t.opened_m[use]).astype(float)
+    rows = t.rows[use]
+    b_n = np.bincount(rows, weights=w, minlength=n)
+    b_s = np.bincount(rows, weights=w * breach[use], minlength=n)
+    answered = sel & done & ~np.isnan(t.csat)
+    wc = RECENCY ** (month - t.opened_m[answered]).astype(float)
+    rc = t.rows[answered]
+    c_n = np.bincount(rc, weights=wc, minlength=n)
+    c_s = np.bincount(rc, weights=wc * t.csat[answered], minlength=n)
+    # every ticket's satisfaction: the answer where there is one, else what the tenant's
+    # answers say for its breach status and resolution time (both show how the client is
+    # served), plus the client's own shrunk offset over its answers of the last 12 months
+    resid = np.zeros(len(hours))
+    for name in np.unique(t.priority[history]):
+        same = t.priority == name
+        logs = np.log(np.clip(hours, 1e-3, None))
+        resid = np.where(same & done, logs - float(logs[history & same].mean()), resid)
+    past = history & (t.rows >= 0) & ~np.isnan(t.csat)
+    design = np.column_stack([np.ones(len(hours)), t.breached.astype(float), resid])
+    coef = np.zeros(3)
+    if past.sum() > 10:
+        coef = np.linalg.lstsq(design[past], t.csat[past], rcond=None)[0]
+    else:
+        coef[0] = float(np.nanmean(t.csat[past])) if past.any() else 4.0
+    wr = RECENCY ** (month - t.opened_m[past]).astype(float)
+    miss = t.csat[past] - design[past] @ coef
+    offset = np.bincount(t.rows[past], weights=wr * miss, minlength=n) / (
+        np.bincount(t.rows[past], weights=wr, minlength=n) + SHRINK
+    )
+    guess = coef[0] + coef[1] * breach[use] + coef[2] * resid[use] + offset[rows]
+    answer = t.csat[use]
+    sat = np.where(np.isnan(answer) | ~done[use], guess, answer)
+    s_s = np.bincount(rows, weights=w * sat, minlength=n)
+    return {
+        "breach": _shrunk(b_s, b_n),
+        "csat": _shrunk(c_s, c_n),
+        "satisfaction": _shrunk(s_s, b_n),
+    }
+
+
+def _shrunk(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    prior = total.sum() / count.sum() if count.sum() > 0 else np.nan
+    return np.asarray((total + SHRINK * prior) / (count + SHRINK))
+
+
+def _norm_sf(z: np.ndarray | float) -> np.ndarray:
+    """Standard normal survival function."""
+    return np.asarray(0.5 * _ERFC(np.asarray(z, dtype=float) / math.sqrt(2.0)), dtype=float)
+
+
+_ERFC = np.vectorize(math.erfc, otypes=[float])
+
+
 def _price_changes(contracts: pd.DataFrame) -> pd.DataFrame:
     """Each contract term's price change over the previous term of the same client and kind
     (a renewal, signed when the term starts): client_id, start month, pct, value."""
@@ -290,6 +440,39 @@ def _price_features(
     months = month - last.to_numpy(dtype=float)
     since = np.where(np.isnan(months), since, np.minimum(months, since))
     return pct, since
+
+
+#: A 12-month term's last months, when a client decides whether to renew.
+TERM_MONTHS = 12
+RENEWAL_WINDOW = 2
+#: Months ahead the churn label covers (a 90-day horizon from a month end).
+HORIZON_MONTHS = 3
+
+
+def _term_features(
+    client_ids: Sequence[str],
+    onboard_m: np.ndarray,
+    month: int,
+    escalation: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(months into the current 12-month term counted from onboarding; how many of the next
+    ``HORIZON_MONTHS`` months fall in a term's last ``RENEWAL_WINDOW``; the escalation % due
+    at a renewal next month or the one after, counted once per horizon month after it: a
+    renewal's increase weighs on the three months that follow it)."""
+    known = ~np.isnan(onboard_m)
+    into = np.where(known, np.mod(month - np.nan_to_num(onboard_m), TERM_MONTHS), np.nan)
+    window = np.zeros(len(client_ids))
+    for k in range(1, HORIZON_MONTHS + 1):
+        tenure = month + k - np.nan_to_num(onboard_m)
+        window += (
+            known & (tenure > 0) & (np.mod(tenure, TERM_MONTHS) >= TERM_MONTHS - RENEWAL_WINDOW)
+        )
+    due = np.zeros(len(client_ids))
+    for j in range(month + 1, month + HORIZON_MONTHS):
+        tenure = j - np.nan_to_num(onboard_m)
+        renews = known & (tenure > 0) & (np.mod(tenure, TERM_MONTHS) == 0)
+        due += (HORIZON_MONTHS - (j - month)) * np.where(renews, escalation, 0.0)
+    return into, window, due
 
 
 def _payment_features(
@@ -342,6 +525,53 @@ def _payment_features(
         "days_late": per["days_late"].reindex(index).to_numpy(dtype=float),
         "overdue": per["overdue"].reindex(index).fillna(0.0).to_numpy(dtype=float),
     }
+
+
+#: Month-to-month weight of older invoices in the late-payment estimate.
+LATE_RECENCY = 0.85
+
+
+def _late_estimate(
+    invoices: pd.DataFrame,
+    payments: pd.DataFrame,
+    client_ids: Sequence[str],
+    snapshot: pd.Timestamp,
+) -> np.ndarray:
+    """Mean days paid past the payment terms / 30 over the invoices issued in the last 3
+    months, settled ones at their (last) payment; an unsettled one, whose delay is only
+    known to exceed its age, at the expected delay given that, from a log-normal around
+    the client's median delay of the last 6 months (the tenant's where it has none)."""
+    n = len(client_ids)
+    start = snapshot - pd.DateOffset(months=BILLING_LOOKBACK_MONTHS)
+    inv = invoices[(invoices["issued_on"] <= snapshot) & (invoices["issued_on"] > start)]
+    if inv.empty:
+        return np.full(n, np.nan)
+    paid = payments[payments["paid_on"] <= snapshot]
+    got = paid.groupby("invoice_id").agg(paid_amount=("amount", "sum"), paid_on=("paid_on", "max"))
+    inv = inv.join(got, on="id")
+    settled = (inv["paid_amount"].fillna(0.0) >= inv["total"] - 0.01).to_numpy()
+    delay = (inv["paid_on"] - inv["issued_on"]).dt.days.to_numpy(dtype=float)
+    age = (snapshot - inv["issued_on"]).dt.days.to_numpy(dtype=float)
+    terms = (inv["due_on"] - inv["issued_on"]).dt.days.fillna(30.0).to_numpy(dtype=float)
+    log_d = np.where(settled, np.log(np.clip(delay, 1.0, None)), np.nan)
+    client = inv["client_id"]
+    centre = pd.Series(log_d).groupby(client.to_numpy()).median()
+    tenant = float(np.nanmedian(log_d)) if settled.any() else math.log(30.0)
+    mu = centre.reindex(client.to_numpy()).fillna(tenant).to_numpy(dtype=float)
+    spread = np.nanstd(log_d - mu) if settled.sum() > 2 else 0.35
+    sd = max(float(spread), 0.05)
+    z = (np.log(np.clip(age, 1.0, None)) - mu) / sd
+    # E[X | X > age] for log-normal X: exp(mu + sd^2/2) * P(Z > z - sd) / P(Z > z)
+    tail = _norm_sf(z - sd) / np.maximum(_norm_sf(z), 1e-12)
+    expected = np.exp(mu + sd * sd / 2.0) * tail
+    expected = np.where(_norm_sf(z) < 1e-9, age, np.maximum(expected, age))
+    est = np.where(settled, delay, expected)
+    age_m = ((snapshot - inv["issued_on"]).dt.days.to_numpy(dtype=float) / 30.4375).astype(int)
+    w = LATE_RECENCY**age_m
+    keys = client.to_numpy()
+    past_terms = pd.Series(w * (est - terms)).groupby(keys).sum() / pd.Series(w).groupby(keys).sum()
+    late = past_terms.clip(lower=0.0) / 30.0
+    return np.asarray(late.reindex(pd.Index(client_ids)).to_numpy(dtype=float))
 
 
 def _contract_terms(
@@ -495,8 +725,12 @@ def compute_genome(
     service = panel.matrix(svc["client_id"], svc_month, svc["amount"].to_numpy(float))
     price_changes = _price_changes(frames.contracts)
 
+    ticket_arrays = _TicketArrays.of(tickets, panel)
     seats = clients["seats"].to_numpy(dtype=float)
     onboarded = clients["onboarded_on"]
+    onboard_m = np.where(
+        onboarded.notna().to_numpy(), month_index(onboarded.fillna(pd.Timestamp(0))), np.nan
+    )
     rows = []
     for snap, month in zip(snapshots, snap_months, strict=True):
         ts = pd.Timestamp(snap)
@@ -516,6 +750,8 @@ def compute_genome(
         pay = _payment_features(frames.invoices, frames.payments, ids, ts)
         to_end, escalation = _contract_terms(frames.contracts, ids, ts)
         price_pct, since_change = _price_features(price_changes, ids, month, tenure)
+        into_term, renewal, escalation_due = _term_features(ids, onboard_m, month, escalation)
+        experience = _experience(ticket_arrays, len(ids), month, ts + pd.Timedelta(days=1))
         monthly_rev = rev3 / 3.0
         frame = pd.DataFrame(
             {
@@ -560,12 +796,19 @@ def compute_genome(
                     month,
                     panel,
                 ),
+                "sla_breach_6m": experience["breach"],
+                "csat_6m": experience["csat"],
+                "satisfaction_6m": experience["satisfaction"],
                 "days_to_pay_6m": pay["days"],
                 "late_payments_6m": pay["late"],
                 "days_late_3m": pay["days_late"],
+                "late_months_3m": _late_estimate(frames.invoices, frames.payments, ids, ts),
                 "overdue_ratio": np.clip(_ratio(pay["overdue"], monthly_rev), 0.0, 24.0),
                 "licence_utilisation": _licence_utilisation(frames.licenses, frames.lines, ids, ts),
                 "months_to_contract_end": to_end,
+                "term_month": into_term,
+                "renewal_window_3m": renewal,
+                "escalation_due_3m": escalation_due,
                 "escalation_pct": escalation,
                 "months_since_price_change": since_change,
                 "price_change_pct_12m": price_pct,

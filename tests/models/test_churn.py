@@ -107,3 +107,24 @@ def test_risk_follows_the_true_churn_probability(demo_world) -> None:  # type: i
     assert rho > 0.15  # n > 300 client-months: far above chance (SE about 0.05)
     # calibrated within a factor of two of the observed rate
     assert 0.5 < both["p_model"].mean() / max(both["y"].mean(), 1e-3) < 2.0
+
+
+def test_new_driver_phrases() -> None:
+    assert phrase_driver("renewal", {"term_month": 10.0}) == "The 12-month term renews in 2 months"
+    assert phrase_driver("renewal", {"term_month": 11.0}) == "The 12-month term renews next month"
+    due = {"escalation_due_3m": 10.0, "escalation_pct": 5.0, "price_change_pct_12m": 0.0}
+    assert phrase_driver("price", due) == "A 5% escalation is due at the renewal within 2 months"
+    text = phrase_driver("payments", {"late_months_3m": 0.5, "days_to_pay_6m": 60.0})
+    assert text == "15 days past terms on recent invoices; pays in 60 days on average"
+    assert phrase_driver("sla", {"sla_breach_6m": 0.2}) == (
+        "SLA breached on about 20% of tickets opened in the last 6 months"
+    )
+
+
+def test_every_model_input_has_a_driver_phrase() -> None:
+    from mspilot.models.churn import CHURN_FEATURES, DERIVED
+    from mspilot.models.explain import PHRASES, driver_groups
+
+    grouped = {f for members in driver_groups().values() for f in members}
+    assert set(CHURN_FEATURES) | set(DERIVED) <= grouped
+    assert set(driver_groups()) <= set(PHRASES)

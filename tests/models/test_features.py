@@ -48,6 +48,28 @@ def test_tiny_msp_features_by_hand(tiny_engine: Engine) -> None:
     assert 20 < c1["tenure_months"] < 22
 
 
+def test_tiny_msp_experience_and_renewal_by_hand(tiny_engine: Engine) -> None:
+    genome = build_features(tiny_engine, "tiny", SEPT)
+    c1, c2 = genome.loc["tiny.demo.c1"], genome.loc["tiny.demo.c2"]
+    # tickets opened Apr-Sep weigh 0.85^age (September 1); 1 of 2 breached in Aug and Sep
+    w = 0.85 ** np.arange(5, -1, -1)  # Apr .. Sep
+    assert c1["sla_breach_6m"] == pytest.approx((0.85 + 1.0) / (2 * w.sum()))
+    assert c1["csat_6m"] == pytest.approx((5 * w[:3].sum() + 3 * w[3:].sum()) / w.sum())
+    # every ticket answered: the satisfaction over all tickets is the CSAT
+    assert c1["satisfaction_6m"] == pytest.approx(c1["csat_6m"])
+    # c2 opened no tickets: the tenant's mean (the shrinkage prior)
+    assert c2["sla_breach_6m"] == pytest.approx(c1["sla_breach_6m"])
+    # onboarded January 2024: September 2025 is month 8 of the second term; November and
+    # December are its last two months, no renewal (and no escalation) within 2 months
+    assert c1["term_month"] == 8
+    assert c1["renewal_window_3m"] == 2
+    assert c1["escalation_due_3m"] == 0
+    # c2 pays 45 days after issue on 30-day terms; the September invoice, 29 days old and
+    # unpaid, is expected to follow its habit: 15 days past terms = 0.5 months
+    assert c2["late_months_3m"] == pytest.approx(0.5, rel=0.01)
+    assert c1["late_months_3m"] == 0
+
+
 def test_feature_frame_shape_and_version(tiny_engine: Engine) -> None:
     genome = build_features(tiny_engine, "tiny", SEPT)
     assert list(genome.columns[: len(FEATURES)]) == list(FEATURES)

@@ -120,9 +120,19 @@ def _tenant_key(table: str) -> UniqueConstraint:
     return UniqueConstraint("tenant_id", "id", name=f"uq_{table}_tenant_id_id")
 
 
+def _version_indexes(table: str) -> tuple[Index, Index]:
+    """``(tenant_id, synced_at)`` and ``(tenant_id, deleted_at)``: ``models.data.data_version``
+    reads each table's latest ``synced_at``/``deleted_at`` and its deleted rows from these
+    instead of scanning the tenant's rows (and counts the tenant's rows on the narrow one)."""
+    return (
+        Index(f"ix_{table}_tenant_synced", "tenant_id", "synced_at"),
+        Index(f"ix_{table}_tenant_deleted", "tenant_id", "deleted_at"),
+    )
+
+
 class Client(SourceRow, Base):
     __tablename__ = "clients"
-    __table_args__ = (_tenant_fk("clients"), _tenant_key("clients"))
+    __table_args__ = (_tenant_fk("clients"), _tenant_key("clients"), *_version_indexes("clients"))
     name: Mapped[str]
     industry: Mapped[str] = mapped_column(String(60))
     seats: Mapped[int] = mapped_column(Integer, comment="Users covered")
@@ -141,6 +151,7 @@ class Contract(SourceRow, Base):
         _tenant_key("contracts"),
         _ref("contracts", "client_id", "clients"),
         Index("ix_contracts_tenant_client", "tenant_id", "client_id"),
+        *_version_indexes("contracts"),
     )
     client_id: Mapped[str] = mapped_column(String(120))
     name: Mapped[str | None]
@@ -161,7 +172,11 @@ class Contract(SourceRow, Base):
 
 class Technician(SourceRow, Base):
     __tablename__ = "technicians"
-    __table_args__ = (_tenant_fk("technicians"), _tenant_key("technicians"))
+    __table_args__ = (
+        _tenant_fk("technicians"),
+        _tenant_key("technicians"),
+        *_version_indexes("technicians"),
+    )
     name: Mapped[str]
     email: Mapped[str | None]
     role: Mapped[str] = mapped_column(String(60))
@@ -177,6 +192,8 @@ class Ticket(SourceRow, Base):
         _ref("tickets", "client_id", "clients"),
         _ref("tickets", "technician_id", "technicians"),
         Index("ix_tickets_tenant_client_opened", "tenant_id", "client_id", "opened_at"),
+        Index("ix_tickets_tenant_technician", "tenant_id", "technician_id"),
+        *_version_indexes("tickets"),
     )
     client_id: Mapped[str] = mapped_column(String(120))
     technician_id: Mapped[str | None] = mapped_column(String(120))
@@ -198,6 +215,7 @@ class Invoice(SourceRow, Base):
         _tenant_key("invoices"),
         _ref("invoices", "client_id", "clients"),
         Index("ix_invoices_tenant_client_issued", "tenant_id", "client_id", "issued_on"),
+        *_version_indexes("invoices"),
     )
     client_id: Mapped[str] = mapped_column(String(120))
     number: Mapped[str] = mapped_column(String(40))
@@ -220,6 +238,8 @@ class InvoiceLine(SourceRow, Base):
         _ref("invoice_lines", "invoice_id", "invoices"),
         _ref("invoice_lines", "contract_id", "contracts"),
         Index("ix_invoice_lines_tenant_invoice", "tenant_id", "invoice_id"),
+        Index("ix_invoice_lines_tenant_contract", "tenant_id", "contract_id"),
+        *_version_indexes("invoice_lines"),
     )
     invoice_id: Mapped[str] = mapped_column(String(120))
     contract_id: Mapped[str | None] = mapped_column(String(120))
@@ -244,6 +264,10 @@ class TimeEntry(SourceRow, Base):
         _ref("time_entries", "technician_id", "technicians"),
         _ref("time_entries", "invoice_line_id", "invoice_lines"),
         Index("ix_time_entries_tenant_client_date", "tenant_id", "client_id", "work_date"),
+        Index("ix_time_entries_tenant_ticket", "tenant_id", "ticket_id"),
+        Index("ix_time_entries_tenant_technician", "tenant_id", "technician_id"),
+        Index("ix_time_entries_tenant_invoice_line", "tenant_id", "invoice_line_id"),
+        *_version_indexes("time_entries"),
     )
     client_id: Mapped[str] = mapped_column(String(120))
     ticket_id: Mapped[str | None] = mapped_column(String(120))
@@ -263,6 +287,8 @@ class Payment(SourceRow, Base):
         _ref("payments", "client_id", "clients"),
         _ref("payments", "invoice_id", "invoices"),
         Index("ix_payments_tenant_invoice", "tenant_id", "invoice_id"),
+        Index("ix_payments_tenant_client", "tenant_id", "client_id"),
+        *_version_indexes("payments"),
     )
     client_id: Mapped[str] = mapped_column(String(120))
     invoice_id: Mapped[str | None] = mapped_column(String(120))
@@ -276,6 +302,8 @@ class Asset(SourceRow, Base):
         _tenant_fk("assets"),
         _tenant_key("assets"),
         _ref("assets", "client_id", "clients"),
+        Index("ix_assets_tenant_client", "tenant_id", "client_id"),
+        *_version_indexes("assets"),
     )
     client_id: Mapped[str] = mapped_column(String(120))
     name: Mapped[str | None]
@@ -291,6 +319,8 @@ class License(SourceRow, Base):
         _tenant_fk("licenses"),
         _tenant_key("licenses"),
         _ref("licenses", "client_id", "clients"),
+        Index("ix_licenses_tenant_client", "tenant_id", "client_id"),
+        *_version_indexes("licenses"),
     )
     client_id: Mapped[str] = mapped_column(String(120))
     product: Mapped[str] = mapped_column(String(120))

@@ -440,16 +440,22 @@ def data_version(engine: Engine, tenant_id: str) -> DataVersion:
     ``deleted_at`` on every row it retires, so any load or sync that changes a row changes the
     fingerprint: a cache keyed by it never serves data older than the database.
 
-    Costs one pass over the tenant's rows (no index covers ``synced_at``): ~0.4 s for a
-    2,000-client tenant on SQLite, against ~2.5 s to rebuild the genome."""
+    Each figure is its own scalar subquery so both SQLite and PostgreSQL answer it from the
+    ``(tenant_id, synced_at)`` / ``(tenant_id, deleted_at)`` indexes: the maxima and the deleted
+    count are index seeks, the row count one pass over the narrow deleted-at index (a single
+    select of all four aggregates makes both planners scan the tenant's rows instead)."""
+
+    def scalar(model: Any, column: Any, *where: Any) -> Any:
+        return select(column).where(model.tenant_id == tenant_id, *where).scalar_subquery()
+
     parts = [
         select(
             literal(model.__tablename__).label("table_name"),  # type: ignore[attr-defined]
-            func.count().label("rows"),
-            cast(func.max(model.synced_at), String).label("synced"),
-            cast(func.max(model.deleted_at), String).label("deleted"),
-            func.count(model.deleted_at).label("deleted_rows"),
-        ).where(model.tenant_id == tenant_id)
+            scalar(model, func.count()).label("rows"),
+            cast(scalar(model, func.max(model.synced_at)), String).label("synced"),
+            cast(scalar(model, func.max(model.deleted_at)), String).label("deleted"),
+            scalar(model, func.count(), model.deleted_at.is_not(None)).label("deleted_rows"),
+        )
         for model in SYNCED_TABLES
     ]
     policy = select(

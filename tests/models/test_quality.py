@@ -61,16 +61,17 @@ def test_profitability_beats_last_quarter(evaluation: Evaluation) -> None:
 def test_churn_reaches_most_of_the_oracle(evaluation: Evaluation) -> None:
     """On the observed churns of the last test window (a few dozen per world, so this AUC
     moves by several points between worlds) and in expectation over churn outcomes drawn
-    from the true 90-day probability on the same client-months (0.88-0.93 of the oracle on
-    the development seeds); the issue's 0.95 is the xfail below."""
+    from the true 90-day probability on the same client-months (0.92-0.94 of the oracle on
+    the development seeds, 0.91-0.93 on held-out seeds 505-808, observed 0.89-0.91 there);
+    the issue's 0.95 is the xfail below."""
     row = evaluation.row("churn (XGBoost)", "AUC, last test window")
     assert row.oracle is not None
-    assert row.value >= 0.80 * row.oracle, row.note
+    assert row.value >= 0.85 * row.oracle, row.note
     expected = evaluation.row(
         "churn (XGBoost)", "expected AUC over churn outcomes drawn from p_churn_90d"
     )
     assert expected.oracle is not None
-    assert expected.value >= 0.85 * expected.oracle, expected.note
+    assert expected.value >= 0.88 * expected.oracle, expected.note
     brier = evaluation.row("churn (XGBoost)", "Brier score")
     assert brier.baseline is not None and brier.value < brier.baseline * 1.1
 

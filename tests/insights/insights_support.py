@@ -125,7 +125,7 @@ def real_model_world(root: Path, n_clients: int = 30) -> ModelWorld:
     from mspilot.db.engine import make_engine
     from mspilot.db.loader import Loader, upsert_tenant
     from mspilot.db.schema import Client
-    from mspilot.models.churn import fit_churn
+    from mspilot.models.churn import CHURN_FEATURES, MONOTONE_UP, fit_churn
     from mspilot.models.features import build_features
     from mspilot.models.forecast import DemandForecast
     from mspilot.models.leaks import LeakFinding, save_findings
@@ -143,9 +143,11 @@ def real_model_world(root: Path, n_clients: int = 30) -> ModelWorld:
     Loader(engine, tid, "demo").load_all(ds.tables)
 
     # churn: the product's model class fitted on this tenant's genome; the label is planted on
-    # the ticket-heaviest third of clients (eight noisy copies give XGBoost rows to split)
+    # the third of clients with the most SLA breaches, a driver the model reads and may only
+    # raise risk with (eight noisy copies give XGBoost rows to split)
     genome = build_features(engine, tid, AS_OF)
-    column = next(c for c in genome.columns if "ticket" in c and genome[c].nunique() > 3)
+    column = "sla_breach_6m"
+    assert column in CHURN_FEATURES and column in MONOTONE_UP and genome[column].nunique() > 3
     cut = genome[column].quantile(2 / 3)
     risky = sorted(str(c) for c in genome.index[genome[column] > cut])
     frames, labels = [], []

@@ -47,7 +47,7 @@ MONOTONE_UP: tuple[str, ...] = (
     "resolution_time_recent",
     "late_payments_6m",
     "days_late_3m",
-    "late_months_3m",
+    "late_months_6m",
     "overdue_ratio",
 )
 #: ... and to be non-increasing (better service, healthier margins never raise churn).
@@ -70,7 +70,7 @@ CHURN_FEATURES: tuple[str, ...] = (
     "csat_6m",
     "satisfaction_6m",
     "resolution_time_recent",
-    "late_months_3m",
+    "late_months_6m",
     "days_late_3m",
     "renewal_window_3m",
     "term_month",

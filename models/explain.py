@@ -31,7 +31,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "days_to_pay_6m",
         "late_payments_6m",
         "days_late_3m",
-        "late_months_3m",
+        "late_months_6m",
         "overdue_ratio",
     ),
     "price": (
@@ -115,7 +115,7 @@ def _p1(row: pd.Series) -> str:
 def _payments(row: pd.Series) -> str:
     late, days = _num(row, "late_payments_6m") or 0.0, _num(row, "days_to_pay_6m")
     overdue = _num(row, "overdue_ratio") or 0.0
-    past_terms = (_num(row, "late_months_3m") or 0.0) * 30.0
+    past_terms = (_num(row, "late_months_6m") or 0.0) * 30.0
     parts = []
     if late:
         parts.append(f"{late:.0f} late payment{'s' if late != 1 else ''} in 6 months")

@@ -106,8 +106,9 @@ FEATURE_SPECS: tuple[Feature, ...] = (
     Feature("late_payments_6m", "Invoices paid late or overdue, last 6 months", "invoices"),
     Feature("days_late_3m", "Mean days paid after the due date, invoices of the last 3m", "days"),
     Feature(
-        "late_months_3m",
-        "Days paid past terms / 30, invoices of the last 3 months (unpaid ones: expected)",
+        "late_months_6m",
+        "Days paid past terms / 30, invoices of the last 6 months (0.85/month; unpaid ones: "
+        "expected)",
         "months",
     ),
     Feature("overdue_ratio", "Overdue balance at the snapshot / monthly revenue", "ratio"),
@@ -236,8 +237,7 @@ def _recent(total: np.ndarray, count: np.ndarray, month: int, panel: _Panel) -> 
     w = RECENCY**ages
     s = (total[:, start : end + 1] * w).sum(axis=1)
     n = (count[:, start : end + 1] * w).sum(axis=1)
-    prior = s.sum() / n.sum() if n.sum() > 0 else np.nan
-    return np.asarray((s + SHRINK * prior) / (n + SHRINK))
+    return _shrunk(s, n)
 
 
 def _resolution_recent(
@@ -321,6 +321,7 @@ def _experience(
     sel = (t.opened_m <= month) & (t.opened_m > month - EXPERIENCE_MONTHS) & (t.rows >= 0)
     sel &= t.opened < cut
     hours = (np.where(done, t.resolved, cut) - t.opened) / 3.6e12
+    log_hours = np.log(np.clip(hours, 1e-3, None))
     breach = np.where(done, t.breached.astype(float), np.nan)
     history = done & (t.opened_m > month - 12)
     for name in np.unique(t.priority[sel & ~done]):
@@ -329,7 +330,7 @@ def _experience(
         if not ok.any():
             continue
         sla = float(hours[ok].max())
-        logs = np.log(np.clip(hours[known], 1e-3, None))
+        logs = log_hours[known]
         mu, sd = float(logs.mean()), max(float(logs.std()), 1e-3)
         still = sel & ~done & (t.priority == name)
         elapsed = np.clip(hours[still], 1e-3, None)
@@ -353,8 +354,7 @@ def _experience(
     resid = np.zeros(len(hours))
     for name in np.unique(t.priority[history]):
         same = t.priority == name
-        logs = np.log(np.clip(hours, 1e-3, None))
-        resid = np.where(same & done, logs - float(logs[history & same].mean()), resid)
+        resid = np.where(same & done, log_hours - float(log_hours[history & same].mean()), resid)
     past = history & (t.rows >= 0) & ~np.isnan(t.csat)
     design = np.column_stack([np.ones(len(hours)), t.breached.astype(float), resid])
     coef = np.zeros(3)
@@ -379,6 +379,7 @@ def _experience(
 
 
 def _shrunk(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``total / count`` pulled toward the tenant-wide ratio by ``SHRINK`` pseudo-counts."""
     prior = total.sum() / count.sum() if count.sum() > 0 else np.nan
     return np.asarray((total + SHRINK * prior) / (count + SHRINK))
 
@@ -527,20 +528,17 @@ def _payment_features(
     }
 
 
-#: Month-to-month weight of older invoices in the late-payment estimate.
-LATE_RECENCY = 0.85
-
-
 def _late_estimate(
     invoices: pd.DataFrame,
     payments: pd.DataFrame,
     client_ids: Sequence[str],
     snapshot: pd.Timestamp,
 ) -> np.ndarray:
-    """Mean days paid past the payment terms / 30 over the invoices issued in the last 3
-    months, settled ones at their (last) payment; an unsettled one, whose delay is only
-    known to exceed its age, at the expected delay given that, from a log-normal around
-    the client's median delay of the last 6 months (the tenant's where it has none)."""
+    """Mean days paid past the payment terms / 30 over the invoices issued in the last
+    ``BILLING_LOOKBACK_MONTHS`` months (weights ``RECENCY ** age in months``): settled ones
+    at their (last) payment; an unsettled one, whose delay is only known to exceed its age,
+    at the expected delay given that, from a log-normal around the client's median delay of
+    the window (the tenant's where it has none)."""
     n = len(client_ids)
     start = snapshot - pd.DateOffset(months=BILLING_LOOKBACK_MONTHS)
     inv = invoices[(invoices["issued_on"] <= snapshot) & (invoices["issued_on"] > start)]
@@ -566,8 +564,7 @@ def _late_estimate(
     expected = np.exp(mu + sd * sd / 2.0) * tail
     expected = np.where(_norm_sf(z) < 1e-9, age, np.maximum(expected, age))
     est = np.where(settled, delay, expected)
-    age_m = ((snapshot - inv["issued_on"]).dt.days.to_numpy(dtype=float) / 30.4375).astype(int)
-    w = LATE_RECENCY**age_m
+    w = RECENCY ** (age / 30.4375).astype(int)
     keys = client.to_numpy()
     past_terms = pd.Series(w * (est - terms)).groupby(keys).sum() / pd.Series(w).groupby(keys).sum()
     late = past_terms.clip(lower=0.0) / 30.0
@@ -802,7 +799,7 @@ def compute_genome(
                 "days_to_pay_6m": pay["days"],
                 "late_payments_6m": pay["late"],
                 "days_late_3m": pay["days_late"],
-                "late_months_3m": _late_estimate(frames.invoices, frames.payments, ids, ts),
+                "late_months_6m": _late_estimate(frames.invoices, frames.payments, ids, ts),
                 "overdue_ratio": np.clip(_ratio(pay["overdue"], monthly_rev), 0.0, 24.0),
                 "licence_utilisation": _licence_utilisation(frames.licenses, frames.lines, ids, ts),
                 "months_to_contract_end": to_end,

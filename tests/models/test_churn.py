@@ -114,7 +114,7 @@ def test_new_driver_phrases() -> None:
     assert phrase_driver("renewal", {"term_month": 11.0}) == "The 12-month term renews next month"
     due = {"escalation_due_3m": 10.0, "escalation_pct": 5.0, "price_change_pct_12m": 0.0}
     assert phrase_driver("price", due) == "A 5% escalation is due at the renewal within 2 months"
-    text = phrase_driver("payments", {"late_months_3m": 0.5, "days_to_pay_6m": 60.0})
+    text = phrase_driver("payments", {"late_months_6m": 0.5, "days_to_pay_6m": 60.0})
     assert text == "15 days past terms on recent invoices; pays in 60 days on average"
     assert phrase_driver("sla", {"sla_breach_6m": 0.2}) == (
         "SLA breached on about 20% of tickets opened in the last 6 months"

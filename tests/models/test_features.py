@@ -66,8 +66,8 @@ def test_tiny_msp_experience_and_renewal_by_hand(tiny_engine: Engine) -> None:
     assert c1["escalation_due_3m"] == 0
     # c2 pays 45 days after issue on 30-day terms; the September invoice, 29 days old and
     # unpaid, is expected to follow its habit: 15 days past terms = 0.5 months
-    assert c2["late_months_3m"] == pytest.approx(0.5, rel=0.01)
-    assert c1["late_months_3m"] == 0
+    assert c2["late_months_6m"] == pytest.approx(0.5, rel=0.01)
+    assert c1["late_months_6m"] == 0
 
 
 def test_feature_frame_shape_and_version(tiny_engine: Engine) -> None:

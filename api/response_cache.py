@@ -3,8 +3,7 @@ the bytes the first one produced (the cache itself is :class:`~mspilot.api.state
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
+import asyncio
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mspilot.api.deps import AUDIT_CAPTURE, authenticate, enforce_rate_limits
 from mspilot.api.errors import ApiError, api_error_response
 from mspilot.api.state import AppState, ResponseKey
-from mspilot.db.audit import AuditRecord
+from mspilot.db.audit import AuditRecord, for_caller
 
 #: GET endpoints whose 200 answers depend only on the URL, the tenant, the caller's role and
 #: client and the product date (the prediction endpoints): the response cache serves them
@@ -43,10 +42,15 @@ class ResponseCacheMiddleware:
     rate limits (a 429 is answered here with the same body) and writes the audit record the
     original request wrote, with this caller's user and request id. A miss runs the full app
     and keeps its 200 JSON answer under (tenant, role, client, date, path, query).
+
+    Misses are single-flight: when an entry expires under load, the first request for it runs
+    the app and the others for the same key wait for its answer, instead of every open
+    connection rendering the same page at once (a burst that stalls the event loop for all).
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._filling: dict[ResponseKey, asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -75,8 +79,12 @@ class ResponseCacheMiddleware:
             scope["query_string"],
         )
         hit = state.responses.get(key)
-        if hit is None:
-            await self._fill(state, key, user.user_id, scope, receive, send)
+        filling = self._filling.get(key) if hit is None else None
+        if filling is not None:  # another request is rendering this page: take its answer
+            await filling.wait()
+            hit = state.responses.get(key)
+        if hit is None:  # (a request waits at most once: after an uncacheable answer, it renders)
+            await self._fill(state, key, user.user_id, scope, receive, send, lead=filling is None)
             return
         scope_state = scope.setdefault("state", {})
         scope_state.update(user_id=user.user_id, tenant_id=user.tenant_id, role=user.role)
@@ -87,15 +95,33 @@ class ResponseCacheMiddleware:
             await api_error_response(Request(scope), exc)(scope, receive, send)
             return
         request_id = scope_state.get("request_id")
-        for record in hit.audit:
-            again = copy.copy(record)  # (dataclasses.replace costs 4x more per request)
-            again.user_id, again.request_id = user.user_id, request_id
-            again.at = dt.datetime.now(dt.UTC)
-            state.audit.submit(again)
+        for row in hit.audit:
+            state.audit.submit_row(for_caller(row, user.user_id, request_id))
         await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
         await send({"type": "http.response.body", "body": hit.body})
 
     async def _fill(
+        self,
+        state: AppState,
+        key: ResponseKey,
+        user_id: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        lead: bool,
+    ) -> None:
+        if not lead or key in self._filling:
+            await self._render(state, key, user_id, scope, receive, send)
+            return
+        self._filling[key] = done = asyncio.Event()
+        try:
+            await self._render(state, key, user_id, scope, receive, send)
+        finally:
+            del self._filling[key]
+            done.set()
+
+    async def _render(
         self,
         state: AppState,
         key: ResponseKey,

@@ -103,3 +103,37 @@ def test_the_cache_holds_a_bounded_number_of_bytes() -> None:
         assert cache._held() == cache._bytes <= 1000
         assert cache.get(key) is not None  # the newest always fits
     assert cache.get(("t", "owner", None, day, "/v1/churn", b"offset=0")) is None
+
+
+def test_concurrent_misses_render_the_page_once(world: World) -> None:
+    """Requests that miss together wait for the first one's answer instead of each rendering
+    the page (single flight); each is still answered and audited as its own request."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 16
+    with TestClient(make_app(world)) as tc:
+        state = _state(tc)
+        puts: list[object] = []
+        real_put = state.responses.put
+
+        def counting_put(*args: object, **kwargs: object) -> None:
+            puts.append(args[0])
+            real_put(*args, **kwargs)  # type: ignore[arg-type]
+
+        state.responses.put = counting_put  # type: ignore[method-assign]
+        gate = threading.Barrier(n)
+
+        def ask(i: int) -> tuple[int, bytes]:
+            gate.wait()
+            r = tc.get(URL, headers={**auth(world, "owner"), "X-Request-ID": f"burst-{i}"})
+            return r.status_code, r.content
+
+        with ThreadPoolExecutor(n) as pool:
+            answers = list(pool.map(ask, range(n)))
+        assert {code for code, _ in answers} == {200}
+        assert len({body for _, body in answers}) == 1
+        assert len(puts) == 1  # one render for the burst
+        state.audit.flush()
+        events = {e["request_id"] for e in recent_events(world.engine, world.tenant_id, 1000)}
+        assert {f"burst-{i}" for i in range(n)} <= events

@@ -165,13 +165,11 @@ def start_server(
         "MSPILOT_LOG_LEVEL": "WARNING",
         "MSPILOT_LOG_FORMAT": "json",
     }
-    code = (
-        "import resource, uvicorn\n"
-        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
-        "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
-        f"uvicorn.run('mspilot.api.app:app_from_env', factory=True, host='127.0.0.1', "
-        f"port={port}, access_log=False, log_level='warning', backlog=4096, "
-        f"timeout_keep_alive=30, workers={workers})\n"
+    code = (  # exactly what `mspilot serve` runs
+        "import uvicorn\n"
+        "from mspilot.api.server import APP, raise_open_file_limit, uvicorn_options\n"
+        "raise_open_file_limit()\n"
+        f"uvicorn.run(APP, **uvicorn_options('127.0.0.1', {port}, {workers}))\n"
     )
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 

@@ -33,6 +33,8 @@ def serve(
     """Serve the API, the chat (SSE + WebSocket), /metrics and the chat widget."""
     import uvicorn
 
+    from mspilot.api.server import APP, raise_open_file_limit, uvicorn_options
+
     if log_format not in ("json", "console"):
         raise UserInputError("--log-format is json or console")
     os.environ["MSPILOT_LOG_FORMAT"] = log_format
@@ -43,16 +45,8 @@ def serve(
     typer.echo(
         f"mspilot API on http://{host}:{port} (docs at /docs, widget at /widget.js)", err=True
     )
-    uvicorn.run(
-        "mspilot.api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # our own request log never records query strings (WS tokens)
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    raise_open_file_limit()
+    uvicorn.run(APP, **uvicorn_options(host, port, workers))
 
 
 users_app = typer.Typer(help="API users, tokens and API keys.", no_args_is_help=True)

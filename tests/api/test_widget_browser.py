@@ -38,9 +38,13 @@ def _free_port() -> int:
 def server(world: World) -> Iterator[str]:
     import uvicorn
 
+    from mspilot.api.server import HTTP_PROTOCOL
+
     app = make_app(world, real_agent=True, demo_portal=True)  # the product's agent, no LLM
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(  # the HTTP protocol `mspilot serve` runs
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=HTTP_PROTOCOL
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -128,3 +128,33 @@ def test_every_model_input_has_a_driver_phrase() -> None:
     grouped = {f for members in driver_groups().values() for f in members}
     assert set(CHURN_FEATURES) | set(DERIVED) <= grouped
     assert set(driver_groups()) <= set(PHRASES)
+
+
+def test_linear_weights_keep_their_known_direction() -> None:
+    """Planted: churn rises with SLA breaches and (against domain knowledge) with
+    satisfaction. The model recovers the breach effect and leaves satisfaction out rather
+    than learn that happier clients leave."""
+    from mspilot.models.churn import CHURN_FEATURES, fit_churn
+    from mspilot.models.features import FEATURES
+
+    rng = np.random.default_rng(1)
+    n, months = 3000, 12
+    snaps = pd.date_range("2025-01-31", periods=months, freq="ME")
+    index = pd.MultiIndex.from_arrays(
+        [np.repeat(snaps, n // months), [f"c{i}" for i in range(n)]],
+        names=["snapshot", "client_id"],
+    )
+    genome = pd.DataFrame(rng.normal(0.0, 1.0, (n, len(FEATURES))), index=index, columns=FEATURES)
+    genome["industry"] = "Legal"
+    genome["months_since_price_change"] = 12.0
+    genome["escalation_due_3m"] = 0.0
+    breach, sat = genome["sla_breach_6m"].to_numpy(), genome["satisfaction_6m"].to_numpy()
+    p = 1.0 / (1.0 + np.exp(-(-3.0 + 1.5 * breach + 1.0 * sat)))
+    y = pd.Series((rng.random(n) < p).astype(float), index=index)
+    model = fit_churn(genome, y)
+    weights = dict(zip(model.encoder.columns, model.booster.weights, strict=True))
+    assert set(CHURN_FEATURES) <= set(weights)
+    assert weights["sla_breach_6m"] > 1.0  # planted 1.5 per standard deviation
+    assert weights["satisfaction_6m"] == 0.0
+    risk = model.predict_proba(genome)
+    assert np.corrcoef(risk, breach)[0, 1] > 0.8

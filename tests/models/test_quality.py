@@ -61,17 +61,18 @@ def test_profitability_beats_last_quarter(evaluation: Evaluation) -> None:
 def test_churn_reaches_most_of_the_oracle(evaluation: Evaluation) -> None:
     """On the observed churns of the last test window (a few dozen per world, so this AUC
     moves by several points between worlds) and in expectation over churn outcomes drawn
-    from the true 90-day probability on the same client-months (0.92-0.94 of the oracle on
-    the development seeds, 0.91-0.93 on held-out seeds 505-808, observed 0.89-0.91 there);
-    the issue's 0.95 is the xfail below."""
+    from the true 90-day probability on the same client-months. Measured on held-out seeds
+    505/606/707/808: observed 0.928/0.926/0.892/0.903 of the oracle, expected
+    0.944/0.928/0.942/0.947 (development seeds: expected 0.945-0.954); the issue's 0.95 is
+    the xfail below."""
     row = evaluation.row("churn (XGBoost)", "AUC, last test window")
     assert row.oracle is not None
-    assert row.value >= 0.85 * row.oracle, row.note
+    assert row.value >= 0.87 * row.oracle, row.note
     expected = evaluation.row(
         "churn (XGBoost)", "expected AUC over churn outcomes drawn from p_churn_90d"
     )
     assert expected.oracle is not None
-    assert expected.value >= 0.88 * expected.oracle, expected.note
+    assert expected.value >= 0.91 * expected.oracle, expected.note
     brier = evaluation.row("churn (XGBoost)", "Brier score")
     assert brier.baseline is not None and brier.value < brier.baseline * 1.1
 
@@ -88,9 +89,11 @@ def test_churn_beats_the_logistic_baseline(evaluation: Evaluation) -> None:
 
 
 @pytest.mark.xfail(
-    reason="p_churn_90d knows each client's frailty and elasticity and the next months' path, "
-    "and the model learns from ~75 churned clients: measured 0.84-0.93 of it on 600-client "
-    "worlds (see the report on issue 4)",
+    reason="p_churn_90d knows each client's frailty and price elasticity, the unanswered "
+    "tickets' satisfaction and the next months' path; a predictor given the true drivers at "
+    "the snapshot (no frailty, the industry's mean elasticity, the renewal calendar) reaches "
+    "only 0.96-0.98 of it in expectation, and the model, learning from ~200 churns, "
+    "0.93-0.95 (observed 0.89-0.93) on held-out 600-client worlds (see the report on issue 4)",
     strict=False,
 )
 def test_churn_auc_reaches_95_percent_of_the_oracle(evaluation: Evaluation) -> None:

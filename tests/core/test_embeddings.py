@@ -1,8 +1,17 @@
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from mspilot.core.embeddings import DIM, chroma_embedding_function, get_embedder
+import numpy as np
+import pytest
+
+from mspilot.core.embeddings import (
+    DIM,
+    MiniLMEmbedder,
+    chroma_embedding_function,
+    get_embedder,
+    model_files,
+)
 
 
 def test_embeddings_are_normalised_384_d_and_cached() -> None:
@@ -39,3 +48,37 @@ def test_chroma_wrapper_returns_one_vector_per_document() -> None:
     assert len(out) == 2 and len(out[0]) == DIM
     assert ef.name() == "mspilot-minilm-int8"
     assert type(ef).build_from_config(ef.get_config()).name() == ef.name()
+
+
+def test_the_compact_model_is_built_once_and_embeds_like_the_shipped_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MSPILOT_CACHE_DIR", str(tmp_path))
+    texts = [
+        "How many P1 tickets did Fabrikam open in October?",
+        "count of priority one tickets for Fabrikam last October",
+        "what is our policy on the maximum yearly price increase",
+        "which clients will churn next quarter?",
+    ]
+    shipped = MiniLMEmbedder(compact=False)
+    first = MiniLMEmbedder()  # builds the compact copy
+    built = sorted(tmp_path.iterdir())
+    assert [p.suffix for p in built] == [".onnx"] and first.model_path == built[0]
+    stamp = built[0].stat().st_mtime_ns
+    second = MiniLMEmbedder()  # reuses it
+    assert second.model_path == built[0] and built[0].stat().st_mtime_ns == stamp
+    assert built[0].stat().st_size < 0.5 * shipped.model_path.stat().st_size * 4  # int8, not f32
+    a, b = shipped.embed(texts), second.embed(texts)
+    assert np.all((a * b).sum(axis=1) > 0.97)  # the same embedding space
+    assert np.abs(a @ a.T - b @ b.T).max() < 0.05  # and the same neighbourhoods
+
+
+def test_without_a_writable_cache_the_shipped_model_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("MSPILOT_CACHE_DIR", str(blocked / "cache"))
+    emb = MiniLMEmbedder()
+    assert emb.model_path == model_files()[0]
+    assert emb.embed(["hello"]).shape == (1, DIM)

@@ -119,3 +119,21 @@ def test_search_knowledge_tool_cites_sources(kb: KnowledgeBase, make_ctx: Ctx, c
     assert len(msg.artifact["rows"]) == 2
     tickets = call(ctx, "search_knowledge", query="printer driver", source="tickets")
     assert "T-FIX" in str(tickets.content) and "U-SECRET" not in str(tickets.content)
+
+
+def test_vectors_from_another_embedding_model_are_re_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mspilot.core.embeddings import get_embedder
+
+    docs = tmp_path / "kb"
+    docs.mkdir()
+    shutil.copy(KB_DIR / "sla-definitions.md", docs / "sla-definitions.md")
+    base = KnowledgeBase(tmp_path / "data")
+    n = base.index_documents(docs).added
+    embedder = get_embedder()
+    monkeypatch.setattr(embedder, "model_id", embedder.model_id + "-next")
+    assert base.index_documents(docs).updated == n  # the model changed: every vector again
+    assert base.index_documents(docs).unchanged == n
+    stored = base.collection.get(where={"kind": "doc"}, include=["metadatas"])["metadatas"]
+    assert {m["embedder"] for m in stored} == {embedder.model_id}

@@ -11,7 +11,7 @@
 3. The server's resident memory (RSS) with every model loaded, after warm-up and at peak.
 
 Without ``--database-url`` a demo tenant of ``--clients`` clients is generated into a temp
-directory and its churn model trained (so the churn endpoint serves a real model). The seed
+directory and every model trained (so each prediction endpoint serves a real model). The seed
 quoted < 100 ms average and 5 concurrent chat streams; the targets are p50 ≤ 5 ms, p99 ≤ 25 ms
 at 32 connections, 1,000 streams with zero errors, RSS ≤ 400 MB.
 """
@@ -106,7 +106,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def build_demo(root: Path, clients: int, as_of: dt.date) -> tuple[str, str]:
-    """A demo tenant in ``root`` with its churn model trained; returns (url, tenant)."""
+    """A demo tenant in ``root`` with every model trained; returns (url, tenant)."""
     from mspilot.core.clock import Clock
     from mspilot.db import migrate
     from mspilot.db.engine import make_engine
@@ -123,8 +123,8 @@ def build_demo(root: Path, clients: int, as_of: dt.date) -> tuple[str, str]:
         upsert_tenant(conn, ds.tenant.id, ds.tenant.name)
     Loader(engine, ds.tenant.id, "demo").load_all(ds.tables)
     t = time.perf_counter()
-    train_all(engine, ds.tenant.id, root, Clock(as_of), kinds=["churn"], mlflow=False)
-    print(f"setup: {clients} clients loaded, churn trained in {time.perf_counter() - t:.1f} s")
+    train_all(engine, ds.tenant.id, root, Clock(as_of), mlflow=False)  # every model: all served
+    print(f"setup: {clients} clients loaded, models trained in {time.perf_counter() - t:.1f} s")
     engine.dispose()
     return url, ds.tenant.id
 

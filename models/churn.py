@@ -212,7 +212,7 @@ class LinearScore:
 class ChurnModel:
     """The served churn model (XGBoost linear booster + Platt calibration)."""
 
-    booster: LinearScore
+    booster: LinearScore  # or an xgboost.Booster of tree versions registered before
     encoder: Encoder
     platt: tuple[float, float] = (1.0, 0.0)
     feature_set_version: str = FEATURE_SET_VERSION
@@ -221,7 +221,11 @@ class ChurnModel:
 
     # -- scoring -------------------------------------------------------------------------
     def _raw(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.margin(matrix)
+        if isinstance(self.booster, LinearScore):
+            return self.booster.margin(matrix)
+        # a tree version registered before the linear booster (still served after a rollback)
+        margin = self.booster.inplace_predict(matrix, predict_type="margin")
+        return np.asarray(margin, dtype=np.float64)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn within 90 days, one per row."""
@@ -245,8 +249,14 @@ class ChurnModel:
         """Contributions per feature in log-odds (weight x standardised value: what the
         feature adds against a client at the training mean), plus ``bias``."""
         matrix = self.encoder.transform(features)
-        terms = self.booster.terms(matrix)
-        contrib = np.column_stack([terms, np.full(len(matrix), self.booster.bias)])
+        if isinstance(self.booster, LinearScore):
+            terms = self.booster.terms(matrix)
+            contrib = np.column_stack([terms, np.full(len(matrix), self.booster.bias)])
+        else:  # a tree version registered before: XGBoost's SHAP values
+            import xgboost as xgb
+
+            dm = xgb.DMatrix(matrix, feature_names=self.encoder.columns, missing=np.nan)
+            contrib = self.booster.predict(dm, pred_contribs=True)
         cols = [*self.encoder.columns, "bias"]
         frame = pd.DataFrame(contrib, index=features.index, columns=cols)
         ind_cols = [c for c in cols if c.startswith("industry=")]

@@ -130,27 +130,34 @@ def test_every_model_input_has_a_driver_phrase() -> None:
     assert set(driver_groups()) <= set(PHRASES)
 
 
-def test_linear_weights_keep_their_known_direction() -> None:
-    """Planted: churn rises with SLA breaches and (against domain knowledge) with
-    satisfaction. The model recovers the breach effect and leaves satisfaction out rather
-    than learn that happier clients leave."""
-    from mspilot.models.churn import CHURN_FEATURES, fit_churn
+def _planted_genome(n: int = 3000, months: int = 12) -> tuple[pd.DataFrame, np.ndarray]:
+    """Random genome rows over ``months`` snapshots; returns it and a standard normal draw
+    per row for planting labels."""
     from mspilot.models.features import FEATURES
 
     rng = np.random.default_rng(1)
-    n, months = 3000, 12
     snaps = pd.date_range("2025-01-31", periods=months, freq="ME")
     index = pd.MultiIndex.from_arrays(
         [np.repeat(snaps, n // months), [f"c{i}" for i in range(n)]],
         names=["snapshot", "client_id"],
     )
     genome = pd.DataFrame(rng.normal(0.0, 1.0, (n, len(FEATURES))), index=index, columns=FEATURES)
-    genome["industry"] = "Legal"
+    genome["industry"] = rng.choice(["Legal", "Retail"], n)
     genome["months_since_price_change"] = 12.0
     genome["escalation_due_3m"] = 0.0
+    return genome, rng.random(n)
+
+
+def test_linear_weights_keep_their_known_direction() -> None:
+    """Planted: churn rises with SLA breaches and (against domain knowledge) with
+    satisfaction. The model recovers the breach effect and leaves satisfaction out rather
+    than learn that happier clients leave."""
+    from mspilot.models.churn import CHURN_FEATURES, fit_churn
+
+    genome, u = _planted_genome()
     breach, sat = genome["sla_breach_6m"].to_numpy(), genome["satisfaction_6m"].to_numpy()
     p = 1.0 / (1.0 + np.exp(-(-3.0 + 1.5 * breach + 1.0 * sat)))
-    y = pd.Series((rng.random(n) < p).astype(float), index=index)
+    y = pd.Series((u < p).astype(float), index=genome.index)
     model = fit_churn(genome, y)
     weights = dict(zip(model.encoder.columns, model.booster.weights, strict=True))
     assert set(CHURN_FEATURES) <= set(weights)
@@ -158,3 +165,23 @@ def test_linear_weights_keep_their_known_direction() -> None:
     assert weights["satisfaction_6m"] == 0.0
     risk = model.predict_proba(genome)
     assert np.corrcoef(risk, breach)[0, 1] > 0.8
+
+
+def test_a_tree_version_registered_before_still_serves() -> None:
+    """A rollback may bring back a champion trained as XGBoost trees (industries one-hot, both
+    derived price columns): it scores with its booster and explains with its SHAP values."""
+    import xgboost as xgb
+
+    from mspilot.models.churn import ChurnModel, Encoder
+
+    genome, u = _planted_genome(600)
+    y = (u < 1.0 / (1.0 + np.exp(-(genome["sla_breach_6m"].to_numpy() - 2.0)))).astype(float)
+    encoder = Encoder.fit(genome, ("sla_breach_6m", "late_months_6m"))
+    matrix = encoder.transform(genome)
+    params = {"objective": "binary:logistic", "max_depth": 1, "nthread": 1}
+    booster = xgb.train(params, xgb.DMatrix(matrix, label=y, feature_names=encoder.columns), 20)
+    model = ChurnModel(booster=booster, encoder=encoder)
+    expected = booster.inplace_predict(matrix[:5])
+    assert np.allclose(model.predict_proba(genome.iloc[:5]), expected)
+    contrib = model.contributions(genome.iloc[:5])
+    assert {"sla_breach_6m", "price_exposure", "industry", "bias"} <= set(contrib.columns)

@@ -4,6 +4,7 @@ the bytes the first one produced (the cache itself is :class:`~mspilot.api.state
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -84,7 +85,11 @@ class ResponseCacheMiddleware:
             await filling.wait()
             hit = state.responses.get(key)
         if hit is None:  # (a request waits at most once: after an uncacheable answer, it renders)
-            await self._fill(state, key, user.user_id, scope, receive, send, lead=filling is None)
+            render = self._render(state, key, user.user_id, scope, receive, send)
+            if filling is None and key not in self._filling:
+                await self._single_flight(key, render)
+            else:
+                await render
             return
         scope_state = scope.setdefault("state", {})
         scope_state.update(user_id=user.user_id, tenant_id=user.tenant_id, role=user.role)
@@ -100,23 +105,12 @@ class ResponseCacheMiddleware:
         await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
         await send({"type": "http.response.body", "body": hit.body})
 
-    async def _fill(
-        self,
-        state: AppState,
-        key: ResponseKey,
-        user_id: str,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        *,
-        lead: bool,
-    ) -> None:
-        if not lead or key in self._filling:
-            await self._render(state, key, user_id, scope, receive, send)
-            return
+    async def _single_flight(self, key: ResponseKey, render: Awaitable[None]) -> None:
+        """Run ``render`` as the one request rendering ``key``; wake the waiters when done
+        (also when it fails or the client goes away: they then render themselves)."""
         self._filling[key] = done = asyncio.Event()
         try:
-            await self._render(state, key, user_id, scope, receive, send)
+            await render
         finally:
             del self._filling[key]
             done.set()

@@ -151,7 +151,8 @@ def test_recommended_budget_is_the_data_built_plan_within_its_limits(
     assert small.status_code == 200, small.text
     plan = small.json()
     assert plan["status"] == "optimal" and plan["n_candidates"] > 0
-    assert plan["total_cost"] <= 2000 + 1e-6 and plan["hours_used"] <= 20 + plan["hours_supplied"]
+    assert plan["total_cost"] <= 2000 + 1e-6  # (sums of floats: a plan may sit at a limit)
+    assert plan["hours_used"] <= 20 + plan["hours_supplied"] + 1e-6
     direct = budget_plan(
         world.engine, world.tenant_id, AS_OF, world.data_dir, amount=2000, hours=20
     )

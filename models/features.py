@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 
 from mspilot.core.clock import add_months, month_end, month_start
 from mspilot.core.errors import DataError
+from mspilot.core.normal import normal_sf
 from mspilot.db.definitions import CHURN_HORIZON_DAYS, churn_labels
 from mspilot.models.data import (
     DataVersion,
@@ -334,8 +335,8 @@ def _experience(
         mu, sd = float(logs.mean()), max(float(logs.std()), 1e-3)
         still = sel & ~done & (t.priority == name)
         elapsed = np.clip(hours[still], 1e-3, None)
-        tail_sla = _norm_sf((np.log(sla) - mu) / sd)
-        tail_now = _norm_sf((np.log(elapsed) - mu) / sd)
+        tail_sla = normal_sf((np.log(sla) - mu) / sd)
+        tail_now = normal_sf((np.log(elapsed) - mu) / sd)
         chance = np.where(elapsed > sla, 1.0, tail_sla / np.maximum(tail_now, 1e-12))
         breach[still] = np.clip(chance, 0.0, 1.0)
     use = sel & ~np.isnan(breach)
@@ -382,14 +383,6 @@ def _shrunk(total: np.ndarray, count: np.ndarray) -> np.ndarray:
     """``total / count`` pulled toward the tenant-wide ratio by ``SHRINK`` pseudo-counts."""
     prior = total.sum() / count.sum() if count.sum() > 0 else np.nan
     return np.asarray((total + SHRINK * prior) / (count + SHRINK))
-
-
-def _norm_sf(z: np.ndarray | float) -> np.ndarray:
-    """Standard normal survival function."""
-    return np.asarray(0.5 * _ERFC(np.asarray(z, dtype=float) / math.sqrt(2.0)), dtype=float)
-
-
-_ERFC = np.vectorize(math.erfc, otypes=[float])
 
 
 def _price_changes(contracts: pd.DataFrame) -> pd.DataFrame:
@@ -560,9 +553,9 @@ def _late_estimate(
     sd = max(float(spread), 0.05)
     z = (np.log(np.clip(age, 1.0, None)) - mu) / sd
     # E[X | X > age] for log-normal X: exp(mu + sd^2/2) * P(Z > z - sd) / P(Z > z)
-    tail = _norm_sf(z - sd) / np.maximum(_norm_sf(z), 1e-12)
+    tail = normal_sf(z - sd) / np.maximum(normal_sf(z), 1e-12)
     expected = np.exp(mu + sd * sd / 2.0) * tail
-    expected = np.where(_norm_sf(z) < 1e-9, age, np.maximum(expected, age))
+    expected = np.where(normal_sf(z) < 1e-9, age, np.maximum(expected, age))
     est = np.where(settled, delay, expected)
     w = RECENCY ** (age / 30.4375).astype(int)
     keys = client.to_numpy()

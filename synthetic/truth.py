@@ -117,6 +117,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from mspilot.core.normal import normal_cdf
+
 LeakType = Literal[
     "unbilled_time",
     "license_seats_over_billed",
@@ -201,14 +203,10 @@ QUALITY = QualityModel()
 DEMAND = DemandModel()
 
 
-def _phi(x: FloatArr) -> FloatArr:
-    return np.asarray(0.5 * np.frompyfunc(math.erfc, 1, 1)(-x / math.sqrt(2)), dtype=np.float64)
-
-
 def expected_breach_rate(q: FloatArr, model: QualityModel = QUALITY) -> FloatArr:
     """``b(q)``: probability a ticket misses its SLA at latent quality ``q``."""
     z = math.log(model.sla_ratio) + model.resolution_quality * np.asarray(q, dtype=np.float64)
-    return 1.0 - _phi(z / model.resolution_sigma)
+    return 1.0 - normal_cdf(z / model.resolution_sigma)
 
 
 def expected_csat(q: FloatArr, model: QualityModel = QUALITY) -> FloatArr:

@@ -1,20 +1,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, event, func, select, text
 
+from mspilot.db import migrate
 from mspilot.db.checksums import table_checksums
 from mspilot.db.engine import make_engine
-from mspilot.db.loader import Loader, upsert_tenant
+from mspilot.db.loader import ANALYZE_GROWTH, Loader, upsert_tenant
 from mspilot.db.schema import Client, DataQualityIssue, Ticket
 
 HERE = Path(__file__).parent
@@ -260,3 +263,106 @@ def test_updating_parents_does_not_scan_their_children(tmp_path: Path) -> None:
     small = _sqlite_steps_to_update_tickets(tmp_path, 0)
     large = _sqlite_steps_to_update_tickets(tmp_path, 4000)
     assert large < 1.5 * small, (small, large)
+
+
+def _pg_engine(pg_url: str) -> Engine:
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    return engine
+
+
+def _scan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if "Scan" in plan["Node Type"]:
+        yield plan
+    for child in plan.get("Plans", []):
+        yield from _scan_nodes(child)
+
+
+def _scans_of(conn: Connection, statement: str, params: Any, table: str) -> list[str]:
+    """How the plan of ``statement`` reaches ``table``: one line per scan node."""
+    [[explain]] = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", params).all()
+    scans = [n for n in _scan_nodes(explain[0]["Plan"]) if n.get("Relation Name", table) == table]
+    scans = [n for n in scans if n["Node Type"] != "Bitmap Heap Scan"]  # its index scan says how
+    return [f"{n['Node Type']} {n.get('Index Name', '')} {n.get('Index Cond', '')}" for n in scans]
+
+
+def _by_key(scan: str) -> bool:
+    """An index scan whose condition is on ``id`` (not a walk over the tenant's rows)."""
+    return "Index" in scan and "(id)::text" in scan
+
+
+def test_postgres_lookups_go_by_key_after_a_load(pg_url: str) -> None:
+    """Loading into empty PostgreSQL tables leaves them with statistics, so the loader's own
+    lookup and the foreign-key check of every child row find a row by its key. Without
+    statistics the planner walked ``ix_<table>_tenant_deleted`` over all the tenant's rows per
+    lookup (a 2,000-client demo load never finished)."""
+    engine = _pg_engine(pg_url)
+    _tenant(engine)
+    data = bulk_msp(n_clients=400, tickets_per_client=10)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.startswith("SELECT tickets.id, tickets.row_hash"):
+            seen.append((statement, params))
+
+    Loader(engine, "t", "demo", batch_size=1000).load_all(data)
+    event.listen(engine, "before_cursor_execute", capture)
+    try:  # a re-sync of a few tickets: the lookup runs against a full table
+        Loader(engine, "t", "demo").load("tickets", data["tickets"][:5])
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    [(lookup, params)] = seen
+    with engine.connect() as conn:
+        scans = _scans_of(conn, lookup, params, "tickets")
+        assert scans and all(_by_key(s) for s in scans), scans
+        # The shape of PostgreSQL's own check of a row's reference to its client or ticket
+        # (ri_triggers.c), as a generic plan: a cached plan is what every inserted row runs.
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        for parent in ("clients", "tickets"):
+            conn.exec_driver_sql(
+                f"PREPARE fk_{parent} (text, text) AS SELECT 1 FROM ONLY {parent} x "
+                "WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE OF x"
+            )
+            scans = _scans_of(conn, f"EXECUTE fk_{parent} ('t', 'x')", (), parent)
+            assert scans and all(_by_key(s) for s in scans), (parent, scans)
+    engine.dispose()
+
+
+def test_postgres_tables_are_analyzed_a_logarithmic_number_of_times(pg_url: str) -> None:
+    engine = _pg_engine(pg_url)
+    _tenant(engine)
+    data = bulk_msp(n_clients=16, tickets_per_client=100)  # 1,600 tickets in 16 batches of 100
+    analyzed: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("ANALYZE"):
+            analyzed.append(statement.split()[1].strip('"'))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        Loader(engine, "t", "demo", batch_size=100).load_all(data)
+        first = list(analyzed)
+        analyzed.clear()
+        Loader(engine, "t", "demo", batch_size=100).load_all(data)  # nothing new
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    # empty: after batch 1; then each time the rows inserted since pass the analyzed count
+    # (at 300, 700 and 1,500 rows): a handful of ANALYZEs, not one per batch
+    assert 2 <= first.count("tickets") <= 1 + math.ceil(math.log2(16)), first
+    assert first.count("clients") == 1, first  # one batch
+    assert analyzed == [], analyzed
+    with engine.connect() as conn:
+        reltuples = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('tickets')")
+        ).scalar()
+    # the statistics are never off by more than the growth factor
+    assert len(data["tickets"]) / (1 + ANALYZE_GROWTH) <= reltuples <= len(data["tickets"])
+    engine.dispose()
+
+
+def test_sqlite_loads_issue_no_analyze(sqlite_engine: Engine) -> None:
+    _tenant(sqlite_engine)
+    statements: list[str] = []
+    event.listen(sqlite_engine, "before_cursor_execute", lambda *a: statements.append(str(a[2])))
+    Loader(sqlite_engine, "t", "demo", batch_size=100).load_all(bulk_msp(n_clients=4))
+    assert statements and not [s for s in statements if s.upper().startswith("ANALYZE")]

@@ -38,6 +38,7 @@ class User(Base):
             name="fk_users_client_id",
         ),
         UniqueConstraint("tenant_id", "email", name="uq_users_tenant_id_email"),
+        Index("ix_users_tenant_client", "tenant_id", "client_id"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(40))

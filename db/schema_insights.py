@@ -154,7 +154,7 @@ class SlackUser(Base):
     """A Slack user of a workspace, mapped to an mspilot user."""
 
     __tablename__ = "slack_users"
-    __table_args__ = (_tenant_fk("slack_users"),)
+    __table_args__ = (_tenant_fk("slack_users"), Index("ix_slack_users_tenant", "tenant_id"))
     team_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     slack_user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(40))

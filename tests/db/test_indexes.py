@@ -1,6 +1,6 @@
-"""Indexes the schema relies on: every composite foreign key is led by an index (deleting or
-re-keying a parent row looks its children up instead of scanning the child table), and
-``data_version`` is answered from indexes on SQLite."""
+"""Indexes the schema relies on: every foreign key is led by an index (deleting or re-keying a
+parent row looks its children up instead of scanning the child table), and ``data_version`` is
+answered from indexes on SQLite."""
 
 from __future__ import annotations
 
@@ -24,12 +24,11 @@ fixtures_small = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures_small)
 
 MIGRATION = "0007_indexes"
+#: Indexes the foreign keys of ``users`` and ``slack_users``; merges 0005_api and 0006_insights.
+USER_MIGRATION = "0008_user_indexes"
 
-#: Composite foreign keys knowingly left without an index, with why. ``users`` (db/schema_api.py)
-#: holds a handful of rows per tenant, so a client delete scanning it costs nothing measurable.
-UNINDEXED: frozenset[tuple[str, tuple[str, ...]]] = frozenset(
-    {("users", ("tenant_id", "client_id"))}
-)
+#: (table, index name) of every index revision 0008 adds.
+USER_ADDED = {("users", "ix_users_tenant_client"), ("slack_users", "ix_slack_users_tenant")}
 
 #: (table, index name) of every index revision 0007 adds.
 ADDED = {
@@ -57,14 +56,14 @@ def _key_prefixes(engine: Engine, table: str) -> list[tuple[str, ...]]:
     return keys
 
 
-def _unindexed_composite_fks(engine: Engine) -> set[tuple[str, tuple[str, ...]]]:
+def _unindexed_fks(engine: Engine) -> set[tuple[str, tuple[str, ...]]]:
     missing = set()
     insp = inspect(engine)
     for table in insp.get_table_names():
         keys = _key_prefixes(engine, table)
         for fk in insp.get_foreign_keys(table):
             cols = tuple(fk["constrained_columns"])
-            if len(cols) > 1 and not any(key[: len(cols)] == cols for key in keys):
+            if not any(key[: len(cols)] == cols for key in keys):
                 missing.add((table, cols))
     return missing
 
@@ -78,14 +77,14 @@ def _index_names(engine: Engine) -> set[tuple[str, str]]:
     }
 
 
-def test_every_composite_foreign_key_is_led_by_an_index(engine: Engine) -> None:
-    assert _unindexed_composite_fks(engine) == set(UNINDEXED)
+def test_every_foreign_key_is_led_by_an_index(engine: Engine) -> None:
+    assert _unindexed_fks(engine) == set()
 
 
 def test_the_structural_check_sees_a_missing_index(engine: Engine) -> None:
     """Without revision 0007 the check names exactly the foreign keys it indexes."""
     migrate.downgrade(engine, f"{MIGRATION}@-1")
-    assert _unindexed_composite_fks(engine) == set(UNINDEXED) | {
+    assert _unindexed_fks(engine) == {
         ("tickets", ("tenant_id", "technician_id")),
         ("invoice_lines", ("tenant_id", "contract_id")),
         ("time_entries", ("tenant_id", "ticket_id")),
@@ -97,9 +96,29 @@ def test_the_structural_check_sees_a_missing_index(engine: Engine) -> None:
     }
 
 
-def test_the_orm_declares_every_index_the_migration_adds() -> None:
+def test_the_orm_declares_every_index_the_migrations_add() -> None:
     declared = {(t.name, str(i.name)) for t in Base.metadata.tables.values() for i in t.indexes}
-    assert declared >= ADDED
+    assert declared >= ADDED | USER_ADDED
+
+
+def test_revision_0008_indexes_users_and_slack_users(engine: Engine) -> None:
+    """Without revision 0008 the check names exactly the two foreign keys it indexes; upgrading
+    applies it again (it runs after both branches that create its tables)."""
+    migrate.downgrade(engine, "0006_insights")  # 0008 is the only revision above it
+    revisions = migrate.current_revisions(engine)
+    assert USER_MIGRATION not in revisions
+    assert {"0005_api", "0006_insights"} <= revisions
+    assert not _index_names(engine) & USER_ADDED
+    assert _unindexed_fks(engine) == {
+        ("users", ("tenant_id", "client_id")),
+        ("slack_users", ("tenant_id",)),
+    }
+
+    migrate.upgrade(engine)
+    assert migrate.is_current(engine)
+    assert USER_MIGRATION in migrate.current_revisions(engine)
+    assert _index_names(engine) >= USER_ADDED
+    assert _unindexed_fks(engine) == set()
 
 
 def test_upgrade_downgrade_upgrade_keeps_the_rows(engine: Engine) -> None:

@@ -25,7 +25,7 @@ from mspilot.api.security import TokenClaims, decode_token
 from mspilot.core.clock import Clock
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
-from mspilot.db.audit import AuditRecord, AuditRow, record_rows
+from mspilot.db.audit import ROW_COLUMNS, AuditRecord, AuditRow, record_rows
 from mspilot.db.users import UserRow, get_user, user_for_key
 
 log = get_logger(__name__)
@@ -87,9 +87,24 @@ class AuditWriter:
                 batch.append(self._pending.popleft())
             try:
                 record_rows(self.engine, batch)
-            except Exception:  # the audit must never take the service down
-                log.exception("audit write failed", records=len(batch))
+            except Exception:  # one bad row must not cost the batch: write them one by one
+                self._write_singly(batch)
             self._written += len(batch)
+
+    def _write_singly(self, batch: list[AuditRow]) -> None:
+        failed = 0
+        for row in batch:
+            try:
+                record_rows(self.engine, [row])
+            except Exception:  # the audit must never take the service down
+                failed += 1
+                if failed == 1:
+                    named = dict(zip(ROW_COLUMNS, row, strict=True))
+                    log.exception(
+                        "audit write failed", resource=named["resource"], status=named["status"]
+                    )
+        if failed:
+            log.warning("audit rows not written", failed=failed, of=len(batch))
 
     def _run(self) -> None:
         while not self._stop.is_set():

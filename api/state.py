@@ -92,10 +92,15 @@ class AuditWriter:
             self._written += len(batch)
 
     def _write_singly(self, batch: list[AuditRow]) -> None:
-        failed = 0
+        """Each row on its own; if the first rows all fail, the database itself is failing
+        (down, full): the batch is given up rather than retried a row at a time."""
+        failed = written = 0
         for row in batch:
+            if failed >= 3 and not written:
+                break
             try:
                 record_rows(self.engine, [row])
+                written += 1
             except Exception:  # the audit must never take the service down
                 failed += 1
                 if failed == 1:
@@ -103,8 +108,8 @@ class AuditWriter:
                     log.exception(
                         "audit write failed", resource=named["resource"], status=named["status"]
                     )
-        if failed:
-            log.warning("audit rows not written", failed=failed, of=len(batch))
+        if written < len(batch):
+            log.warning("audit rows not written", lost=len(batch) - written, of=len(batch))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -3,6 +3,7 @@ database refuses costs only itself, never the rest of its batch."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 
 from mspilot.api.state import AuditWriter
@@ -32,3 +33,23 @@ def test_submitted_rows_are_written_and_a_refused_row_costs_only_itself(engine: 
     written = {e["resource"] for e in recent_events(engine, "t", limit=100)}
     assert written == {f"GET /v1/churn?i={i}" for i in range(10)}
     assert recent_events(engine, "no-such-tenant") == []
+
+
+def test_a_failing_database_is_not_retried_row_by_row(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def down(_engine: Engine, rows: list[object]) -> None:
+        calls.append(len(rows))
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr("mspilot.api.state.record_rows", down)
+    writer = AuditWriter(engine, interval_s=60)
+    try:
+        for i in range(100):
+            writer.submit(_record("t", i))
+        writer.flush()
+    finally:
+        writer.close()
+    assert calls == [100, 1, 1, 1]  # the batch, then three single rows, then it gives up

@@ -12,26 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from mspilot.core.clock import add_months, month_end
+from mspilot.synthetic.catalog import NAME_PREFIXES
+from mspilot.synthetic.generator import TABLES
 
 D2 = Decimal("0.01")
 UTC = dt.UTC
 
-_PREFIXES = (
-    "Riverside",
-    "Summit",
-    "Oakwood",
-    "Harbor",
-    "Pinecrest",
-    "Lakeside",
-    "Granite",
-    "Maple",
-    "Cedar",
-    "Ironwood",
-    "Bluewater",
-    "Redstone",
-    "Sterling",
-    "Beacon",
-)
+#: the first 14 of the generator's client-name prefixes (the sample's names never change)
+_PREFIXES = NAME_PREFIXES[:14]
 _NOUNS = (
     ("Dental Group", "Dental"),
     ("Law Group", "Legal"),
@@ -97,21 +85,7 @@ def sample_dataset(
     tenant_id: str = "sample",
 ) -> SampleDataset:
     rng = random.Random(seed)
-    t: dict[str, list[dict[str, Any]]] = {
-        name: []
-        for name in (
-            "clients",
-            "technicians",
-            "contracts",
-            "tickets",
-            "invoices",
-            "invoice_lines",
-            "time_entries",
-            "payments",
-            "assets",
-            "licenses",
-        )
-    }
+    t: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     first_month = add_months(as_of.replace(day=1), -months + 1)
 
     techs = []

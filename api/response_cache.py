@@ -86,7 +86,7 @@ class ResponseCacheMiddleware:
             hit = state.responses.get(key)
         if hit is None:  # (a request waits at most once: after an uncacheable answer, it renders)
             render = self._render(state, key, user.user_id, scope, receive, send)
-            if filling is None and key not in self._filling:
+            if filling is None:  # (no await since the lookup: nobody else is rendering it)
                 await self._single_flight(key, render)
             else:
                 await render

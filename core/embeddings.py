@@ -101,10 +101,11 @@ class MiniLMEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        onnx_path, tok_path = model_files()
+        shipped, tok_path = model_files()
+        onnx_path = shipped
         if compact:
             try:
-                onnx_path = compact_model(onnx_path, cache_dir())
+                onnx_path = compact_model(shipped, cache_dir())
             except (OSError, subprocess.SubprocessError) as exc:
                 from mspilot.core.logging import get_logger
 
@@ -112,8 +113,9 @@ class MiniLMEmbedder:
                     "compact embedding model unavailable; using the shipped one", error=str(exc)
                 )
         self.model_path = onnx_path
+        self.compact = onnx_path != shipped
         #: which weights made a vector (stored with indexed vectors: a change re-embeds them)
-        self.model_id = onnx_path.stem if onnx_path != model_files()[0] else MODEL_NAME
+        self.model_id = onnx_path.stem if self.compact else MODEL_NAME
         self._tokenizer = Tokenizer.from_file(str(tok_path))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
@@ -133,7 +135,7 @@ class MiniLMEmbedder:
         # the compact model scales activations per run, so in a batch a text's vector would
         # depend on the other texts (and their padding): it embeds one text per run, which
         # costs about what batches do (no padding) and keeps every vector reproducible
-        self._batch_size = 1 if self.model_path != model_files()[0] else batch_size
+        self._batch_size = 1 if self.compact else batch_size
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, TextClause, select, text
 
+from mspilot.db.schema import sqlite_datetime
 from mspilot.db.schema_api import AuditEvent
 
 #: The columns of an :data:`AuditRow`, in order.
@@ -114,15 +115,14 @@ def _encode(rows: Sequence[AuditRow], dialect: str) -> str:
     """The rows as one JSON array; times as the column stores them (SQLite: naive UTC text in
     SQLAlchemy's format, so they sort and read back like rows written through the ORM)."""
 
-    def at(value: dt.datetime) -> str:
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
-        utc = value.astimezone(dt.UTC)
-        if dialect == "postgresql":
-            return utc.isoformat()
-        return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
+    at = _iso if dialect == "postgresql" else sqlite_datetime
     return json.dumps([(*r[:_AT], at(r[_AT]), *r[_AT + 1 :]) for r in rows])
+
+
+def _iso(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    return value.isoformat()
 
 
 def record_rows(engine: Engine, rows: Sequence[AuditRow]) -> None:

@@ -28,7 +28,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mspilot.core.ids import make_id
 from mspilot.db.records import RECORDS, Record
-from mspilot.db.schema import TABLES_BY_NAME, DataQualityIssue, Tenant, UTCDateTime
+from mspilot.db.schema import (
+    TABLES_BY_NAME,
+    DataQualityIssue,
+    Tenant,
+    UTCDateTime,
+    sqlite_datetime,
+)
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -103,20 +109,13 @@ def _fingerprint(values: Sequence[Any]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _sqlite_datetime(value: dt.datetime) -> str:
-    """The text SQLAlchemy's SQLite DATETIME stores: naive UTC with microseconds."""
-    if value.tzinfo is not dt.UTC:
-        value = value.astimezone(dt.UTC)
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
 def _sqlite_adapters(table: Table) -> list[Callable[[Any], Any] | None]:
     """Per column: how a Python value is stored on SQLite (None: as it is)."""
     adapters: list[Callable[[Any], Any] | None] = []
     for column in table.columns:
         kind = column.type
         if isinstance(kind, UTCDateTime):
-            adapters.append(_sqlite_datetime)
+            adapters.append(sqlite_datetime)
         elif isinstance(kind, Numeric):
             adapters.append(float)
         elif isinstance(kind, Date):

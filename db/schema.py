@@ -45,6 +45,16 @@ NAMING = {
 }
 
 
+def sqlite_datetime(value: dt.datetime) -> str:
+    """The text a :class:`UTCDateTime` column holds on SQLite (SQLAlchemy's format: naive UTC
+    with microseconds), for writers that bypass SQLAlchemy's type processing (bulk paths)."""
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC timestamps on every backend (SQLite stores them naive)."""
 

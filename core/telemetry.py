@@ -12,7 +12,8 @@ model wrote from the question) and GenAI prompt/completion text are dropped, unl
 are always dropped.
 
 ``span(name, **attributes)`` is the one way product code opens a span; with tracing off it costs
-one attribute lookup on the no-op tracer.
+a lookup of the no-op tracer. The provider is passed to every instrumentation explicitly instead
+of being installed globally, so tests can install an in-memory exporter and take it away again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -32,6 +34,9 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.util.types import AttributeValue
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 TRACER_NAME = "mspilot"
 CAPTURE_TEXT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -149,9 +154,30 @@ def configure(exporter: SpanExporter | None = None) -> TracerProvider | None:
         provider.add_span_processor(
             BatchSpanProcessor(RedactingExporter(inner, keep_text=capture_text(env)))
         )
-        trace.set_tracer_provider(provider)
         _provider = provider
+        _instrument_sqlalchemy(provider)
         return provider
+
+
+def _instrument_sqlalchemy(current: TracerProvider) -> None:
+    """A span for every SQL statement of every engine created from now on (its text only with
+    text capture on: the exporter drops it otherwise)."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(tracer_provider=current, enable_commenter=False)
+
+
+def reset() -> None:
+    """Flush and forget the provider (tests; a process otherwise keeps it for life)."""
+    global _provider
+    with _lock:
+        if _provider is not None:
+            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+            SQLAlchemyInstrumentor().uninstrument()
+            _provider.force_flush()
+            _provider.shutdown()
+        _provider = None
 
 
 def provider() -> TracerProvider | None:
@@ -159,7 +185,22 @@ def provider() -> TracerProvider | None:
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    current = _provider
+    if current is None:
+        return trace.NoOpTracer()
+    return current.get_tracer(TRACER_NAME)
+
+
+def instrument_app(app: FastAPI) -> None:
+    """A server span for every HTTP request (health, readiness and metrics polls excluded)."""
+    current = configure()
+    if current is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=current, excluded_urls="/healthz,/readyz,/metrics"
+    )
 
 
 @contextmanager

@@ -18,13 +18,12 @@ margin %, effective rate) need a bounded period and default to the last 12 whole
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import (
     Connection,
     Date,
@@ -48,7 +47,7 @@ from sqlalchemy.sql.selectable import Subquery
 
 from mspilot.core.clock import Clock, add_months
 from mspilot.core.errors import UserInputError
-from mspilot.core.periods import Period
+from mspilot.core.periods import Period, parse_period
 from mspilot.db import definitions as d
 from mspilot.db.schema import (
     Asset,
@@ -962,32 +961,6 @@ def metrics_for_role(role: str) -> list[str]:
 
 # ---- requests and results --------------------------------------------------------------------
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-?q([1-4])$", re.IGNORECASE)
-_YEAR = re.compile(r"^(\d{4})$")
-
-
-def parse_period(value: Any) -> Period | None:
-    """A Period from a Period, {"start","end"} (end exclusive), 'YYYY-MM', 'YYYY-Qn' or 'YYYY'."""
-    if value is None or isinstance(value, Period):
-        return value
-    if isinstance(value, dict):
-        try:
-            start = dt.date.fromisoformat(str(value["start"]))
-            end = dt.date.fromisoformat(str(value["end"]))
-        except (KeyError, ValueError) as exc:
-            raise ValueError('period needs ISO dates {"start": ..., "end": ...}') from exc
-        return Period(start, end)
-    if isinstance(value, str):
-        text = value.strip()
-        if m := _MONTH.match(text):
-            return Period.month(int(m[1]), int(m[2]))
-        if m := _QUARTER.match(text):
-            return Period.quarter(int(m[1]), int(m[2]))
-        if m := _YEAR.match(text):
-            return Period.year(int(m[1]))
-    raise ValueError(f"cannot read a period from {value!r}")
-
 
 class MetricRequest(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -1016,8 +989,11 @@ class MetricRequest(BaseModel):
 
     @field_validator("period", mode="before")
     @classmethod
-    def _period(cls, value: Any) -> Period | None:
-        return parse_period(value)
+    def _period(cls, value: Any, info: ValidationInfo) -> Period | None:
+        """Codes, labels and ranges; relative words ("last month") only with a ``today`` in
+        the validation context (``MetricRequest.model_validate(data, context={"today": d})``)."""
+        today = (info.context or {}).get("today")
+        return parse_period(value, today)
 
     @field_validator("filters", mode="before")
     @classmethod

@@ -11,8 +11,13 @@ $(UV):
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q uv
 
+## install: bytecode compiled up front (site-packages by uv, our sources by compileall), so a
+## machine that sets PYTHONDONTWRITEBYTECODE does not recompile everything on every command
 install: $(UV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e ".[dev]"
+	VIRTUAL_ENV=$(VENV) UV_COMPILE_BYTECODE=1 $(UV) pip install -q -e ".[dev]"
+	$(BIN)/python -m compileall -q -j 0 \
+	  $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+	$(BIN)/python -m compileall -q -j 0 -x '/(\.venv|build|var)/' .
 
 ## demo: install (with the bundled CPU LLM), generate + load the demo MSP, train the models,
 ## index the knowledge base, show the digest, then serve the API + chat widget on :8000

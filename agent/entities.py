@@ -110,6 +110,47 @@ class Catalogue:
             )
 
 
+def other_clients(engine: Engine, tenant_id: str, client_id: str) -> list[Named]:
+    """The tenant's clients other than ``client_id``: only to recognise (and refuse) a client
+    user's question about another client; never shown to that user."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Client.id, Client.name).where(
+                Client.tenant_id == tenant_id, Client.id != client_id, Client.deleted_at.is_(None)
+            )
+        )
+        return [Named(r.id, r.name, "client") for r in rows]
+
+
+def client_name(engine: Engine, tenant_id: str, client_id: str) -> str:
+    with engine.connect() as conn:
+        name = conn.execute(
+            select(Client.name).where(Client.tenant_id == tenant_id, Client.id == client_id)
+        ).scalar()
+    return str(name) if name else client_id
+
+
+_ORG = re.compile(
+    r"\b(?:[A-Z][\w&'.-]*\s+){1,4}(?:Inc|LLC|Ltd|Corp|Corporation|Co|Group|Partners|Associates|"
+    r"LLP|PLLC|GmbH|Law|Clinic|Dental|Medical|Holdings|Industries|Logistics|Labs)\b"
+)
+
+
+def names_another_org(question: str, own: str, others: Sequence[Named]) -> bool:
+    """Does a client user's question name a client or organisation other than ``own``? A
+    tenant client by (fuzzy) name, or any capitalised organisation name, so the answer is
+    the same whether the named organisation is a client or not."""
+    own_core = set(_core(own))
+    for m in match_names(question, others):
+        if not set(_core(m.entity.name)) <= own_core:
+            return True
+    for org in _ORG.finditer(question):
+        words = set(tokens(org.group(0))) - _STOP_SUFFIXES
+        if words and not words <= own_core:
+            return True
+    return False
+
+
 def _windows(toks: Sequence[str], size: int) -> Iterable[tuple[int, int, str]]:
     for i in range(0, max(len(toks) - size + 1, 0)):
         yield i, i + size, " ".join(toks[i : i + size])

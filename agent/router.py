@@ -28,12 +28,15 @@ from langchain_core.tools import BaseTool
 
 from mspilot.agent.entities import (
     Catalogue,
+    Named,
     NameMatch,
     amount_filter,
     hours_amount,
     match_names,
     match_vocabulary,
     money_amount,
+    names_another_org,
+    other_clients,
     percent_change,
     priorities,
     tokens,
@@ -42,6 +45,7 @@ from mspilot.agent.entities import (
 from mspilot.agent.plan import PlannedCall, Route
 from mspilot.core.periods import Period, PeriodMatch, find_period
 from mspilot.db.semantic_access import SQL_TABLES
+from mspilot.prompts.agent import OTHER_CLIENT_REFUSAL
 from mspilot.prompts.router_examples import (
     CLIENT_PLACEHOLDER,
     DIMENSION_PHRASES,
@@ -266,12 +270,16 @@ class IntentRouter:
         metrics: dict[str, Any] | None = None,
         dimensions: dict[str, Any] | None = None,
         role: str = "owner",
+        other_clients: Sequence[Named] = (),
     ) -> None:
         from mspilot.db.semantic import DIMENSIONS, METRICS
 
         self.catalogue = catalogue
         self.today = today
         self.role = role
+        #: a client user's own client, and the tenant's others (recognised only to refuse)
+        self.own_client = catalogue.clients[0].name if role == "client_user" else None
+        self.other_clients = list(other_clients)
         self.tool_schemas: dict[str, dict[str, Any]] = {}
         for t in tools:
             if isinstance(t, str):
@@ -505,6 +513,15 @@ class IntentRouter:
     # ---- routing ----------------------------------------------------------------------------
 
     def route(self, question: str, last_intent: dict[str, Any] | None = None) -> Route | None:
+        if self.own_client is not None and names_another_org(
+            question, self.own_client, self.other_clients
+        ):
+            return Route(
+                intent="other_client",
+                confidence=1.0,
+                confident=True,
+                reply=OTHER_CLIENT_REFUSAL.format(client=self.own_client),
+            )
         s, masked = self.slots(question)
         if (
             last_intent
@@ -785,5 +802,8 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 def router_for_context(ctx: Any, tools: Sequence[BaseTool]) -> IntentRouter:
     """The router for a caller's scope (its catalogue is read from the tenant's rows)."""
-    catalogue = Catalogue.load(ctx.engine, ctx.tenant_id, getattr(ctx, "client_id", None))
-    return IntentRouter(catalogue, ctx.today, tools, role=getattr(ctx, "role", "owner"))
+    client_id = getattr(ctx, "client_id", None)
+    catalogue = Catalogue.load(ctx.engine, ctx.tenant_id, client_id)
+    role = getattr(ctx, "role", "owner")
+    others = other_clients(ctx.engine, ctx.tenant_id, client_id) if client_id else []
+    return IntentRouter(catalogue, ctx.today, tools, role=role, other_clients=others)

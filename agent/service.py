@@ -99,6 +99,17 @@ def scoped_thread_id(ctx: Any, thread_id: str) -> str:
     return f"{getattr(ctx, 'tenant_id', '')}:{client}:{thread_id}"
 
 
+def client_scope_line(ctx: Any) -> str | None:
+    """A client user's answers all say whose data they are: "For Contoso (...):"."""
+    client_id = getattr(ctx, "client_id", None)
+    if getattr(ctx, "role", "owner") != "client_user" or not client_id:
+        return None
+    from mspilot.agent.entities import client_name
+    from mspilot.prompts.agent import CLIENT_SCOPE_LINE
+
+    return CLIENT_SCOPE_LINE.format(client=client_name(ctx.engine, ctx.tenant_id, client_id))
+
+
 class AgentService:
     """Wires a model (or none), the router, the tools and the checkpointer per caller scope."""
 
@@ -188,6 +199,7 @@ class AgentService:
                     today=getattr(ctx, "today", None),
                     tool_selector=self.tool_selector,
                     fast_path=self.fast_path,
+                    scope_line=client_scope_line(ctx),
                 )
                 self._graphs[key] = graph
             return graph

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mspilot.agent.render import render_result, render_results
+from mspilot.agent.render import has_free_text, render_result, render_results
 from mspilot.agent.turn import ToolResult
 
 MAX_LINES = 15
@@ -142,6 +142,10 @@ def render_answer(question: str, intent: dict[str, Any] | None, results: list[To
             parts.append(render_metric(question, intent, result))
         elif result.name == "run_sql":
             parts.append(render_sql_intent(intent, result))
+        elif result.name == "search_knowledge" or has_free_text(
+            list((result.table or {}).get("columns") or [])
+        ):
+            parts.append(render_result(result))  # text from the data, quoted as data
         else:
             parts.append(result.content or render_result(result))
     return "\n\n".join(parts)

@@ -7,7 +7,6 @@ import functools
 from functools import partial
 from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import select
 
@@ -22,7 +21,7 @@ from mspilot.db.semantic import (
     run_metric,
 )
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.clients import ClientRef, client_candidates, match_name
 from mspilot.tools.context import ToolContext
 
@@ -154,7 +153,7 @@ def query_metrics(ctx: ToolContext, **args: Any) -> ToolOutput:
     return describe_result(result, notes), result_artifact(result, request)
 
 
-def build(ctx: ToolContext) -> list[BaseTool]:
+def build(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool(
             "query_metrics",

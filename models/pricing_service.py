@@ -35,7 +35,6 @@ from mspilot.models.pricing import (
 from mspilot.models.pricing_data import cached_pricing_inputs, tenant_max_discount
 from mspilot.models.pricing_history import PriceHistoryFit, learn_price_sensitivity
 from mspilot.models.pricing_response import (
-    ChurnModelResponse,
     LogitShiftResponse,
     PriceResponse,
 )
@@ -58,35 +57,19 @@ def default_policy(engine: Engine, tenant_id: str, **overrides: Any) -> PricingP
     return PricingPolicy(**values)
 
 
-def _churn_model(data_dir: Path, tenant_id: str) -> Any:
-    from mspilot.models.churn import load_champion
+def _churn_scores(
+    engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path, version: DataVersion | None
+) -> dict[str, float]:
+    """Every active client's 90-day churn risk from the champion (``models.serving``)."""
+    from mspilot.models.serving import churn_scores
 
     try:
-        model = load_champion(Path(data_dir), tenant_id, kind="churn")
+        scores = churn_scores(engine, tenant_id, as_of, Path(data_dir), data_version=version)
+        return scores.by_client()
     except (FileNotFoundError, KeyError, LookupError, DataError) as exc:
         raise DataError(
             f"no churn model for tenant {tenant_id!r}: run `mspilot train` first ({exc})"
         ) from None
-    if model is None:
-        raise DataError(f"no churn model for tenant {tenant_id!r}: run `mspilot train` first")
-    return model
-
-
-def churn_response(
-    engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path, inputs: PricingInputs
-) -> ChurnModelResponse:
-    """The registered churn model's own answer to price changes (base risk and slope)."""
-    from mspilot.models.features import cached_features
-
-    model = _churn_model(data_dir, tenant_id)
-    features = _align(cached_features(engine, tenant_id, as_of), inputs.client_id)
-    return ChurnModelResponse(
-        model,
-        features,
-        inputs.prior_change_pct,
-        change_overrides=CHANGE_OVERRIDES,
-        source="churn model",
-    )
 
 
 def history_response(
@@ -119,15 +102,10 @@ def history_response(
     else:
         fit = _FIT_CACHE.for_tenant(engine, tenant_id, as_of, version, learn)
     slope = np.array([fit.slope_for(seg) for seg in inputs.segment])
-    if churn_by_id is not None:
-        fallback = float(np.median(list(churn_by_id.values()))) if churn_by_id else 0.0
-        base = np.array([churn_by_id.get(c, fallback) for c in inputs.client_id], dtype=float)
-    else:
-        from mspilot.models.features import cached_features
-
-        model = _churn_model(data_dir, tenant_id)
-        genome = cached_features(engine, tenant_id, as_of, version)
-        base = np.asarray(model.predict_proba(_align(genome, inputs.client_id)), dtype=float)
+    if churn_by_id is None:
+        churn_by_id = _churn_scores(engine, tenant_id, as_of, data_dir, version)
+    fallback = float(np.median(list(churn_by_id.values()))) if churn_by_id else 0.0
+    base = np.array([churn_by_id.get(c, fallback) for c in inputs.client_id], dtype=float)
     # A change takes effect at renewal, often months away, when a client's risk is nearer the
     # tenant's base rate than the churn model's sharp 90-day score: never assume a client is
     # safer than the base rate the price sensitivity was measured against.

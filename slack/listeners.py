@@ -424,7 +424,7 @@ class SlackBridge:
         if item is not None:
             lines.append(item.body)
             if item.drivers:
-                lines.append("Drivers: " + "; ".join(item.drivers))
+                lines.append("Drivers: " + "; ".join(d.text for d in item.drivers))
             if item.evidence:
                 lines.append("Evidence: " + ", ".join(item.evidence[:15]))
         template = EXPLAIN.get(detector_of(key).name, "Tell me more about {client}.")

@@ -135,12 +135,10 @@ def _licence_seats(env: GoldenEnv) -> float:
 
 def _churn_scores(env: GoldenEnv) -> pd.Series:
     """Each active client's 90-day risk from the champion churn model (name → risk)."""
-    from mspilot.models.features import build_features
-    from mspilot.models.registry import Registry
+    from mspilot.models.serving import churn_scores
 
-    model = Registry(env.models_dir, env.tenant_id, mlflow=False).load("churn")
-    features = build_features(env.engine, env.tenant_id, env.today)
-    risk = pd.Series(model.predict_proba(features), index=features.index).round(4)
+    scores = churn_scores(env.engine, env.tenant_id, env.today, env.models_dir)
+    risk = pd.Series(scores.risk, index=scores.features.index).round(4)
     return risk.rename(index=env.client_names).sort_values(ascending=False)
 
 

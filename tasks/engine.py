@@ -255,7 +255,10 @@ class TaskEngine:
         if self.embedded and self._worker is None:
             if delay_ms:  # a deferral: nothing else runs here, so nothing holds the lock long
                 return None
-            self.execute(name, kwargs)
+            try:
+                self.execute(name, kwargs)
+            except Exception as exc:  # recorded as a failed run; the caller's work goes on
+                log.warning("in-process task failed", job=name, error=repr(exc))
             return None
         message = self.actors[name].send_with_options(kwargs=kwargs, delay=delay_ms)
         return str(message.message_id)

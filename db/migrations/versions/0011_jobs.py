@@ -1,7 +1,7 @@
 """jobs: task runs, locks, slots, vendor accounts, webhook events, alert channels
 
 Revision ID: 0011_jobs
-Revises: 0001
+Revises: 0008_user_indexes
 Create Date: 2026-12-08
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import mspilot.db.schema
 
 
 revision: str = '0011_jobs'
-down_revision: str | None = '0001'
+down_revision: str | None = '0008_user_indexes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

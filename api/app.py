@@ -39,6 +39,7 @@ from mspilot.api.routes import (
     health,
     insights,
     portal,
+    webhooks,
 )
 from mspilot.api.security import signing_key
 from mspilot.api.state import AppState, AuditWriter, ContextFactory, TokenCache, UserCache
@@ -282,7 +283,7 @@ def create_app(
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (health, auth, chat, clients, analytics, insights, portal):
+    for module in (health, auth, chat, clients, analytics, insights, portal, webhooks):
         app.include_router(module.router)
     app.include_router(insights_router(settings, Insight))  # digest scheduler + live feed
     app.include_router(slack_router(settings))  # /slack/events when Slack is configured

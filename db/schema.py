@@ -391,3 +391,4 @@ from mspilot.db import schema_api as _schema_api  # noqa: E402, F401  (API users
 from mspilot.db import schema_connectors as _schema_connectors  # noqa: E402, F401  (connector tables)
 from mspilot.db import schema_insights as _schema_insights  # noqa: E402, F401  (insights, Slack)
 from mspilot.db import schema_sandbox as _schema_sandbox  # noqa: E402, F401  (SQL tool scope)
+from mspilot.db import schema_tasks as _schema_tasks  # noqa: E402, F401  (task engine, webhooks)

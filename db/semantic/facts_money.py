@@ -41,6 +41,18 @@ from mspilot.db.semantic.facts_work import _time_entries
 
 def _revenue_lines(b: _Build) -> AnySelect:
     with_contract = "contract_kind" in b.needs
+    product = (
+        select(func.min(License.product))
+        .where(
+            License.tenant_id == b.tenant_id,
+            License.deleted_at.is_(None),
+            License.sku == InvoiceLine.sku,
+        )
+        .scalar_subquery()
+        if "product" in b.needs
+        else null()
+    )
+    licence_line = InvoiceLine.kind == "license"
     stmt = (
         select(
             Invoice.client_id.label("client_id"),
@@ -48,7 +60,9 @@ def _revenue_lines(b: _Build) -> AnySelect:
             Invoice.status.label("status"),
             InvoiceLine.kind.label("line_kind"),
             (Contract.kind if with_contract else null()).label("contract_kind"),
+            case((licence_line, product), else_=null()).label("product"),
             InvoiceLine.amount.label("amount"),
+            case((licence_line, InvoiceLine.amount), else_=0).label("licence_amount"),
         )
         .join(
             InvoiceLine,
@@ -70,30 +84,6 @@ def _revenue_lines(b: _Build) -> AnySelect:
             and_(Contract.id == InvoiceLine.contract_id, Contract.tenant_id == b.tenant_id),
         )
     return stmt
-
-
-def _invoices(b: _Build) -> AnySelect:
-    open_ = and_(Invoice.balance > 0, Invoice.status.in_(("open", "overdue")))
-    overdue = and_(
-        open_,
-        or_(
-            Invoice.status == "overdue", and_(Invoice.due_on.is_not(None), Invoice.due_on < b.as_of)
-        ),
-    )
-    return select(
-        Invoice.id.label("invoice_id"),
-        Invoice.client_id.label("client_id"),
-        Invoice.issued_on.label("event_date"),
-        Invoice.status.label("status"),
-        Invoice.total.label("total"),
-        case((open_, Invoice.balance), else_=0).label("open_balance"),
-        case((overdue, Invoice.balance), else_=0).label("overdue_balance"),
-        case((overdue, 1), else_=0).label("is_overdue"),
-    ).where(
-        d.live_invoices(b.tenant_id),
-        _in(Invoice.issued_on, b.period),
-        _scoped(Invoice.client_id, b),
-    )
 
 
 def _payments(b: _Build) -> AnySelect:
@@ -169,23 +159,3 @@ def _economics(b: _Build) -> AnySelect:
             select(lic.c.client_id, lic.c.event_date, z, z, z, lic.c.licence_cost),
         ).subquery()
     )
-
-
-def _contracts(b: _Build) -> AnySelect:
-    arms = []
-    for start, snap in _buckets(b):
-        arms.append(
-            select(
-                Contract.id.label("contract_id"),
-                Contract.client_id.label("client_id"),
-                _day(start).label("event_date"),
-                Contract.kind.label("contract_kind"),
-                func.coalesce(Contract.monthly_value, 0).label("monthly_value"),
-            ).where(
-                _live(Contract, b),
-                Contract.status.not_in(("draft", "cancelled")),
-                Contract.starts_on <= snap,
-                or_(Contract.ends_on.is_(None), Contract.ends_on >= snap),
-            )
-        )
-    return _union(arms)

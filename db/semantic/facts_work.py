@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (
-    and_,
-    case,
-    null,
-    select,
-)
+from sqlalchemy import Numeric, and_, case, cast, literal, null, or_, select
 
+from mspilot.core.clock import add_months
+from mspilot.core.periods import Period
 from mspilot.db import definitions as d
 from mspilot.db.schema import (
     AnySelect,
@@ -116,3 +113,53 @@ def _assets(b: _Build) -> AnySelect:
         Asset.status.label("status"),
         case((Asset.managed, 1), else_=0).label("managed"),
     ).where(_live(Asset, b))
+
+
+def _technician_time(b: _Build) -> AnySelect:
+    """Per technician and month (or the whole period): hours worked and capacity (the
+    utilisation definitions). Capacity counts working days up to today only, for every
+    active technician and any other who logged time in the window."""
+    assert b.period is not None
+    windows = (
+        [Period(s, min(add_months(s, 1), b.period.end)) for s in b.period.month_starts()]
+        if b.grain
+        else [b.period]
+    )
+    z = cast(literal(0), Numeric(14, 2))
+    arms: list[AnySelect] = [
+        select(
+            TimeEntry.technician_id.label("technician_id"),
+            TimeEntry.work_date.label("event_date"),
+            cast(TimeEntry.hours, Numeric(14, 2)).label("hours"),
+            cast(case((TimeEntry.billable, TimeEntry.hours), else_=0), Numeric(14, 2)).label(
+                "billable_hours"
+            ),
+            z.label("capacity"),
+        ).where(_live(TimeEntry, b, on=TimeEntry.work_date))
+    ]
+    for window in windows:
+        start = max(window.start, b.period.start)
+        end = min(window.end, b.as_of + dt.timedelta(days=1))
+        if end <= start:
+            continue
+        worked = select(TimeEntry.technician_id).where(
+            TimeEntry.tenant_id == b.tenant_id,
+            TimeEntry.deleted_at.is_(None),
+            TimeEntry.work_date >= start,
+            TimeEntry.work_date < end,
+        )
+        hours = d.capacity_hours(Period(start, end))
+        arms.append(
+            select(
+                Technician.id.label("technician_id"),
+                _day(start).label("event_date"),
+                z,
+                z,
+                cast(literal(hours), Numeric(14, 2)),
+            ).where(
+                Technician.tenant_id == b.tenant_id,
+                Technician.deleted_at.is_(None),
+                or_(Technician.active.is_(True), Technician.id.in_(worked)),
+            )
+        )
+    return _union(arms)

@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
-from mspilot.db.semantic.base import Unit
+from mspilot.db.semantic.base import Better, MeasureKind, Unit
 from mspilot.db.semantic.facts import FACTS
 from mspilot.db.semantic_access import (
     STAFF_WITH_MONEY,
@@ -36,6 +36,13 @@ class MetricDef:
     audience: frozenset[str] = STAFF_WITH_MONEY
     #: Broken down by a dimension, leave out groups whose value is zero (e.g. paid-up clients).
     nonzero: bool = False
+    kind: MeasureKind = "sum"
+    #: Which end is good (None: neither, e.g. hours); decides "best" / "worst".
+    better: Better | None = None
+    #: A list metric's columns: (column label, fact column); the last one is its value.
+    list_columns: tuple[tuple[str, str], ...] = ()
+    #: Dimensions used when the request names none (list metrics: one row per ...).
+    default_dimensions: tuple[str, ...] = ()
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -44,6 +51,15 @@ class MetricDef:
 
 def _sum(column: str) -> Agg:
     return lambda f, _p: func.coalesce(func.sum(f.c[column]), 0)
+
+
+def _count() -> Agg:
+    return lambda f, _p: func.count()
+
+
+def _latest(column: str) -> Agg:
+    """List metrics: the row's own value (one row per group)."""
+    return lambda f, _p: func.max(f.c[column])
 
 
 def _avg(column: str) -> Agg:

@@ -141,12 +141,16 @@ def planted() -> dict[str, list[dict[str, Any]]]:
     }  # fmt: skip
 
 
-@pytest.fixture
-def msp(engine: Engine) -> Engine:
+def _plant(engine: Engine) -> Engine:
     with engine.begin() as conn:
         upsert_tenant(conn, "m", "Measured MSP")
     assert Loader(engine, "m", "demo").load_all(planted()).issues == []
     return engine
+
+
+@pytest.fixture
+def msp(engine: Engine) -> Engine:
+    return _plant(engine)
 
 
 def _ask(engine: Engine, **kw: Any) -> MetricResult:
@@ -421,7 +425,4 @@ def test_any_metric_compared_is_the_difference_of_two_answers(
 
 @pytest.fixture
 def sqlite_msp(sqlite_engine: Engine) -> Engine:
-    with sqlite_engine.begin() as conn:
-        upsert_tenant(conn, "m", "Measured MSP")
-    assert Loader(sqlite_engine, "m", "demo").load_all(planted()).issues == []
-    return sqlite_engine
+    return _plant(sqlite_engine)

@@ -247,6 +247,61 @@ class PlantedLeak:
         return a if a == b else f"{a}..{b}"
 
 
+NoiseKind = Literal[
+    # legitimate look-alikes the leak rules must not flag
+    "goodwill_credit",
+    "goodwill_waiver",
+    "prorated_month",
+    "mid_month_seats",
+    "seats_added_after_invoice",
+    "prepaid_block",
+    "special_discount",
+    "billing_correction",
+    # data faults
+    "duplicate_time_entry",
+    "late_posted_worklog",
+    "technician_rate_change",
+]
+AnomalyKind = Literal[
+    "duplicated_invoice", "time_to_wrong_client", "silent_seat_drop", "off_contract_price"
+]
+ANOMALY_KINDS: tuple[AnomalyKind, ...] = (
+    "duplicated_invoice",
+    "time_to_wrong_client",
+    "silent_seat_drop",
+    "off_contract_price",
+)
+
+
+@dataclass(frozen=True)
+class PlantedNoise:
+    """A legitimate look-alike (``family == "lookalike"``) or a data fault (``"fault"``) of
+    the messy world: not a leak, though ``resembles`` names the leak type it looks like."""
+
+    kind: NoiseKind
+    family: Literal["lookalike", "fault"]
+    client_id: str
+    period_start: dt.date
+    period_end: dt.date
+    evidence: tuple[str, ...]
+    resembles: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PlantedAnomaly:
+    """A billing anomaly none of the six leak rules names (the held-apart family)."""
+
+    anomaly_id: str
+    kind: AnomalyKind
+    client_id: str
+    period_start: dt.date
+    period_end: dt.date
+    dollars: Decimal
+    evidence: tuple[str, ...]
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class ClientTruth:
     client_id: str
@@ -299,6 +354,8 @@ class GroundTruth:
     clients: list[ClientTruth] = field(default_factory=list)
     months: list[ClientMonth] = field(default_factory=list)
     leaks: list[PlantedLeak] = field(default_factory=list)
+    noise: list[PlantedNoise] = field(default_factory=list)
+    anomalies: list[PlantedAnomaly] = field(default_factory=list)
 
     def leaks_of(self, leak_type: LeakType) -> list[PlantedLeak]:
         return [leak for leak in self.leaks if leak.type == leak_type]
@@ -381,6 +438,24 @@ def write(truth: GroundTruth, directory: Path) -> None:
     _write_csv(out / "client_months.csv", truth.months, ClientMonth)
     leaks = [asdict(leak) for leak in truth.leaks]
     (out / "leaks.json").write_text(json.dumps(leaks, indent=1, default=_json_default) + "\n")
+    for name, items in (("noise", truth.noise), ("anomalies", truth.anomalies)):
+        rows = [asdict(item) for item in items]
+        text = json.dumps(rows, indent=1, default=_json_default) + "\n"
+        (out / f"{name}.json").write_text(text)
+
+
+def _dated(item: dict[str, Any]) -> dict[str, Any]:
+    out = dict(item)
+    out["period_start"] = dt.date.fromisoformat(item["period_start"])
+    out["period_end"] = dt.date.fromisoformat(item["period_end"])
+    out["evidence"] = tuple(item["evidence"])
+    if "dollars" in out:
+        out["dollars"] = Decimal(out["dollars"])
+    return out
+
+
+def _read_json(path: Path) -> list[dict[str, Any]]:
+    return list(json.loads(path.read_text())) if path.exists() else []
 
 
 def read(directory: Path, tenant_id: str) -> GroundTruth:
@@ -416,4 +491,6 @@ def read(directory: Path, tenant_id: str) -> GroundTruth:
         clients=_read_csv(src / "clients.csv", ClientTruth),
         months=_read_csv(src / "client_months.csv", ClientMonth),
         leaks=leaks,
+        noise=[PlantedNoise(**_dated(x)) for x in _read_json(src / "noise.json")],
+        anomalies=[PlantedAnomaly(**_dated(x)) for x in _read_json(src / "anomalies.json")],
     )

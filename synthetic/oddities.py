@@ -11,17 +11,17 @@ import numpy as np
 from mspilot.synthetic.panel import MANAGED_KINDS, PER_USER, TM, money
 
 if TYPE_CHECKING:
-    from mspilot.synthetic.messy import _Mess
+    from mspilot.synthetic.ledger import Ledger
 
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
 
 
-def _recent(mess: _Mess, i: int) -> list[int]:
+def _recent(mess: Ledger, i: int) -> list[int]:
     return mess.billed_months(i, mess.n_inv - 12)
 
 
-def off_contract_price(mess: _Mess) -> None:
+def off_contract_price(mess: Ledger) -> None:
     """One or two months' recurring line priced below the contract (a typo, an old price)."""
     panel = mess.panel
     eligible = [i for i in range(panel.n) if panel.kind[i] in MANAGED_KINDS and _recent(mess, i)]
@@ -46,7 +46,7 @@ def off_contract_price(mess: _Mess) -> None:
             mess.anomaly("off_contract_price", i, span[0], span[-1], lost, ev)
 
 
-def silent_seat_drop(mess: _Mess) -> None:
+def silent_seat_drop(mess: Ledger) -> None:
     """Fewer users billed from some month on, while the licences and the work stay the same."""
     panel = mess.panel
     eligible = [
@@ -75,7 +75,7 @@ def silent_seat_drop(mess: _Mess) -> None:
             mess.anomaly("silent_seat_drop", i, months[0], months[-1], lost, ev)
 
 
-def time_to_wrong_client(mess: _Mess) -> None:
+def time_to_wrong_client(mess: Ledger) -> None:
     """A technician logs a month's work on another client's tickets to a T&M client, whose
     invoice bills it."""
     panel = mess.panel
@@ -139,7 +139,7 @@ def time_to_wrong_client(mess: _Mess) -> None:
         mess.anomaly("time_to_wrong_client", b, m, m, dollars, ev)
 
 
-def duplicated_invoice(mess: _Mess) -> None:
+def duplicated_invoice(mess: Ledger) -> None:
     """A month's invoice issued twice under a new number (the copy is unpaid)."""
     panel = mess.panel
     eligible = [i for i in range(panel.n) if _recent(mess, i)]

@@ -33,6 +33,7 @@ from mspilot.synthetic.calendar import Window
 from mspilot.synthetic.config import DemoConfig, TenantSpec
 from mspilot.synthetic.inventory import asset_rows, build_licenses, license_rows
 from mspilot.synthetic.leaks import plan_leaks
+from mspilot.synthetic.ledger import Ledger
 from mspilot.synthetic.messy import make_messy
 from mspilot.synthetic.panel import BURN_IN, KINDS, TM, Panel, build_panel
 from mspilot.synthetic.truth import ClientMonth, ClientTruth, GroundTruth
@@ -154,9 +155,10 @@ def generate_tenant(
     truth = _truth(config, spec, panel, window, billing)
     if config.messy:
         step("messy world")
-        truth.leaks, truth.noise, truth.anomalies = make_messy(
+        books = Ledger(
             tables, panel, window, licenses, truth.leaks, spec.max_discount_pct, rngs["messy"]
         )
+        truth.leaks, truth.noise, truth.anomalies = make_messy(books)
     return TenantDataset(tenant=spec, tables=tables, truth=truth)
 
 

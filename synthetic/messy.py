@@ -32,8 +32,6 @@ import numpy as np
 from mspilot.core.clock import month_end
 from mspilot.synthetic import catalog, faults, oddities
 from mspilot.synthetic.billing import month_label
-from mspilot.synthetic.calendar import Window
-from mspilot.synthetic.inventory import License
 from mspilot.synthetic.ledger import (
     ANOMALY_MONTHS,
     HUNDRED,
@@ -42,7 +40,7 @@ from mspilot.synthetic.ledger import (
     Row,
     as_qty,
 )
-from mspilot.synthetic.panel import MANAGED_KINDS, PER_USER, TM, Panel, money
+from mspilot.synthetic.panel import MANAGED_KINDS, PER_USER, TM, money
 from mspilot.synthetic.truth import PlantedAnomaly, PlantedLeak, PlantedNoise
 
 APPROVERS = ("Dana Whitfield (owner)", "Sam Okafor (service manager)", "Priya Nair (CFO)")
@@ -396,18 +394,10 @@ def corrections(mess: Ledger) -> None:
 
 
 def make_messy(
-    tables: dict[str, list[Row]],
-    panel: Panel,
-    window: Window,
-    licenses: list[License],
-    leaks: list[PlantedLeak],
-    max_discount: Decimal,
-    rng: np.random.Generator,
+    mess: Ledger,
 ) -> tuple[list[PlantedLeak], list[PlantedNoise], list[PlantedAnomaly]]:
-    """Mess ``tables`` up in place; the leaks (dollars re-measured), look-alikes, faults and
-    planted anomalies."""
-
-    mess = Ledger(tables, panel, window, licenses, leaks, max_discount, rng)
+    """Mess the ledger's tables up in place; the leaks (dollars re-measured), look-alikes,
+    faults and planted anomalies."""
     special_discount(mess)
     prorated_months(mess)
     mid_month_seats(mess)

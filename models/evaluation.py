@@ -367,6 +367,26 @@ def family_dollars_in_top_k(
     return share, len(found), k
 
 
+def world_rows(truth: Any) -> list[EvalRow]:
+    """Which generated world the rows measure: its seed, size and whether it is messy."""
+    config = getattr(truth, "config", {}) or {}
+    noise = list(getattr(truth, "noise", []))
+    faults = sum(1 for n in noise if n.family == "fault")
+    messy = bool(config.get("messy", False))
+    return [
+        EvalRow(
+            "world",
+            "generator seed",
+            float(getattr(truth, "seed", math.nan)),
+            target="(information)",
+            note=f"{'messy' if messy else 'clean'} world, {config.get('n_clients')} clients, "
+            f"{config.get('years')} years; {len(noise) - faults} look-alikes, {faults} data "
+            f"faults, {len(getattr(truth, 'anomalies', []))} held-apart anomalies, "
+            f"{len(getattr(truth, 'leaks', []))} planted leaks",
+        )
+    ]
+
+
 def messy_world_rows(
     model: Any, ids: dict[str, str], truth: Any, explained: list[str] | None = None
 ) -> list[EvalRow]:
@@ -436,4 +456,6 @@ def evaluate(engine: Engine, tenant_id: str, data_dir: Path, truth: Any) -> Eval
         flagged = [(ids.get(c, c), m) for c, m in model.meta.get("flagged", [])]
         report.rows += anomaly_rows(flagged, int(model.meta.get("rows", 0)), truth)
         report.rows += messy_world_rows(model, ids, truth, model.meta.get("explanations"))
+    if report.rows:  # nothing trained: nothing to evaluate
+        report.rows[:0] = world_rows(truth)
     return report

@@ -3,7 +3,8 @@
 Product code never reads this (it lives under ``<data_dir>/ground_truth/<tenant_id>/``, apart
 from the product's tables). Files: ``meta.json`` (config, model coefficients, demand model,
 holidays), ``clients.csv`` (per-client latent parameters), ``client_months.csv`` (per
-client-month hazard, drivers, 90-day churn probability, expected demand) and ``leaks.json``.
+client-month hazard, drivers, 90-day churn probability, expected demand), ``leaks.json`` and,
+for the messy world, ``noise.json`` and ``anomalies.json``.
 
 Notation: month ``m`` is a calendar month of the window (``m = 0`` is the first month); a
 client is *at risk* in month ``m`` if it was onboarded before ``m`` and has not churned before
@@ -101,6 +102,19 @@ lost and the external ids of the rows that show it (``evidence``):
   but no overage line was billed; dollars = overage hours × hourly rate.
 - ``discount_beyond_policy``: a contract term whose lines carry a ``discount_pct`` above the
   tenant's ``max_discount_pct``; dollars = the discount above policy over invoiced months.
+
+**The messy world** (``config.messy``, :mod:`mspilot.synthetic.messy`; on in the demo CLI):
+``noise.json`` lists every legitimate look-alike (``family: lookalike``; ``resembles`` names
+the leak type it looks like: a documented special discount, a goodwill waiver noted on the
+next invoice, a prepaid block drawn down by unlinked entries, a billing correction a month
+later, seats added after the last invoice; prorated months, mid-month seat lines and
+goodwill credits resemble none) and data fault (``family: fault``: duplicate worklogs,
+worklogs posted late, a technician's cost rate changed mid-month), with the evidence rows.
+``anomalies.json`` lists the held-apart anomaly family no leak rule names (a duplicated
+invoice, time logged to the wrong client, a silent drop in billed seats with unchanged
+usage, a recurring line priced off its contract), with the dollars each over- or
+under-billed. Look-alikes (but not prorations and mid-month lines) and anomalies go to
+clients carrying no planted leak, one per client.
 """
 
 from __future__ import annotations

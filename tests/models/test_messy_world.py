@@ -105,6 +105,8 @@ def _assert_recovered(world: MessyWorld) -> None:
 
 def test_small_messy_world_recovered(small_world: MessyWorld) -> None:
     _assert_recovered(small_world)
+    world = small_world.evaluation.row("world", "generator seed")
+    assert world.value == DEVELOPMENT_SEEDS[1] and world.note.startswith("messy world")
 
 
 def test_flags_name_their_unusual_signals(small_world: MessyWorld) -> None:

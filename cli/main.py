@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, digest, jobs, kb, models, prescribe, serve, sync, worker
+from mspilot.cli import (
+    ask,
+    db,
+    demo,
+    digest,
+    jobs,
+    kb,
+    models,
+    prescribe,
+    privacy,
+    serve,
+    sync,
+    worker,
+)
 
 app = typer.Typer(
     name="mspilot",
@@ -17,6 +30,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(digest.app, name="digest")
 app.add_typer(kb.app, name="kb")
+app.add_typer(privacy.app, name="privacy")
 app.command("ask")(ask.ask)
 app.command("chat")(ask.chat)
 app.command("eval")(ask.eval_)

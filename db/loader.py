@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Date, Engine, Numeric, Table, select, text, u
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mspilot.core.ids import make_id
+from mspilot.db.privacy import ERASED, erased_ids
 from mspilot.db.records import RECORDS, Record
 from mspilot.db.schema import (
     TABLES_BY_NAME,
@@ -265,6 +266,9 @@ class Loader:
         now = self.now()
         inserted_before = result.inserted
         with self.engine.begin() as conn:
+            if table == "clients":  # erased on request: a sync must not bring it back
+                for row_id in erased_ids(conn, self.tenant_id, set(rows)):
+                    issues.append(QualityIssue(table, rows.pop(row_id)["external_id"], ERASED))
             self._check_references(conn, table, record_type, rows, issues)
             existing = self._existing_hashes(conn, model, list(rows))
             to_write = []

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World
-
 from mspilot.cli import context
 from mspilot.cli.main import app
+from support.api_world import World
 
 
 @pytest.fixture

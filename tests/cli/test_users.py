@@ -60,7 +60,7 @@ def test_users_create_token_and_use_it(
         (["users", "create", "x@demo.test", "--role", "king"], "unknown role"),
         (["users", "create", "y@demo.test", "--role", "client_user"], "bound to a client"),
         (["users", "token", "nobody@demo.test"], "no active user"),
-        (["users", "list", "--tenant", "nope"], "no tenant"),
+        (["users", "list", "--tenant", "nope"], "unknown tenant"),
     ],
 )
 def test_bad_input_is_a_clear_message(

@@ -89,7 +89,7 @@ def test_a_hit_still_checks_credentials_and_rate_limits(world: World) -> None:
 
 
 def test_the_cache_holds_a_bounded_number_of_bytes() -> None:
-    from mspilot.api.state import ResponseCache
+    from mspilot.api.caches import ResponseCache
 
     cache = ResponseCache(max_bytes=1000)
     day = dt.date(2026, 10, 31)

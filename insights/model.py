@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mspilot.db.semantic_access import STAFF_WITH_MONEY
+from mspilot.core.roles import MONEY
 
 DetectorName = Literal["churn_risk", "revenue_leak", "pricing", "capacity"]
 DigestKind = Literal["weekly", "daily", "manual"]
@@ -41,7 +41,7 @@ class Detector:
     change_abs: float = float("inf")
     #: ... or the dollars at stake moved by at least this share
     change_rel: float = 0.25
-    audience: frozenset[str] = STAFF_WITH_MONEY
+    audience: frozenset[str] = MONEY
 
     def raised(self, value: float) -> float:
         new = value + self.step_add if self.step_add else value * self.step_mul

@@ -11,7 +11,7 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import Engine, select
 
-from mspilot.agent.timeparse import NUMBER_WORDS
+from mspilot.core.periods import NUMBER_WORDS
 from mspilot.db.schema import Asset, Client, Contract, License, Technician, Ticket
 
 _STOP_SUFFIXES = {"inc", "llc", "ltd", "co", "corp", "corporation", "the", "pllc", "pc", "llp"}

@@ -40,8 +40,7 @@ from mspilot.agent.entities import (
     top_n,
 )
 from mspilot.agent.plan import PlannedCall, Route
-from mspilot.agent.timeparse import PeriodMatch, parse_period
-from mspilot.core.periods import Period
+from mspilot.core.periods import Period, PeriodMatch, find_period
 from mspilot.db.semantic_access import SQL_TABLES
 from mspilot.prompts.router_examples import (
     CLIENT_PLACEHOLDER,
@@ -348,7 +347,7 @@ class IntentRouter:
         """The slots, and the question with names replaced by placeholders."""
         low = question.lower()
         s = Slots()
-        s.period = parse_period(question, self.today)
+        s.period = find_period(question, self.today)
         s.clients = match_names(question, self.catalogue.clients)
         s.technicians = [
             m

@@ -17,6 +17,9 @@
   profit of the recommended prices under the *true* price response of the ground truth, vs the
   oracle (the best legal prices under the truth), holding prices, and raising every price as
   far as policy allows. Ground truth is read here, never by the product.
+
+Size: a benchmark script (set-up, load generator, report) kept whole so it reads top to
+bottom.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ Per batch, in one transaction:
 
 So a re-run, a retried page or a load killed half-way and started again never duplicates or
 half-writes: each batch commits whole or not at all, and upserts land on the same rows.
+
+Size (~430 lines): the five steps above share one batch and transaction; the pieces that stand
+alone (records, entity map, ids) live in their own modules.
 """
 
 from __future__ import annotations

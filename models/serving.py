@@ -177,7 +177,7 @@ class ClientMargin(BaseModel):
 
 def client_margins(engine: Engine, tenant_id: str, period: Period) -> list[ClientMargin]:
     """Per-client revenue, labour and licence cost, margin and effective rate over ``period``."""
-    from mspilot.models.profitability import client_margins as frame_of
+    from mspilot.models.profitability import client_margin_frame as frame_of
 
     frame = frame_of(engine, tenant_id, period)
     return [

@@ -260,6 +260,8 @@ def test_the_database_confines_raw_sql_without_the_parser(two_tenants: Engine) -
     assert shadow.error and shadow.denied and not shadow.rows
     for sql in [
         "SELECT * FROM users",
+        "SELECT count(*) FROM users",  # SQLite: a read naming no column has no schema
+        "SELECT 1 FROM api_keys",
         "SELECT * FROM api_keys",
         "DELETE FROM tickets",
         "SELECT * FROM audit_events",

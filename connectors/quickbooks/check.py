@@ -4,6 +4,7 @@ against QuickBooks' answer ``time``, rate-limit headroom and the custom fields i
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from mspilot.connectors.base import SyncContext
@@ -15,10 +16,10 @@ from mspilot.connectors.checks import (
     CheckReport,
     CustomField,
     StreamCheck,
+    skew_from_date_header,
 )
 from mspilot.connectors.errors import ConnectorError, StreamForbidden
 from mspilot.connectors.quickbooks.streams import STREAMS
-from mspilot.connectors.util import parse_time
 from mspilot.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -30,12 +31,10 @@ DOCUMENTED = {"documented_per_minute": 500, "documented_concurrent": 10}
 
 def check_quickbooks(source: QuickBooksSource, ctx: SyncContext) -> CheckReport:
     report = CheckReport("quickbooks")
-    server_time = None
     for cls in STREAMS:
         stream = cls(source)
         try:
-            body = source.client.query(f"SELECT COUNT(*) FROM {stream.entity}")
-            server_time = body.get("time") or server_time
+            source.client.query(f"SELECT COUNT(*) FROM {stream.entity}")
             status, detail = OK, ""
         except StreamForbidden as exc:
             status, detail = FORBIDDEN, str(exc)
@@ -45,14 +44,13 @@ def check_quickbooks(source: QuickBooksSource, ctx: SyncContext) -> CheckReport:
         except ConnectorError as exc:
             status, detail = FAILED, str(exc)
         report.streams.append(StreamCheck(stream.name, "", status, stream.required, detail))
-    when = parse_time(str(server_time)) if server_time else None
-    if when is not None:
-        report.clock_skew_s = round((when - ctx.now()).total_seconds(), 1)
-        if abs(report.clock_skew_s) > SKEW_WARN_S:
-            report.notes.append(
-                f"our clock is {report.clock_skew_s:+.0f} s off QuickBooks': fix the machine's "
-                "time (NTP); change-data-capture windows are computed from it"
-            )
+    # the machine's clock against QuickBooks' (not the product's clock, which may be pinned)
+    report.clock_skew_s = skew_from_date_header(source.client.last_date, dt.datetime.now(dt.UTC))
+    if report.clock_skew_s is not None and abs(report.clock_skew_s) > SKEW_WARN_S:
+        report.notes.append(
+            f"our clock is {report.clock_skew_s:+.0f} s off QuickBooks': fix the machine's "
+            "time (NTP); change-data-capture windows are computed from it"
+        )
     report.rate_limit = {
         "configured_per_minute": source.client.throttle.per_minute,
         **DOCUMENTED,

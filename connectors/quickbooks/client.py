@@ -175,8 +175,10 @@ class QuickBooksClient:
         self.page_size = page_size
         self.requests = 0
         self._auth_failures = 0
+        self.last_date: str | None = None
 
     def _check(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        self.last_date = response.headers.get("date")  # for ``sources check``'s clock skew
         try:
             body: Any = response.json()
         except ValueError:

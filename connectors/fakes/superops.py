@@ -85,7 +85,10 @@ def _get(record: Any, path: str) -> Any:
 def _as_time(value: Any) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    return parse_time(str(value))
+    try:
+        return parse_time(str(value))
+    except ValueError:  # a value that is no time matches no date condition
+        return None
 
 
 def _as_number(value: Any) -> float | None:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from mspilot.connectors.checks import CheckReport
 from mspilot.db.loader import QualityIssue
+from mspilot.db.records import RowName
 
 #: progress(stream, records_done_in_this_batch, total_hint)
 ProgressFn = Callable[[str, int, int | None], None]
@@ -41,8 +42,8 @@ class Batch:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: table -> canonical id -> {column: value}: columns of rows another source owns
     patches: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    #: table -> external ids (or ``=canonical ids``) deleted or voided at the source
-    deletes: dict[str, list[str]] = field(default_factory=dict)
+    #: table -> rows (external ids, or canonical ids) deleted or voided at the source
+    deletes: dict[str, list[RowName]] = field(default_factory=dict)
     #: vendor records that could not be read or mapped (refused, each with its reason)
     issues: list[QualityIssue] = field(default_factory=list)
     #: the stream's bookmark once this batch is committed (None: leave it as it is)

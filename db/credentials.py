@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select, update
 
 from mspilot.core.errors import ConfigurationError
 from mspilot.core.logging import get_logger
-from mspilot.db.loader import _dialect_insert
+from mspilot.db.loader import dialect_insert
 from mspilot.db.schema_connectors import SourceCredential
 
 KEY_HELP = (
@@ -151,7 +151,7 @@ class CredentialStore:
             "updated_at": stamp,
         }
         with self.engine.begin() as conn:
-            stmt = _dialect_insert(conn, SourceCredential.__table__).values(values)  # type: ignore[arg-type]
+            stmt = dialect_insert(conn, SourceCredential.__table__).values(values)  # type: ignore[arg-type]
             stmt = stmt.on_conflict_do_update(
                 index_elements=["tenant_id", "source", "name"],
                 set_={

@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mspilot.core.ids import make_id
 from mspilot.db import orphans
 from mspilot.db.derive import clients_needing_derivation, derive_client_dates
-from mspilot.db.records import RECORDS, Record
+from mspilot.db.records import RECORDS, CanonicalId, Record, RowName
 from mspilot.db.schema import (
     TABLES_BY_NAME,
     DataQualityIssue,
@@ -174,7 +174,7 @@ def upsert_tenant(
         "max_discount_pct": max_discount_pct,
         "created_at": dt.datetime.now(dt.UTC),
     }
-    stmt = _dialect_insert(conn, table).values(values)
+    stmt = dialect_insert(conn, table).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["id"],
         set_={k: stmt.excluded[k] for k in ("name", "currency", "timezone", "max_discount_pct")},
@@ -197,7 +197,8 @@ def _table(model: Any) -> Table:
     return table
 
 
-def _dialect_insert(conn: Connection, table: Table) -> Any:
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support on this connection's dialect."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     if conn.dialect.name == "sqlite":
@@ -231,10 +232,11 @@ class Loader:
         self._orphans_possible: bool | None = None  # does the tenant have waiting rows?
 
     # -- public ------------------------------------------------------------------------------
-    def canonical_id(self, external_id: str) -> str:
-        if external_id.startswith("="):
-            return external_id[1:]
-        return make_id(self.tenant_id, self.source, external_id)
+    def canonical_id(self, name: RowName) -> str:
+        """A row's canonical id from its external id in this source (or its canonical id)."""
+        if isinstance(name, CanonicalId):
+            return name.id
+        return make_id(self.tenant_id, self.source, name)
 
     def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> TableResult:
         """Validate and upsert ``rows`` into ``table``, one transaction per batch."""
@@ -258,7 +260,7 @@ class Loader:
         return self.report
 
     def mark_deleted(
-        self, table: str, external_ids: Iterable[str], when: dt.datetime | None = None
+        self, table: str, external_ids: Iterable[RowName], when: dt.datetime | None = None
     ) -> int:
         """Mark rows deleted or voided at the source; they stay in history."""
         model = TABLES_BY_NAME[table]
@@ -512,7 +514,7 @@ class Loader:
         ]
         if not wanted:
             return chunk
-        tickets = {self.canonical_id(str(r["ticket_id"])) for r in wanted}
+        tickets = {self.canonical_id(r["ticket_id"]) for r in wanted}
         model = TABLES_BY_NAME["tickets"]
         with self.engine.connect() as conn:
             found: dict[str, str] = {}
@@ -531,10 +533,10 @@ class Loader:
             if not any(raw is w for w in wanted):
                 out.append(raw)
                 continue
-            ticket = self.canonical_id(str(raw["ticket_id"]))
+            ticket = self.canonical_id(raw["ticket_id"])
             client = found.get(ticket)
             if client is not None:
-                out.append({**raw, "client_id": "=" + client})
+                out.append({**raw, "client_id": CanonicalId(client)})
                 continue
             row_id = self.canonical_id(str(raw.get("external_id")))
             reason = f"ticket_id: no tickets row {ticket!r} in tenant {self.tenant_id} (yet)"

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, select
 
+from mspilot.db.records import CanonicalId
 from mspilot.db.schema import TABLES_BY_NAME
 from mspilot.db.schema_connectors import OrphanRow
 
@@ -40,6 +41,8 @@ class Orphan:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, CanonicalId):
+        return {"canonical_id": value.id}
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -49,6 +52,15 @@ def _json_value(value: Any) -> Any:
 
 def dump_record(record: Mapping[str, Any]) -> str:
     return json.dumps(dict(record), default=_json_value, sort_keys=True)
+
+
+def load_record(text: str) -> dict[str, Any]:
+    """A queued record as the source gave it (typed canonical references restored)."""
+    data: dict[str, Any] = json.loads(text)
+    return {
+        k: CanonicalId(v["canonical_id"]) if isinstance(v, dict) and "canonical_id" in v else v
+        for k, v in data.items()
+    }
 
 
 def enqueue(
@@ -168,5 +180,5 @@ def ready(engine: Engine, tenant_id: str) -> dict[str, dict[str, list[dict[str, 
                 .order_by(OrphanRow.row_id)
             )
             for source, table, record in rows:
-                out.setdefault(source, {}).setdefault(table, []).append(json.loads(record))
+                out.setdefault(source, {}).setdefault(table, []).append(load_record(record))
     return out

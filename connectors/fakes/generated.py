@@ -230,14 +230,14 @@ def _value(
         return _value(name, kind.of_type, pools, layout, depth, True)
     if isinstance(kind, GraphQLList):
         inner = _value(name, kind.of_type, pools, layout, depth + 1, True)
-        return None if inner is None else st.lists(inner, max_size=2)
+        return st.just([]) if inner is None else st.lists(inner, max_size=2)
     if isinstance(kind, GraphQLEnumType):
         return st.sampled_from(list(kind.values))
     if isinstance(kind, GraphQLScalarType):
         if kind.name == "JSON":
             return _json(name, pools, layout, non_null)
         return _scalar(name, kind)
-    if isinstance(kind, GraphQLObjectType) and depth < 3:
+    if isinstance(kind, GraphQLObjectType) and (depth < 3 or (non_null and depth < 6)):
         return record(kind.name, pools, layout, depth + 1)
     return None
 

@@ -42,6 +42,7 @@ from mspilot.connectors.util import (
 from mspilot.core.clock import add_months
 from mspilot.core.ids import make_id
 from mspilot.db.entity_map import column_by_id, ids_where, labor_lines, live_source_ids, rows_by_id
+from mspilot.db.records import CanonicalId, RowName
 
 if TYPE_CHECKING:
     from mspilot.connectors.superops.source import SuperOpsSource
@@ -358,7 +359,7 @@ class SuperOpsStream(Stream):
             table = self.tables[0]
             gone = live_source_ids(ctx.engine, ctx.tenant_id, table, SOURCE) - seen
             if gone:
-                final.deletes[table] = sorted(gone)
+                final.deletes[table] = list(sorted(gone))
         yield final
 
     def _read_partition(
@@ -765,7 +766,7 @@ class InvoicesStream(SuperOpsStream):
                 lid for lid, inv in existing_lines.items() if inv == row_id and lid not in new_lines
             ]
             if gone:
-                batch.deletes.setdefault("invoice_lines", []).extend("=" + g for g in gone)
+                batch.deletes.setdefault("invoice_lines", []).extend(CanonicalId(g) for g in gone)
         return batch
 
 
@@ -806,9 +807,10 @@ class WorklogsStream(SuperOpsStream):
         for rec in records:
             module = str(rec.workItem.get("module") or partition).upper()
             ticket = str(rec.workItem.get("workId")) if module == "TICKET" else None
+            client: RowName | None
             if ticket is not None:
                 canonical = ticket_client.get(make_id(ctx.tenant_id, SOURCE, ticket))
-                client = "=" + canonical if canonical else None
+                client = CanonicalId(canonical) if canonical else None
             else:
                 client = _ref(rec.workItem.get("client"), "accountId")
             when = parse_time(rec.billDateTime)
@@ -849,8 +851,10 @@ class WorklogsStream(SuperOpsStream):
         if not billed:
             return
 
-        def canonical(client: str) -> str:
-            return client[1:] if client.startswith("=") else make_id(ctx.tenant_id, SOURCE, client)
+        def canonical(client: RowName) -> str:
+            if isinstance(client, CanonicalId):
+                return client.id
+            return make_id(ctx.tenant_id, SOURCE, client)
 
         lines_by_client = defaultdict(list)
         clients = {canonical(r["client_id"]) for _x, r in billed}
@@ -876,7 +880,7 @@ class WorklogsStream(SuperOpsStream):
             sku = str(rec.serviceItem.get("name") or "")
             covering.sort(key=lambda ln: (ln.sku != sku, ln.issued_on, ln.line_id))
             if covering:
-                row["invoice_line_id"] = "=" + covering[0].line_id
+                row["invoice_line_id"] = CanonicalId(covering[0].line_id)
 
 
 class AssetsStream(SuperOpsStream):

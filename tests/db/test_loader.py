@@ -18,6 +18,7 @@ from mspilot.db import migrate
 from mspilot.db.checksums import table_checksums
 from mspilot.db.engine import make_engine
 from mspilot.db.loader import ANALYZE_GROWTH, Loader, upsert_tenant
+from mspilot.db.records import CanonicalId
 from mspilot.db.schema import Client, DataQualityIssue, Ticket
 from mspilot.db.schema_connectors import OrphanRow
 
@@ -126,7 +127,8 @@ def test_tenants_never_see_each_others_rows(engine: Engine) -> None:
     assert table_checksums(engine, "b")["tickets"][0] == 4
     # b cannot point a ticket at a's client, even by canonical id
     report = Loader(engine, "b", "demo").load(
-        "tickets", [{**data["tickets"][0], "external_id": "x", "client_id": "=a.demo.c0"}]
+        "tickets",
+        [{**data["tickets"][0], "external_id": "x", "client_id": CanonicalId("a.demo.c0")}],
     )
     assert report.rejected == 1
 

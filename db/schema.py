@@ -358,7 +358,11 @@ class SyncBookmark(Base):
 
 
 class DataQualityIssue(Base):
-    """A row a loader refused, with why: reported, never silently dropped."""
+    """What a load could not take as given, with why: never silently dropped.
+
+    ``severity``: ``error`` = the row was refused; ``warning`` = it was loaded with a derived
+    or default value (the reason names the rule), or a stream/partition was skipped.
+    """
 
     __tablename__ = "data_quality_issues"
     __table_args__ = (_tenant_fk("data_quality_issues"),)
@@ -369,6 +373,9 @@ class DataQualityIssue(Base):
     table_name: Mapped[str] = mapped_column(String(40))
     record_key: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(
+        String(10), default="error", server_default="error", comment="error / warning"
+    )
     created_at: Mapped[dt.datetime]
 
 

@@ -161,10 +161,11 @@ class QuickBooksStream(Stream):
                 deleted = [
                     str(o["Id"]) for o in objects if str(o.get("status", "")).lower() == "deleted"
                 ]
-                live = [
-                    self.parse(o) for o in objects if str(o.get("status", "")).lower() != "deleted"
-                ]
-                batch = self.map_records(ctx, live) if live else Batch()
+                live, refused = self.parse_page(
+                    [o for o in objects if str(o.get("status", "")).lower() != "deleted"]
+                )
+                batch = self.map_safely(live, lambda rs: self.map_records(ctx, rs))
+                batch.issues.extend(refused)
                 for table, ids in self.deleted_rows(ctx, deleted).items():
                     batch.deletes.setdefault(table, []).extend(ids)
                 batch.records = len(objects)
@@ -178,10 +179,11 @@ class QuickBooksStream(Stream):
         seen: set[str] = set()
         for items, server_time in self.src.client.query_pages(self.entity):
             first_time = first_time or server_time
-            records = [self.parse(i) for i in items]
-            batch = self.map_records(ctx, records)
-            batch.records = len(records)
-            seen |= self.seen_ids(records)
+            records, refused = self.parse_page(items)
+            batch = self.map_safely(records, lambda rs: self.map_records(ctx, rs))
+            batch.issues.extend(refused)
+            batch.records = len(items)
+            seen |= self.seen_ids(records) | {self.key_of(i) for i in items}
             yield batch
         final = Batch(state={"mode": "full", "since": first_time or ctx.now().isoformat()})
         if self.tables and not self.reference:
@@ -221,6 +223,7 @@ def _name(ref: JSON | None) -> str | None:
 
 class CustomersStream(QuickBooksStream):
     name = "customers"
+    required = True
     entity = "Customer"
     primary_key = ("Id",)
     cursor_field = "MetaData.LastUpdatedTime"
@@ -283,6 +286,7 @@ def _invoice_status(rec: QBInvoice, today: dt.date) -> str:
 
 class InvoicesStream(QuickBooksStream):
     name = "invoices"
+    required = True
     entity = "Invoice"
     primary_key = ("Id",)
     cursor_field = "MetaData.LastUpdatedTime"

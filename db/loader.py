@@ -117,18 +117,47 @@ def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapp
         yield chunk
 
 
+_ZERO = dt.timedelta(0)
+
+
+def _canonical_decimal(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _canonical_datetime(value: dt.datetime) -> str:
+    # an aware time already at offset 0 (pydantic's UTC, ``dt.UTC``) reads the same as its
+    # conversion to ``dt.UTC``; converting costs more than the rest of the fingerprint
+    if value.utcoffset() == _ZERO:
+        return value.isoformat()
+    return value.astimezone(dt.UTC).isoformat()
+
+
+#: The values whose spelling is not unique, by exact type (the validated records hold these).
+_CANONICAL: dict[type, Callable[[Any], str]] = {
+    Decimal: _canonical_decimal,
+    dt.datetime: _canonical_datetime,
+}
+
+
 def _canonical(value: Any) -> Any:
     """One spelling per value: the same content reached by two paths hashes the same
     (``Decimal('12.5')`` vs ``Decimal('12.50')``, UTC vs ``+00:00`` time-zone objects)."""
+    spell = _CANONICAL.get(type(value))
+    if spell is not None:
+        return spell(value)
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return _canonical_decimal(value)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
+        return _canonical_datetime(value)
     return value
 
 
+#: Types whose repr is already their one spelling (by exact type: the fast path).
+_PLAIN = frozenset({str, int, float, bool, type(None), dt.date})
+
+
 def _fingerprint(values: Sequence[Any]) -> str:
-    text = repr([_canonical(v) for v in values])
+    text = repr([v if type(v) in _PLAIN else _canonical(v) for v in values])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

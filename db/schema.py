@@ -48,11 +48,13 @@ NAMING = {
 def sqlite_datetime(value: dt.datetime) -> str:
     """The text a :class:`UTCDateTime` column holds on SQLite (SQLAlchemy's format: naive UTC
     with microseconds), for writers that bypass SQLAlchemy's type processing (bulk paths)."""
-    if value.tzinfo is not dt.UTC:
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    if offset:  # already at UTC (dt.UTC, pydantic's UTC): no conversion needed
         value = value.astimezone(dt.UTC)
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # "YYYY-MM-DD HH:MM:SS.ffffff" and the "+00:00" cut off
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

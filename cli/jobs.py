@@ -306,3 +306,38 @@ def account(
         emit_json(saved.as_dict())
         return
     console.print(saved.as_dict())
+
+
+@app.command()
+@friendly_errors
+def alert(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant.")],
+    teams: Annotated[
+        str | None, typer.Option("--teams", help="Teams incoming-webhook / Workflows URL.")
+    ] = None,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="A URL to POST signed digests to.")
+    ] = None,
+) -> None:
+    """Send the tenant's digests to Microsoft Teams or a signed webhook too (the webhook's
+    signing secret is prompted and stored encrypted: needs MSPILOT_SECRET_KEY)."""
+    from mspilot.cli.context import settings, tenant_scope
+    from mspilot.core.errors import UserInputError
+    from mspilot.insights.delivery import add_alert_channel
+
+    if (teams is None) == (webhook is None):
+        raise UserInputError("give one of --teams URL or --webhook URL")
+    db, tenant_id, _clock = tenant_scope(tenant)
+    secret = typer.prompt("signing secret", hide_input=True) if webhook else None
+    try:
+        channel = add_alert_channel(
+            settings(),
+            db,
+            tenant_id,
+            "teams" if teams else "webhook",
+            str(teams or webhook),
+            secret,
+        )
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    console.print(f"alert channel {channel} added for {tenant_id}")

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from mspilot.agent.render import has_free_text, render_result, render_results
-from mspilot.agent.turn import ToolResult
+from mspilot.agent.results import ToolResult
 
 MAX_LINES = 15
 _HAVE_QUESTION = re.compile(r"\b(which|who|list)\b.*\b(have|has|had|with|owe|owes)\b")

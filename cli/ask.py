@@ -23,7 +23,10 @@ from mspilot.cli.context import (
 from mspilot.core.errors import UserInputError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from mspilot.agent.service import AgentService
+    from mspilot.tools.context import ToolContext
 
 PROVIDERS = ("none", "local", "fake", "openai", "openai-compatible")
 
@@ -70,10 +73,25 @@ def _logs_to_stderr() -> None:
     )
 
 
-def _context(tenant: str | None, role: str = "owner", client_id: str | None = None) -> Any:
-    from mspilot.agent.golden.env import GoldenEnv
+def _first_tenant(engine: Engine) -> str:
+    """The first tenant's id (a local stand-in until the CLI's shared tenant resolution,
+    ``cli/deps.py``, lands)."""
+    from sqlalchemy import select
+
+    from mspilot.core.errors import DataError
+    from mspilot.db.schema import Tenant
+
+    with engine.connect() as conn:
+        tenant = conn.execute(select(Tenant.id).order_by(Tenant.id)).scalar()
+    if tenant is None:
+        raise DataError("no tenant in the database: run `mspilot demo` first")
+    return str(tenant)
+
+
+def _context(tenant: str | None, role: str = "owner", client_id: str | None = None) -> ToolContext:
+    from sqlalchemy import inspect
+
     from mspilot.core.clock import Clock
-    from mspilot.db import migrate
     from mspilot.db.engine import make_engine
     from mspilot.tools.context import ToolContext
 
@@ -81,13 +99,13 @@ def _context(tenant: str | None, role: str = "owner", client_id: str | None = No
     s = settings()
     s.ensure_data_dir()
     engine = make_engine(s.resolved_database_url)
-    if not migrate.current_revisions(engine):
+    if not inspect(engine).has_table("alembic_version"):  # no Alembic import on this path
         from mspilot.core.errors import DataError
 
         raise DataError(
             "the database has no schema yet: run `mspilot demo` (or `mspilot db upgrade`)"
         )
-    tenant_id = tenant or GoldenEnv.first_tenant(engine)
+    tenant_id = tenant or _first_tenant(engine)
     today = Clock(s.today).today()
     try:
         return ToolContext(
@@ -136,7 +154,7 @@ def _print_events(service: AgentService, question: str, ctx: Any, thread: str) -
                 err_console.print(
                     "[yellow]The answer above had numbers no tool produced; grounded answer:[/]"
                 )
-            console.print(final.answer)
+            console.print(final.answer, markup=False, highlight=False)  # data text stays text
         if not streamed or "Source:" not in "".join(streamed):
             pass
     return final
@@ -156,6 +174,20 @@ def ask(
     if not question.strip():
         raise UserInputError('ask needs a question, e.g. mspilot ask "revenue last month"')
     ctx = _context(tenant, role, client_id)
+    if thread is None and (provider or settings().llm.provider) == "none":
+        # the router answers without the graph: no LangChain, no tracing, no chat model
+        from mspilot.agent.quick import quick_answer
+
+        quick = quick_answer(question, ctx)
+        if quick is not None:
+            if as_json:
+                emit_json(quick.model_dump(mode="json"))
+            else:
+                for call in quick.tool_calls:
+                    status = "ok" if call.ok else "error"
+                    err_console.print(f"[dim]← {call.name} {status}, {call.rows} rows[/]")
+                sys.stdout.write(quick.answer + "\n")
+            return
     service = _service(provider)
     thread_id = thread or uuid.uuid4().hex[:12]
     if as_json:

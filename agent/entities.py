@@ -11,7 +11,7 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import Engine, select
 
-from mspilot.agent.timeparse import NUMBER_WORDS
+from mspilot.core.periods import NUMBER_WORDS
 from mspilot.db.schema import Asset, Client, Contract, License, Technician, Ticket
 from mspilot.prompts.agent import CLIENT_SCOPE_LINE
 from mspilot.tools.context import ToolContext

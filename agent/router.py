@@ -63,8 +63,7 @@ from mspilot.agent.intents import (
 )
 from mspilot.agent.plan import PlannedCall, Route
 from mspilot.agent.sql_templates import SQL_INTENTS, sql_for
-from mspilot.agent.timeparse import PeriodMatch, parse_period
-from mspilot.core.periods import Period
+from mspilot.core.periods import Period, PeriodMatch, find_period
 from mspilot.db.semantic_access import SQL_TABLES
 from mspilot.prompts.agent import OTHER_CLIENT_REFUSAL
 from mspilot.prompts.router_cues import CONTRACT_KINDS, ROUTER_CUES
@@ -302,7 +301,7 @@ class IntentRouter:
         """The slots, and the question with names replaced by placeholders."""
         low = question.lower()
         s = Slots()
-        s.period = parse_period(question, self.today)
+        s.period = find_period(question, self.today)
         s.clients = match_names(question, self.catalogue.clients)
         s.technicians = [
             m

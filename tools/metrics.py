@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import select
 
-from mspilot.core.clock import add_months
-from mspilot.core.periods import Period
+from mspilot.core.errors import UserInputError
+from mspilot.core.periods import parse_period
 from mspilot.db.schema import Technician
 from mspilot.db.semantic import (
     DIMENSIONS,
@@ -93,51 +92,16 @@ def _resolve_names(
     return out, notes
 
 
-_RELATIVE = re.compile(
-    r"^(this|current|last|previous|past|trailing|next|coming)\s+(\d+\s+)?"
-    r"(week|month|quarter|year)s?$"
-)
-
-
-def relative_period(text: str, today: dt.date) -> Period | None:
-    """'last month', 'this quarter', 'last 6 months', 'next week', 'coming quarter', 'ytd'...
-    relative to ``today`` (whole calendar units; weeks start on Monday)."""
-    low = " ".join(text.strip().lower().replace("_", " ").split())
-    if low in ("ytd", "year to date"):
-        return Period(dt.date(today.year, 1, 1), today + dt.timedelta(days=1))
-    match = _RELATIVE.match(low)
-    if not match:
-        return None
-    which, count, unit = match.group(1), int(match.group(2) or 1), match.group(3)
-    if unit == "week":
-        monday = today - dt.timedelta(days=today.weekday())
-        week = dt.timedelta(days=7)
-        if which in ("this", "current"):
-            return Period(monday, monday + week)
-        if which in ("next", "coming"):
-            return Period(monday + week, monday + week * (1 + count))
-        return Period(monday - week * count, monday)
-    months = {"month": 1, "quarter": 3, "year": 12}[unit]
-    start = today.replace(day=1)
-    if unit == "quarter":
-        start = start.replace(month=3 * ((start.month - 1) // 3) + 1)
-    elif unit == "year":
-        start = start.replace(month=1)
-    if which in ("this", "current"):
-        return Period(start, add_months(start, months))
-    if which in ("next", "coming"):
-        return Period(add_months(start, months), add_months(start, months * (1 + count)))
-    return Period(add_months(start, -months * count), start)
-
-
 def metric_request(ctx: ToolContext, args: dict[str, Any]) -> tuple[MetricRequest, list[str]]:
     filters = {k: v if isinstance(v, list) else [v] for k, v in (args.get("filters") or {}).items()}
     filters, notes = _resolve_names(ctx, filters)
     period = args.get("period")
     if isinstance(period, BaseModel):
         period = period.model_dump()
-    elif isinstance(period, str):
-        period = relative_period(period, ctx.today) or period
+    try:
+        period = parse_period(period, ctx.today)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
     request = MetricRequest(
         metric=str(args["metric"]).strip().lower(),
         dimensions=[str(x).strip().lower() for x in args.get("dimensions") or []],

@@ -238,8 +238,19 @@ def eval_(
     tenant: Tenant = None,
     as_json: AsJson = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every answer.")] = False,
+    suite: Annotated[
+        str, typer.Option("--suite", help="golden (the product's set) or phrasings (dev/test).")
+    ] = "golden",
+    split: Annotated[str, typer.Option("--split", help="phrasings: dev, test or both.")] = "both",
+    show_test: Annotated[
+        bool, typer.Option("--show-test", help="phrasings: print test-split failures too.")
+    ] = False,
 ) -> None:
-    """Run the golden questions: accuracy, tool-choice accuracy, latency p50/p95."""
+    """Run the golden questions (accuracy, tool choice, latency) or the phrasing suite
+    (accuracy, confidently-wrong and hedged rates, latency; dev and test reported apart)."""
+    if suite == "phrasings":
+        _eval_phrasings(provider, fast_path, tenant, split, as_json, verbose, show_test)
+        return
     from mspilot.agent.golden.env import GoldenEnv
     from mspilot.agent.golden.runner import run_eval
     from mspilot.tools.registry import build_tools
@@ -276,3 +287,45 @@ def eval_(
     )  # fmt: skip
     if report.unavailable:
         console.print(f"not scored (tool not available): {', '.join(report.unavailable)}")
+
+
+def _eval_phrasings(
+    provider: str,
+    fast_path: bool,
+    tenant: str | None,
+    split: str,
+    as_json: bool,
+    verbose: bool,
+    show_test: bool,
+) -> None:
+    from mspilot.agent.golden.env import GoldenEnv
+    from mspilot.agent.golden.evaluate import Split, SuiteResult, run_suite
+
+    if split not in ("dev", "test", "both"):
+        raise UserInputError(f"--split must be dev, test or both, not {split!r}")
+    splits: tuple[Split, ...] = ("dev", "test") if split == "both" else (split,)  # type: ignore[assignment]
+    ctx = _context(tenant)
+    service = _service(provider, fast_path=fast_path)
+    env = GoldenEnv.load(ctx.engine, ctx.tenant_id, ctx.today, data_dir=ctx.data_dir)
+
+    def show(r: SuiteResult) -> None:
+        if as_json or (r.split == "test" and not show_test):
+            return  # the test split's failures stay unseen while tuning (the protocol)
+        mark = {"right": "[green]ok[/]", "hedged": "[yellow]hedged[/]"}.get(
+            r.outcome, "[red]WRONG[/]"
+        )
+        err_console.print(f"{mark} {r.id:30} {r.latency_ms:7.0f} ms  {r.question}", markup=True)
+        if verbose or r.outcome != "right":
+            err_console.print(f"     {r.detail} | {r.answer[:240]!r}", markup=False)
+
+    report = run_suite(service, ctx, env, provider=provider, splits=splits, on_result=show)
+    if as_json:
+        emit_json(report.model_dump(mode="json", exclude={"results"} if not show_test else set()))
+        return
+    print_table(
+        f"Phrasing suite — provider {provider}",
+        ["split", "intents", "questions", "accuracy", "confidently wrong", "hedged", "p50 ms",
+         "p95 ms"],
+        [[r.split, r.intents, r.questions, f"{r.accuracy:.1%}", f"{r.confidently_wrong_rate:.1%}",
+          f"{r.hedged_rate:.1%}", f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}"] for r in report.splits],
+    )  # fmt: skip

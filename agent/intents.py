@@ -9,7 +9,7 @@ against the built tools), so the router can never invent an argument name.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,7 +34,11 @@ class MetricArgs(RouterArgs):
     filters: dict[str, list[str]] | None = None
     period: PeriodRange | None = None
     top_n: int | None = None
-    order: Literal["asc", "desc"] | None = None
+    order: Literal["asc", "desc", "best", "worst"] | None = None
+    #: groups kept only when they meet these ("at least 20 tickets")
+    conditions: list[dict[str, Any]] | None = None
+    #: a baseline period: the answer holds both values and the change
+    compare_to: PeriodRange | None = None
 
 
 class NoArgs(RouterArgs):

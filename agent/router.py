@@ -62,8 +62,9 @@ from mspilot.agent.intents import (
     WhatIfArgs,
 )
 from mspilot.agent.plan import PlannedCall, Route
+from mspilot.agent.reading import measure_of, pick_metric, qualifiers, unread_words
 from mspilot.agent.sql_templates import SQL_INTENTS, sql_for
-from mspilot.core.periods import Period, PeriodMatch, find_period
+from mspilot.core.periods import Period, PeriodMatch, find_comparison, find_period
 from mspilot.db.semantic_access import SQL_TABLES
 from mspilot.prompts.agent import OTHER_CLIENT_REFUSAL
 from mspilot.prompts.router_cues import CONTRACT_KINDS, ROUTER_CUES
@@ -89,6 +90,7 @@ _RANKED_NOUN = re.compile(
     r"\b(top|bottom|most|least|biggest|largest|best|worst|highest|lowest)\s+"
     r"(\d+\s+|[a-z]+\s+)?(clients|customers|accounts|technicians|techs|engineers)\b"
 )
+_BREAKDOWN = re.compile(r"\b(by|per|for each|broken down by|split by|break ?down)\b")
 _AHEAD = re.compile(
     r"\b(next|coming|will|forecast|predict|capacity|busy|ahead|upcoming|future|expect)"
 )
@@ -97,7 +99,7 @@ _SUPERLATIVE = re.compile(
     r"\b(most|highest|biggest|largest|top|best|least|lowest|fewest|worst|smallest|bottom|"
     r"busiest|greatest|maximum|minimum)\b"
 )
-_ASCENDING = re.compile(r"\b(least|lowest|fewest|worst|smallest|bottom|minimum)\b")
+_ASCENDING = re.compile(r"\b(least|lowest|fewest|smallest|bottom|minimum)\b")
 _WHICH = re.compile(r"\b(which|what|who|whose)\b\s*(\w+)?")
 _PLURAL_WHICH = re.compile(
     r"\bwhich\s+(clients|customers|accounts|technicians|techs|engineers|categories|"
@@ -177,10 +179,19 @@ class Slots:
     money: float | None = None  # "a $20k budget"
     hours: float | None = None  # "300 hours"
     change_pct: float | None = None  # "raise Contoso 10%"
+    measure: str | None = None  # count, sum, average, rate, share, list, change
+    compare_to: Period | None = None  # the baseline of a comparison
+    conditions: list[dict[str, Any]] = field(default_factory=list)  # "at least 20 tickets"
+    unread: list[str] = field(default_factory=list)  # content words the reading did not use
+    consumed: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
+            "measure": self.measure,
+            "compare_to": _period_dict(self.compare_to) if self.compare_to else None,
+            "conditions": self.conditions,
+            "unread": self.unread,
             "dimensions": self.dimensions,
             "filters": self.filters,
             "period": _period_dict(self.period.period) if self.period else None,
@@ -237,6 +248,15 @@ class IntentRouter:
         self.metrics = metrics if metrics is not None else METRICS
         self.dimensions = dimensions if dimensions is not None else DIMENSIONS
         self._metric_phrases = self._build_metric_phrases()
+        #: words that never change what is asked: dimension names, placeholders, cue words
+        self._always_read = [
+            *(p for p, _ in self._build_dimension_phrases()),
+            CLIENT_PLACEHOLDER,
+            TECH_PLACEHOLDER,
+            "client clients customer customers account accounts technician technicians tech",
+            "techs engineer engineers team staff we us our money dollars invoice",
+            "chart graph plot visualise visualize draw monthly trend time profitable",
+        ]
         self._dimension_phrases = self._build_dimension_phrases()
         intents = [
             i for i in INTENT_EXAMPLES if self._tool_for(i) or i in SQL_INTENTS or i == "greeting"
@@ -319,17 +339,51 @@ class IntentRouter:
                 m.span[1] - m.span[0] - 1
             )
         masked = " ".join(t for t in masked_toks if t)
-        # metric: the longest phrase (ignoring the words of matched names)
-        scan = masked.split()
-        for pattern, phrase, name in self._metric_phrases:
-            if pattern.found_in(scan):
-                s.metric, s.metric_phrase = name, phrase
-                break
+        s.measure = measure_of(low)
+        quals = qualifiers(low)
+        s.conditions = quals.conditions
+        s.consumed |= quals.words
+        comparison = find_comparison(question, self.today)
+        if comparison is not None:
+            s.period, s.compare_to = comparison.current, comparison.baseline.period
+            s.measure = "change"
+            s.consumed |= {comparison.text, comparison.current.text, comparison.baseline.text}
+        if s.period is not None:
+            s.consumed.add(s.period.text)
+        # metric: the longest phrase whose kind fits the measure (names and conditions hidden)
+        scan_text = masked
+        for span in quals.spans:
+            scan_text = scan_text.replace(" ".join(tokens(span)), " ")
+        scan = scan_text.split()
+        found = [
+            (phrase, name)
+            for pattern, phrase, name in self._metric_phrases
+            if pattern.found_in(scan)
+        ]
+        kinds = {n: str(getattr(m, "kind", "")) for n, m in self.metrics.items()}
+        picked = pick_metric(found, s.measure, kinds)
+        if picked is not None:
+            s.metric_phrase, s.metric = picked
+            s.consumed |= {phrase for phrase, name in found if name == s.metric}
+        if quals.ageing_bucket:
+            s.filters["ageing_bucket"] = [quals.ageing_bucket]
+            if s.metric in ("overdue_balance", "overdue_invoices", None):
+                s.metric = "balance_due"
+        elif quals.ageing_dimension:
+            s.dimensions.append("ageing_bucket")
+            if s.metric in ("overdue_balance", None):
+                s.metric = "balance_due"
+        if quals.line_kind_dimension:
+            s.dimensions.append("line_kind")
         # dimensions: "by X", "per X", "each X", "which X", "who"
+        taken: list[tuple[int, int]] = []  # "by contract kind" is not also "by contract"
         for phrase, dim in self._dimension_phrases:
             pat = rf"\b{_DIM_LEAD}\s+(the\s+)?({_COUNT_WORD}\s+)?{re.escape(phrase)}\b"
-            if re.search(pat, low) and dim not in s.dimensions:
+            hit = re.search(pat, low)
+            if hit and dim not in s.dimensions and not any(_overlaps(hit.span(), t) for t in taken):
                 s.dimensions.append(dim)
+                s.consumed.add(phrase)
+                taken.append(hit.span())
         if (
             re.search(r"\b(trend|over time|month by month|monthly)\b", low)
             and "month" not in s.dimensions
@@ -350,21 +404,45 @@ class IntentRouter:
         prios = priorities(question)
         if prios and s.metric != "p1_share" and "priority" not in s.dimensions:
             s.filters["priority"] = prios
+        if prios:
+            s.consumed |= {"priority", "critical", "urgent", "high", "medium", "low", *prios}
+            s.consumed |= {p[1] for p in prios}
         cats = match_vocabulary(masked, self.catalogue.categories)
         if cats and "category" not in s.dimensions:
             s.filters["category"] = cats
         inds = match_vocabulary(masked, self.catalogue.industries, threshold=92.0)
         if inds and "industry" not in s.dimensions:
             s.filters["industry"] = inds
+        products = match_vocabulary(masked, self.catalogue.products, threshold=90.0)
+        if products and "product" not in s.dimensions:
+            s.filters["product"] = products[:1]
+        asset_kinds = match_vocabulary(masked, self.catalogue.asset_kinds, threshold=92.0)
+        if (
+            asset_kinds
+            and "asset_kind" not in s.dimensions
+            and s.metric
+            in (
+                "assets",
+                "managed_devices",
+            )
+        ):
+            s.filters["asset_kind"] = asset_kinds[:1]
+        s.consumed |= {*cats, *inds, *products, *asset_kinds}
         for phrase, kind in CONTRACT_KINDS.items():
             if phrase in low and "contract_kind" not in s.dimensions:
                 s.filters.setdefault("contract_kind", []).append(kind)
+                s.consumed |= {phrase, "contract", "contracts", "agreements"}
         if re.search(r"\bnon-?billable\b", low) and s.metric == "hours":
             s.filters["billable"] = ["false"]
+            s.consumed |= {"non-billable", "nonbillable", "non", "billable"}
         # ranking
         s.top_n = top_n(question)
         superlative = bool(_SUPERLATIVE.search(low))
-        if _ASCENDING.search(low):
+        if re.search(r"\bworst\b", low):
+            s.order = "worst"
+        elif re.search(r"\bbest\b", low):
+            s.order = "best"
+        elif _ASCENDING.search(low):
             s.order = "asc"
         if s.metric == "ticket_share" and prios == ["p1"] and "p1_share" in self.metrics:
             s.metric = "p1_share"
@@ -385,6 +463,8 @@ class IntentRouter:
                 rf"\b{table[:-1].replace('_', '[ _]')}\b", low
             ):
                 s.table = table
+        names = [m.entity.name for m in (*s.clients, *s.technicians)]
+        s.unread = unread_words(question, [*s.consumed, *names, *self._always_read])
         return s, masked
 
     # ---- intent -----------------------------------------------------------------------------
@@ -430,7 +510,12 @@ class IntentRouter:
         top, top_sim = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
 
-        counting = s.metric is not None and _COUNTING.search(low) is not None
+        # a metric broken down "by" something is a metric question, however list-like
+        counting = s.metric is not None and (
+            _COUNTING.search(low) is not None
+            or (bool(s.dimensions) and _BREAKDOWN.search(low) is not None)
+            or s.compare_to is not None
+        )
         if (top in SQL_INTENTS and not counting) or top in (
             "list_tables",
             "describe_table",
@@ -478,15 +563,39 @@ class IntentRouter:
             return self._follow_up(s, last_intent)
         intent, confidence, confident = self.classify(question, s, masked)
         calls = self.calls_for(intent, question, s)
+        slots = s.as_dict()
+        if intent in ("metric", "chart") and s.unread:
+            # a word the reading did not use may be a qualifier it missed: not confident (an
+            # LLM takes it); without one, the answer says what was read and names the words
+            confident = False
+            confidence = min(confidence, CONFIDENT - 0.01)
+            slots["reading"] = self.reading(s)
+        else:
+            slots["unread"] = []
         if not calls:
-            return Route(intent=intent, confidence=confidence, confident=False, slots=s.as_dict())
+            return Route(intent=intent, confidence=confidence, confident=False, slots=slots)
         return Route(
             intent=intent,
             confidence=round(confidence, 3),
             confident=confident,
             calls=calls,
-            slots=s.as_dict(),
+            slots=slots,
         )
+
+    def reading(self, s: Slots) -> str:
+        """What the router understood, in words: measure, metric, filters, grouping, period."""
+        metric = (s.metric or "?").replace("_", " ")
+        parts = [f"{s.measure} of {metric}" if s.measure in ("count", "sum", "average") else metric]
+        for key, values in s.filters.items():
+            parts.append(f"{key.replace('_', ' ')} {', '.join(values)}")
+        if s.dimensions:
+            parts.append("by " + " and ".join(d.replace("_", " ") for d in s.dimensions))
+        if s.conditions:
+            parts.append("; ".join(f"{c['metric']} {c['op']} {c['value']}" for c in s.conditions))
+        parts.append(_period_label(s.period.period) if s.period else "all time")
+        if s.compare_to is not None:
+            parts.append(f"compared with {_period_label(s.compare_to)}")
+        return ", ".join(parts)
 
     def _follow_up(self, s: Slots, last: dict[str, Any]) -> Route | None:
         """ "And in September?" / "what about Contoso?": the previous metric with new slots."""
@@ -549,8 +658,13 @@ class IntentRouter:
             request["period"] = _period_dict(s.period.period)
         if s.top_n and dims:
             request["top_n"] = s.top_n
-        if s.order == "asc" and dims:
-            request["order"] = "asc"
+        if s.order != "desc" and dims:
+            request["order"] = s.order
+        if s.compare_to is not None and s.period is not None:
+            request["compare_to"] = _period_dict(s.compare_to)
+        conditions = [c for c in s.conditions if c["metric"] in self.metrics and dims]
+        if conditions:
+            request["conditions"] = conditions
         return request
 
     def calls_for(self, intent: str, question: str, s: Slots) -> list[PlannedCall]:

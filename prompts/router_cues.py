@@ -74,3 +74,38 @@ CONTRACT_KINDS: Final[dict[str, str]] = {
     "t&m": "time_and_materials",
     "flat": "flat",
 }
+
+#: What kind of number the question asks for (the first kind whose pattern matches).
+MEASURE_CUES: Final[list[tuple[str, str]]] = [
+    (
+        r"\b(vs\.?|versus|compared? (to|with)|growth|grow|grew|change[ds]?|month over month|"
+        r"quarter over quarter|year over year|mom|qoq|yoy)\b",
+        "change",
+    ),
+    (r"\b(share|percent(age)?|proportion|ratio|%|what fraction)\b", "share"),
+    (r"\b(rate|utili[sz](ation|ed|e))\b", "rate"),
+    (r"\b(average|avg|mean|on average|typical)\b", "average"),
+    (r"\b(how many|number of|count( of)?|how often)\b", "count"),
+    (r"\b(how much|total|sum|in total|overall)\b", "sum"),
+    (r"\b(top|bottom|rank|list|which|who|show|biggest|largest|most|least|best|worst)\b", "list"),
+]
+
+#: Words a question may hold without changing what is asked (never "not understood").
+FILLER_WORDS: Final = frozenset(
+    """a about across after all also am an and any are as at be been before being between both
+    break broken by can could current currently did do does doing done down during each
+    ever every for from get got give had has have how i in into is it its just last let like
+    list many me more most much my need next now of off on one or our ours out over past
+    per please right say see show since so some still tell than that the their them then there
+    these they this those through to today top total up us was we were what when where which
+    while who whom whose why will with within would year years you your month months quarter
+    quarters week weeks day days date so far ytd to-date vs versus compared compare against
+    each every number count many much average mean share percent percentage rate ratio
+    proportion split breakdown down by per kind kinds type types report ranking rank order
+    biggest largest highest lowest least best worst most smallest first five three two four
+    ten six seven eight nine single overall sum amount value right now currently our total
+    bring brought generate generated come came make made put spend spent take took went go
+    going logged log worked work did doing open opened raise raised issue issued send sent
+    still yet so far again really exactly roughly approximately about around
+    """.split()  # noqa: SIM905
+)  # fmt: skip

@@ -87,9 +87,28 @@ _DIM_LEAD = r"(by|per|for each|each|across|which|what|every|split by|broken down
 _COUNT_WORD = r"(\d{1,3}|three|four|five|six|seven|eight|nine|ten)"
 _COUNTING = re.compile(r"\b(how many|how much|number of|total|count of|what is our|what's our)\b")
 _RANKED_NOUN = re.compile(
-    r"\b(top|bottom|most|least|biggest|largest|best|worst|highest|lowest)\s+"
-    r"(\d+\s+|[a-z]+\s+)?(clients|customers|accounts|technicians|techs|engineers)\b"
+    r"\b(top|bottom|most|least|biggest|largest|best|worst|highest|lowest|busiest|noisiest|"
+    r"which|the)\s+(\d+\s+|[a-z]+\s+)?(clients?|customers?|accounts?|technicians?|techs?|"
+    r"engineers?|(?:ticket\s+)?categor(?:y|ies))\b"
+    r"|\b(clients?|customers?|technicians?|techs?|categor(?:y|ies))\s+with\s+the\s+"
+    r"(most|largest|highest|biggest|fewest|lowest|least)\b"
 )
+#: "assets by type", "MRR by kind": the kind a metric's rows have
+_KIND_DIMENSIONS = {
+    "assets": "asset_kind",
+    "managed_devices": "asset_kind",
+    "mrr": "contract_kind",
+    "active_contracts": "contract_kind",
+    "revenue": "line_kind",
+}
+#: a guard per SQL intent: its list only when the question says so ("critical tickets from X
+#: last month" is a count, not the oldest open tickets)
+_SQL_GUARDS = {
+    "oldest_open_tickets": re.compile(r"\b(oldest|longest|waiting|unresolved|still open|aged)\b"),
+    "clients_onboarded": re.compile(
+        r"\b(onboard\w*|become a client|since when|how long has|joined|signed up|new clients?)\b"
+    ),
+}
 _BREAKDOWN = re.compile(r"\b(by|per|for each|broken down by|split by|break ?down)\b")
 _AHEAD = re.compile(
     r"\b(next|coming|will|forecast|predict|capacity|busy|ahead|upcoming|future|expect)"
@@ -348,6 +367,14 @@ class IntentRouter:
             s.period, s.compare_to = comparison.current, comparison.baseline.period
             s.measure = "change"
             s.consumed |= {comparison.text, comparison.current.text, comparison.baseline.text}
+        elif s.measure == "change" and s.period is not None:
+            # "revenue in September compared with August": two periods apart in the sentence
+            rest = re.sub(re.escape(s.period.text), " ", question, count=1, flags=re.IGNORECASE)
+            other = find_period(rest, self.today)
+            if other is not None and other.period != s.period.period:
+                later, earlier = sorted((s.period, other), key=lambda m: m.period.start)[::-1]
+                s.period, s.compare_to = later, earlier.period
+                s.consumed.add(other.text)
         if s.period is not None:
             s.consumed.add(s.period.text)
         # metric: the longest phrase whose kind fits the measure (names and conditions hidden)
@@ -385,14 +412,28 @@ class IntentRouter:
                 s.consumed.add(phrase)
                 taken.append(hit.span())
         if (
-            re.search(r"\b(trend|over time|month by month|monthly)\b", low)
+            re.search(r"\b(trend|over time|month by month|monthly(?! recurring))\b", low)
             and "month" not in s.dimensions
         ):
             s.dimensions.append("month")
+        if not s.dimensions and re.search(r"\b(kinds?|types?)\b", low):
+            kind_dim = _KIND_DIMENSIONS.get(s.metric or "")
+            if kind_dim:
+                s.dimensions.append(kind_dim)
+                s.consumed |= {"kind", "kinds", "type", "types"}
         ranked_noun = _RANKED_NOUN.search(low)
-        if ranked_noun and not s.dimensions:
-            noun = ranked_noun.group(3)
-            s.dimensions.append("technician" if noun.startswith(("tech", "engineer")) else "client")
+        if (
+            ranked_noun
+            and not s.dimensions
+            and (_SUPERLATIVE.search(low) or top_n(question) or ranked_noun.group(4))
+        ):
+            noun = ranked_noun.group(3) or ranked_noun.group(4)
+            dim = (
+                "technician"
+                if noun.startswith(("tech", "engineer"))
+                else ("category" if "categor" in noun else "client")
+            )
+            s.dimensions.append(dim)
         if re.search(r"\bwho\b", low) and not s.dimensions and not s.clients and not s.technicians:
             person_metric = s.metric in ("hours", "billable_hours", "tickets", "labour_cost")
             s.dimensions.append("technician" if person_metric and "owe" not in low else "client")
@@ -416,6 +457,10 @@ class IntentRouter:
         products = match_vocabulary(masked, self.catalogue.products, threshold=90.0)
         if products and "product" not in s.dimensions:
             s.filters["product"] = products[:1]
+            money = re.search(r"\b(revenue|invoic\w*|sales|bill\w*|sold)\b", low)
+            if money and "licence_revenue" in self.metrics:
+                s.metric = "licence_revenue"  # "revenue from <product> licences"
+                s.consumed.add(money.group(0))
         asset_kinds = match_vocabulary(masked, self.catalogue.asset_kinds, threshold=92.0)
         if (
             asset_kinds
@@ -444,6 +489,8 @@ class IntentRouter:
             s.order = "best"
         elif _ASCENDING.search(low):
             s.order = "asc"
+        if s.metric == "tickets" and s.measure == "share" and "ticket_share" in self.metrics:
+            s.metric = "ticket_share"
         if s.metric == "ticket_share" and prios == ["p1"] and "p1_share" in self.metrics:
             s.metric = "p1_share"
             s.filters.pop("priority", None)
@@ -511,6 +558,12 @@ class IntentRouter:
         second = ranked[1][1] if len(ranked) > 1 else 0.0
 
         # a metric broken down "by" something is a metric question, however list-like
+        guard = _SQL_GUARDS.get(top)
+        if guard is not None and not guard.search(low):
+            sims[top] = 0.0  # its wording is missing: not that list
+            ranked = sorted(sims.items(), key=lambda kv: -kv[1])
+            top, top_sim = ranked[0]
+            second = ranked[1][1] if len(ranked) > 1 else 0.0
         counting = s.metric is not None and (
             _COUNTING.search(low) is not None
             or (bool(s.dimensions) and _BREAKDOWN.search(low) is not None)

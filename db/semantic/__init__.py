@@ -35,7 +35,7 @@ from mspilot.db.semantic.dimensions import DIMENSIONS, DimensionDef
 from mspilot.db.semantic.fact_base import Fact
 from mspilot.db.semantic.facts import FACTS
 from mspilot.db.semantic.measures import MetricDef
-from mspilot.db.semantic.models import MetricRequest, MetricResult
+from mspilot.db.semantic.models import MetricCondition, MetricRequest, MetricResult
 from mspilot.db.semantic.runner import SHARE_FILTER_DIMS, render_sql, run_metric
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "TIME_DIMENSIONS",
     "DimensionDef",
     "Fact",
+    "MetricCondition",
     "MetricDef",
     "MetricRequest",
     "MetricResult",

@@ -39,6 +39,7 @@ MONEY_METRICS: tuple[MetricDef, ...] = (
         _sum("licence_amount"),
         ("license revenue", "licence sales", "license sales", "revenue from licences",
          "software revenue", "revenue per licence product", "revenue per license product"),
+        nonzero=True,
         kind="sum",
         better="higher",
     ),
@@ -227,7 +228,7 @@ MONEY_METRICS: tuple[MetricDef, ...] = (
         "contracts",
         "count",
         _count_distinct("contract_id"),
-        ("contracts", "number of contracts"),
+        ("contracts", "number of contracts", "contracts in force", "active agreements"),
         kind="count",
     ),
     MetricDef(

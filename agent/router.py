@@ -110,6 +110,11 @@ _SQL_GUARDS = {
     ),
 }
 _BREAKDOWN = re.compile(r"\b(by|per|for each|broken down by|split by|break ?down)\b")
+#: words of the intents a metric phrase may still belong to (tables, lists, greetings)
+_NOT_A_METRIC = re.compile(
+    r"\b(tables?|columns?|schema|fields?|hi|hello|thanks|list|oldest|largest invoice|"
+    r"biggest invoice|expir\w*|renew\w*|onboard\w*|become a client|checked in|not seen)\b"
+)
 _AHEAD = re.compile(
     r"\b(next|coming|will|forecast|predict|capacity|busy|ahead|upcoming|future|expect)"
 )
@@ -552,6 +557,15 @@ class IntentRouter:
         cue = self._cue(low, s)
         if cue is not None:  # a strong cue needs no embedding
             return cue, 0.8, True
+        if (
+            s.metric is not None
+            and self._tool_for("metric")
+            and (_COUNTING.search(low) or _BREAKDOWN.search(low) or s.compare_to is not None)
+            and not _NOT_A_METRIC.search(low)
+        ):
+            # a counted, totalled, broken-down or compared metric phrase is a metric question
+            # whatever the examples say (the same outcome as below, without the embedder)
+            return "metric", 0.7, True
         sims = self._similarities(masked)
         ranked = sorted(sims.items(), key=lambda kv: -kv[1])
         top, top_sim = ranked[0]

@@ -23,8 +23,6 @@ from mspilot.cli.context import (
 from mspilot.core.errors import UserInputError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from mspilot.agent.service import AgentService
     from mspilot.tools.context import ToolContext
 
@@ -73,24 +71,10 @@ def _logs_to_stderr() -> None:
     )
 
 
-def _first_tenant(engine: Engine) -> str:
-    """The first tenant's id (a local stand-in until the CLI's shared tenant resolution,
-    ``cli/deps.py``, lands)."""
-    from sqlalchemy import select
-
-    from mspilot.core.errors import DataError
-    from mspilot.db.schema import Tenant
-
-    with engine.connect() as conn:
-        tenant = conn.execute(select(Tenant.id).order_by(Tenant.id)).scalar()
-    if tenant is None:
-        raise DataError("no tenant in the database: run `mspilot demo` first")
-    return str(tenant)
-
-
 def _context(tenant: str | None, role: str = "owner", client_id: str | None = None) -> ToolContext:
     from sqlalchemy import inspect
 
+    from mspilot.cli.deps import resolve_tenant_id
     from mspilot.core.clock import Clock
     from mspilot.db.engine import make_engine
     from mspilot.tools.context import ToolContext
@@ -105,7 +89,7 @@ def _context(tenant: str | None, role: str = "owner", client_id: str | None = No
         raise DataError(
             "the database has no schema yet: run `mspilot demo` (or `mspilot db upgrade`)"
         )
-    tenant_id = tenant or _first_tenant(engine)
+    tenant_id = resolve_tenant_id(engine, tenant)  # the CLI's one rule (cli/deps.py)
     today = Clock(s.today).today()
     try:
         return ToolContext(

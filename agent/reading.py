@@ -94,7 +94,8 @@ def qualifiers(low: str) -> Qualifiers:
     return q
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """A word without its plural ending ("categories" → "category")."""
     word = word.strip("'").removesuffix("'s")
     for suffix in ("ies", "es", "s"):
         if word.endswith(suffix) and len(word) > len(suffix) + 2:
@@ -104,11 +105,11 @@ def _stem(word: str) -> str:
 
 def unread_words(question: str, consumed: Iterable[str]) -> list[str]:
     """Content words of ``question`` that no part of the reading used (in order)."""
-    used = {_stem(w) for text in consumed for w in _WORD.findall(text.lower())}
-    used |= {_stem(w) for w in FILLER_WORDS}
+    used = {stem(w) for text in consumed for w in _WORD.findall(text.lower())}
+    used |= {stem(w) for w in FILLER_WORDS}
     out: list[str] = []
     for word in _WORD.findall(question.lower()):
-        if len(word) < 3 or _stem(word) in used or word in out:
+        if len(word) < 3 or stem(word) in used or word in out:
             continue
         out.append(word)
     return out

@@ -62,7 +62,7 @@ from mspilot.agent.intents import (
     WhatIfArgs,
 )
 from mspilot.agent.plan import PlannedCall, Route
-from mspilot.agent.reading import measure_of, pick_metric, qualifiers, unread_words
+from mspilot.agent.reading import FITS, measure_of, pick_metric, qualifiers, stem, unread_words
 from mspilot.agent.sql_templates import SQL_INTENTS, sql_for
 from mspilot.core.periods import Period, PeriodMatch, find_comparison, find_period
 from mspilot.db.semantic_access import SQL_TABLES
@@ -78,6 +78,9 @@ from mspilot.prompts.router_examples import (
 from mspilot.tools.context import ToolContext
 
 CONFIDENT = 0.62
+#: a metric matched by meaning (no phrase of it in the question): similarity and lead needed
+MEANING_MIN = 0.6
+MEANING_MARGIN = 0.05
 MIN_MARGIN = 0.03
 #: tables a question may name ("describe the tickets table")
 KNOWN_TABLES = tuple(sorted(SQL_TABLES["owner"]))
@@ -179,9 +182,11 @@ class Phrase:
 
     def found_in(self, toks: Sequence[str]) -> bool:
         n, head, last = len(self.words), self.words[:-1], self.words[-1]
-        endings = (last, last + "s", last + "es") if self.plural else (last,)
+        # the last word singular or plural ("active contract count" names "active contracts")
+        endings = {last, last + "s", last + "es", stem(last)} if self.plural else {last}
         return any(
-            tuple(toks[i : i + n - 1]) == head and toks[i + n - 1] in endings
+            tuple(toks[i : i + n - 1]) == head
+            and (toks[i + n - 1] in endings or (self.plural and stem(toks[i + n - 1]) in endings))
             for i in range(len(toks) - n + 1)
         )
 
@@ -207,6 +212,7 @@ class Slots:
     compare_to: Period | None = None  # the baseline of a comparison
     conditions: list[dict[str, Any]] = field(default_factory=list)  # "at least 20 tickets"
     unread: list[str] = field(default_factory=list)  # content words the reading did not use
+    by_meaning: bool = False  # the metric was matched by meaning, not by one of its phrases
     consumed: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
@@ -397,6 +403,10 @@ class IntentRouter:
         if picked is not None:
             s.metric_phrase, s.metric = picked
             s.consumed |= {phrase for phrase, name in found if name == s.metric}
+        if picked is None and s.measure in FITS and self._tool_for("metric"):
+            meant = self._metric_by_meaning(scan_text)
+            if meant is not None:  # never confident: the answer says what it read
+                s.metric, s.by_meaning = meant, True
         if quals.ageing_bucket:
             s.filters["ageing_bucket"] = [quals.ageing_bucket]
             if s.metric in ("overdue_balance", "overdue_invoices", None):
@@ -519,6 +529,29 @@ class IntentRouter:
         s.unread = unread_words(question, [*s.consumed, *names, *self._always_read])
         return s, masked
 
+    def _metric_by_meaning(self, text: str) -> str | None:
+        """The metric whose name or synonym is closest in meaning (MiniLM) to ``text``, when
+        it is close enough and clearly closer than the next metric (thresholds calibrated on
+        dev phrasings: :data:`MEANING_MIN`, :data:`MEANING_MARGIN`)."""
+        from mspilot.core.embeddings import get_embedder
+
+        pairs = tuple(
+            (name, phrase)
+            for name, metric in self.metrics.items()
+            for phrase in (name.replace("_", " "), *getattr(metric, "synonyms", ()))
+        )
+        matrix = _example_matrix(pairs)
+        with self._lock:
+            vec = get_embedder().embed([text])[0]
+        best: dict[str, float] = {}
+        for (name, _), sim in zip(pairs, matrix @ vec, strict=True):
+            best[name] = max(best.get(name, -1.0), float(sim))
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        if len(ranked) < 2:
+            return None
+        (top, top_sim), (_, second) = ranked[0], ranked[1]
+        return top if top_sim >= MEANING_MIN and top_sim - second >= MEANING_MARGIN else None
+
     # ---- intent -----------------------------------------------------------------------------
 
     def _similarities(self, text: str) -> dict[str, float]:
@@ -631,11 +664,14 @@ class IntentRouter:
         intent, confidence, confident = self.classify(question, s, masked)
         calls = self.calls_for(intent, question, s)
         slots = s.as_dict()
+        if intent in ("metric", "chart") and s.by_meaning and not s.unread:
+            s.unread = [w for w in unread_words(question, []) if len(w) > 3][:3] or [question]
         if intent in ("metric", "chart") and s.unread:
             # a word the reading did not use may be a qualifier it missed: not confident (an
             # LLM takes it); without one, the answer says what was read and names the words
             confident = False
             confidence = min(confidence, CONFIDENT - 0.01)
+            slots["unread"] = s.unread
             slots["reading"] = self.reading(s)
         else:
             slots["unread"] = []

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
-from mspilot.cli.demo import load_tenant
+from mspilot.cli.demo import load_demo_tenant
 from mspilot.db import migrate
 from mspilot.db.engine import make_engine
 from mspilot.db.readonly import run_readonly_sql
@@ -83,7 +83,7 @@ def _load(engine: Engine, clients: int) -> tuple[str, str]:
     )
     tenants = []
     for dataset in generate(config):
-        load_tenant(engine, dataset.tenant, dataset.tables)
+        load_demo_tenant(engine, dataset.tenant, dataset.tables)
         tenants.append(dataset.tenant.id)
     with engine.connect() as conn:
         client = conn.execute(

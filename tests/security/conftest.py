@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.util
 import json
 import os
 import uuid
@@ -30,13 +29,7 @@ from mspilot.db.loader import Loader, upsert_tenant
 from mspilot.db.schema_api import ApiKey, AuditEvent, User
 from mspilot.db.schema_connectors import SourceCredential
 from mspilot.db.semantic_access import sql_tables
-
-_spec = importlib.util.spec_from_file_location(
-    "fixtures_small", Path(__file__).parents[1] / "db" / "fixtures_small.py"
-)
-assert _spec and _spec.loader
-fixtures_small = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures_small)
+from support import fixtures_small
 
 PG_URL = os.environ.get("MSPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TENANT = "t"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from mspilot.connectors.factory import ensure_tenant
+from mspilot.db.loader import create_tenant
 from mspilot.insights.delivery import add_alert_channel, deliver, verify_signature
 from mspilot.insights.model import Digest, InsightItem, Tuning
 from mspilot.insights.store import Delivery
@@ -83,7 +83,7 @@ def _digest() -> Digest:
 def test_teams_and_signed_webhooks_get_the_digest_and_its_feedback(
     sqlite_engine: Engine, tmp_path: Path, receiver: Receiver
 ) -> None:
-    ensure_tenant(sqlite_engine, TENANT)
+    create_tenant(sqlite_engine, TENANT)
     settings = settings_for(str(sqlite_engine.url), tmp_path / "var")
     base = f"http://127.0.0.1:{receiver.server_address[1]}"
     teams = add_alert_channel(settings, sqlite_engine, TENANT, "teams", f"{base}/teams", None)
@@ -112,7 +112,7 @@ def test_teams_and_signed_webhooks_get_the_digest_and_its_feedback(
 def test_a_webhook_channel_needs_a_secret_and_a_failing_channel_is_reported(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    ensure_tenant(sqlite_engine, TENANT)
+    create_tenant(sqlite_engine, TENANT)
     settings = settings_for(str(sqlite_engine.url), tmp_path / "var")
     with pytest.raises(ValueError):
         add_alert_channel(

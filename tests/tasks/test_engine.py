@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 
 from mspilot.connectors.demo_sync import FakeVendors
 from mspilot.connectors.errors import TransientError
-from mspilot.connectors.factory import ensure_tenant
 from mspilot.connectors.fakes.compare import compare_with_dataset
 from mspilot.connectors.fakes.sample import SampleDataset
 from mspilot.db.bookmarks import get_bookmarks
+from mspilot.db.loader import create_tenant
 from mspilot.tasks import store
 from mspilot.tasks.engine import TaskEngine
 from mspilot.tasks.sources import build_tenant_source
@@ -31,7 +31,7 @@ def _engine(
     broker_url: str | None = None,
     **kwargs: Any,
 ) -> TaskEngine:
-    ensure_tenant(sqlite_engine, TENANT)
+    create_tenant(sqlite_engine, TENANT)
     today = vendors.clock.now().date() if vendors is not None else None
     settings = settings_for(str(sqlite_engine.url), tmp_path / "var", vendors, today)
     return TaskEngine(settings, task_settings(broker_url), engine=sqlite_engine, **kwargs)

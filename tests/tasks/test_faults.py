@@ -25,11 +25,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from mspilot.connectors.demo_sync import DEMO_SECRET_KEY, FakeVendors
-from mspilot.connectors.factory import ensure_tenant
 from mspilot.connectors.fakes.compare import compare_with_dataset
 from mspilot.connectors.fakes.sample import SampleDataset
 from mspilot.db import migrate
 from mspilot.db.engine import make_engine
+from mspilot.db.loader import create_tenant
 from mspilot.db.schema import TABLES_BY_NAME
 from mspilot.tasks import store
 from mspilot.tasks.engine import TaskEngine
@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
     migrate.upgrade(engine)
-    ensure_tenant(engine, TENANT)
+    create_tenant(engine, TENANT)
     yield engine
     engine.dispose()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import Engine
 
-from mspilot.connectors.factory import ensure_tenant
+from mspilot.db.loader import create_tenant
 from mspilot.tasks import store
 from mspilot.tasks.engine import TaskEngine
 from mspilot.tasks.monitor import TaskMetrics, VersionFollower
@@ -52,7 +52,7 @@ def test_a_new_data_version_invalidates_the_tenant_once(sqlite_engine: Engine) -
 def test_metrics_show_failures_durations_and_sync_freshness(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    ensure_tenant(sqlite_engine, TENANT)
+    create_tenant(sqlite_engine, TENANT)
     tasks = TaskEngine(
         settings_for(str(sqlite_engine.url), tmp_path), task_settings(), engine=sqlite_engine
     )

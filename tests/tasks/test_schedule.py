@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, update
 
-from mspilot.connectors.factory import ensure_tenant
+from mspilot.db.loader import create_tenant
 from mspilot.db.schema import Tenant
 from mspilot.tasks import store
 from mspilot.tasks.engine import TaskEngine
@@ -32,7 +32,7 @@ class Recording(TaskEngine):
 
 
 def _engines(engine: Engine, tmp_path: Path, n: int) -> list[Recording]:
-    ensure_tenant(engine, TENANT)
+    create_tenant(engine, TENANT)
     with engine.begin() as conn:
         conn.execute(update(Tenant).where(Tenant.id == TENANT).values(timezone="America/Chicago"))
     now = store.utcnow()

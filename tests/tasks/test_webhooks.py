@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mspilot.connectors.factory import ensure_tenant
 from mspilot.connectors.fakes.webhooks import (
     QuickBooksChange,
     WebhookSender,
@@ -26,6 +25,7 @@ from mspilot.connectors.fakes.webhooks import (
 )
 from mspilot.db import migrate
 from mspilot.db.engine import make_engine
+from mspilot.db.loader import create_tenant
 from mspilot.tasks import store
 
 from .conftest import REDIS_URL, TENANT, settings_for, task_settings
@@ -52,8 +52,8 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestC
     url = f"sqlite:///{root / 'mspilot.db'}"
     engine = make_engine(url)
     migrate.upgrade(engine)
-    ensure_tenant(engine, TENANT)
-    ensure_tenant(engine, "other")
+    create_tenant(engine, TENANT)
+    create_tenant(engine, "other")
     now = store.utcnow()
     store.save_account(engine, TENANT, "quickbooks", now, account=REALM)
     store.save_account(engine, TENANT, "superops", now, account="acme", webhook_secret=SO_SECRET)

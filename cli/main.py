@@ -15,6 +15,7 @@ from mspilot.cli import (
     prescribe,
     privacy,
     serve,
+    sources,
     sync,
     worker,
 )
@@ -41,7 +42,8 @@ app.command("train")(models.train)
 app.command("evaluate")(models.evaluate)
 app.add_typer(models.app, name="models")
 app.add_typer(serve.users_app, name="users")
-app.add_typer(sync.app)  # mspilot sync, mspilot sources
+app.add_typer(sync.app)  # mspilot sync
+app.add_typer(sources.app, name="sources")
 app.add_typer(jobs.app, name="jobs")
 app.command("worker")(worker.worker)
 app.command("scheduler")(worker.scheduler)

@@ -26,9 +26,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _engine() -> Any:
-    from mspilot.cli.kb import _engine as migrated_engine
+    from mspilot.cli.deps import database
 
-    return migrated_engine()
+    return database()
 
 
 def _checkpointer() -> Any:
@@ -167,10 +167,11 @@ def retention(
     """Store a tenant's retention periods (given ones replace the stored ones) and show --
     or with --apply delete -- chat history and audit events older than them."""
     from mspilot.agent.privacy import enforce_retention
-    from mspilot.cli.context import tenant_scope
+    from mspilot.cli.deps import tenant_scope
     from mspilot.db.privacy import Retention, get_retention, set_retention
 
-    engine, tenant_id, _clock = tenant_scope(tenant)
+    scope = tenant_scope(tenant)
+    engine, tenant_id = scope.engine, scope.tenant_id
     stored = get_retention(engine, tenant_id)
     policy = Retention(
         chat_days if chat_days is not None else stored.chat_days,

@@ -6,14 +6,15 @@ lines of its invoices and contracts, the users bound to it (client users, with t
 Slack links), the insights naming it (``insights_sent`` by client id; feedback and approved
 actions whose insight key names it), the entity links to it and its invoices, and the audit
 events scoped to it. Erasure deletes all of them in one transaction (children first), records
-the client id in ``erased_clients`` (the loader refuses it from then on) and leaves a tombstone
-audit event holding only who, when, the client id and the counts per table.
+the ids of its synced rows in ``erased_rows`` (the loader refuses them, and new rows naming
+them, from then on; rows of the client waiting in the orphan queue are deleted too) and
+leaves a tombstone audit event holding only who, when, the client id and the row count.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from sqlalchemy import (
 
 from mspilot.core.errors import UserInputError
 from mspilot.db.schema import (
+    TABLES_BY_NAME,
     Asset,
     Client,
     Contract,
@@ -43,9 +45,9 @@ from mspilot.db.schema import (
     TimeEntry,
 )
 from mspilot.db.schema_api import ApiKey, AuditEvent, User
-from mspilot.db.schema_connectors import EntityLink
+from mspilot.db.schema_connectors import EntityLink, OrphanRow
 from mspilot.db.schema_insights import ApprovedAction, InsightFeedback, InsightSent, SlackUser
-from mspilot.db.schema_privacy import ErasedClient, RetentionPolicy
+from mspilot.db.schema_privacy import ErasedRow, RetentionPolicy
 
 #: The data-quality reason of a synced row of a client erased on request.
 ERASED = "client erased on request (mspilot privacy erase): refused"
@@ -213,9 +215,32 @@ def erase_client(
                 .values({column: None})
             )
             detached += res.rowcount or 0
+        erased = [
+            {
+                "tenant_id": t,
+                "row_id": i,
+                "table_name": _name(m),
+                "client_id": cid,
+                "erased_at": stamp,
+            }
+            for m, w in filters
+            if _name(m) in TABLES_BY_NAME
+            for i in conn.scalars(select(m.id).where(w))
+        ]
+        erased_ids = [e["row_id"] for e in erased]
         for model, where in reversed(filters):
             deleted[_name(model)] = conn.execute(delete(model).where(where)).rowcount or 0
-        conn.execute(insert(ErasedClient).values(tenant_id=t, client_id=cid, erased_at=stamp))
+        deleted["orphan_rows"] = sum(
+            conn.execute(
+                delete(OrphanRow).where(
+                    OrphanRow.tenant_id == t,
+                    or_(OrphanRow.row_id.in_(chunk), OrphanRow.waits_for_id.in_(chunk)),
+                )
+            ).rowcount
+            or 0
+            for chunk in _chunks(erased_ids)
+        )
+        conn.execute(insert(ErasedRow), erased)
         conn.execute(
             insert(AuditEvent).values(
                 tenant_id=t,
@@ -235,16 +260,37 @@ def erase_client(
     return Erasure(ref, deleted, detached, stamp)
 
 
-def erased_ids(conn: Connection, tenant_id: str, ids: set[str]) -> set[str]:
-    """Those of ``ids`` that are clients erased on request (the loader refuses them)."""
-    if not ids:
-        return set()
-    found = conn.scalars(
-        select(ErasedClient.client_id).where(
-            ErasedClient.tenant_id == tenant_id, ErasedClient.client_id.in_(list(ids))
-        )
-    )
-    return set(found)
+def _chunks(ids: list[str], size: int = 1000) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+class ErasedRows:
+    """The loader's check against ``erased_rows`` for one tenant (one query per batch, none
+    for a tenant that never erased anything)."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self._any: bool | None = None
+
+    def among(
+        self, conn: Connection, rows: dict[str, dict[str, Any]], refs: Iterable[str]
+    ) -> list[str]:
+        """The ids of ``rows`` that were erased or name an erased row in a ``refs`` column."""
+        tenant = ErasedRow.tenant_id == self.tenant_id
+        if self._any is None:
+            self._any = conn.scalar(select(ErasedRow.row_id).where(tenant).limit(1)) is not None
+        if not self._any or not rows:
+            return []
+        columns = list(refs)
+        wanted = set(rows) | {r[c] for r in rows.values() for c in columns if r.get(c)}
+        erased: set[str] = set()
+        for chunk in _chunks(sorted(wanted)):
+            erased.update(
+                conn.scalars(select(ErasedRow.row_id).where(tenant, ErasedRow.row_id.in_(chunk)))
+            )
+        return [
+            i for i, r in rows.items() if i in erased or any(r.get(c) in erased for c in columns)
+        ]
 
 
 # ---- retention --------------------------------------------------------------------------------

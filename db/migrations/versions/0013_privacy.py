@@ -1,4 +1,4 @@
-"""privacy: erased clients (refused by the loader) and retention policies per tenant
+"""privacy: erased rows (refused by the loader) and retention policies per tenant
 
 Revision ID: 0013_privacy
 Revises: 0008_user_indexes
@@ -21,12 +21,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('erased_clients',
+    op.create_table('erased_rows',
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
-    sa.Column('client_id', sa.String(length=120), nullable=False),
+    sa.Column('row_id', sa.String(length=120), nullable=False, comment='Canonical id'),
+    sa.Column('table_name', sa.String(length=40), nullable=False),
+    sa.Column('client_id', sa.String(length=120), nullable=False, comment='The erased client'),
     sa.Column('erased_at', mspilot.db.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name='fk_erased_clients_tenant'),
-    sa.PrimaryKeyConstraint('tenant_id', 'client_id', name=op.f('pk_erased_clients'))
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name='fk_erased_rows_tenant'),
+    sa.PrimaryKeyConstraint('tenant_id', 'row_id', name=op.f('pk_erased_rows'))
     )
     op.create_table('retention_policies',
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
@@ -40,4 +42,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('retention_policies')
-    op.drop_table('erased_clients')
+    op.drop_table('erased_rows')

@@ -167,7 +167,18 @@ def client_data(engine: Engine, ref: ClientRef) -> ClientData:
             columns = [c for c in table.columns if c.name not in _SECRET_COLUMNS]
             rows = conn.execute(select(*columns).where(where).order_by(*table.primary_key))
             data.tables[_name(model)] = [dict(r) for r in rows.mappings()]
+        mentions = select(AuditEvent.__table__).where(_audit_mentions(ref))
+        data.tables["audit_mentions"] = [dict(r) for r in conn.execute(mentions).mappings()]
     return data
+
+
+def _audit_mentions(ref: ClientRef) -> ColumnElement[bool]:
+    """Other audit events whose question names the client (case-insensitive)."""
+    return (
+        (AuditEvent.tenant_id == ref.tenant_id)
+        & or_(AuditEvent.client_id.is_(None), AuditEvent.client_id != ref.client_id)
+        & func.lower(AuditEvent.question).contains(ref.name.lower(), autoescape=True)
+    )
 
 
 #: References from rows NOT about the client to rows that are (all nullable): detached on
@@ -182,12 +193,14 @@ _DETACH: tuple[tuple[Any, str, Any], ...] = (
 
 @dataclass(frozen=True)
 class Erasure:
-    """What an erasure removed: rows per table and references detached from other rows."""
+    """What an erasure removed: rows per table, references detached from other rows and
+    other audit events whose question (naming the client) was blanked."""
 
     client: ClientRef
     deleted: dict[str, int]
     detached: int
     at: dt.datetime
+    redacted: int = 0
 
 
 def erase_client(
@@ -230,6 +243,12 @@ def erase_client(
         erased_ids = [e["row_id"] for e in erased]
         for model, where in reversed(filters):
             deleted[_name(model)] = conn.execute(delete(model).where(where)).rowcount or 0
+        redacted = (
+            conn.execute(
+                update(AuditEvent).where(_audit_mentions(ref)).values(question=None)
+            ).rowcount
+            or 0
+        )
         deleted["orphan_rows"] = sum(
             conn.execute(
                 delete(OrphanRow).where(
@@ -257,7 +276,7 @@ def erase_client(
                 status=200,
             )
         )
-    return Erasure(ref, deleted, detached, stamp)
+    return Erasure(ref, deleted, detached, stamp, redacted)
 
 
 def _chunks(ids: list[str], size: int = 1000) -> list[list[str]]:

@@ -63,6 +63,8 @@ def test_export_holds_exactly_that_clients_rows(engine: Engine, data: st.DataObj
         f"churn_risk:{ref.client_id}"
     ]
     assert [a["client_id"] for a in exported.tables["audit_events"]] == [ref.client_id]
+    [asked] = exported.tables["audit_mentions"]
+    assert asked["question"] == f"Is {ref.name} at risk?" and asked["client_id"] is None
 
 
 @settings(
@@ -73,7 +75,7 @@ def test_erase_removes_the_client_and_nothing_else(engine: Engine, data: st.Data
     worlds = load_world(engine)
     world, ext = _pick(worlds, data)
     ref = _ref(engine, world, ext)
-    held = client_data(engine, ref).counts()
+    held = {t: n for t, n in client_data(engine, ref).counts().items() if t != "audit_mentions"}
     planted = {"users": 1, "insights_sent": 1, "insight_feedback": 1, "audit_events": 1}
     oracle = {t: len(ids) for t, ids in expected_ids(world, ext).items()} | planted
     assert {t: n for t, n in held.items() if n} == {t: n for t, n in oracle.items() if n}
@@ -84,6 +86,7 @@ def test_erase_removes_the_client_and_nothing_else(engine: Engine, data: st.Data
     after = table_counts(engine)
     assert {t: n for t, n in erasure.deleted.items() if n} == {t: n for t, n in held.items() if n}
     assert erasure.detached == 0  # the generator makes no cross-client references
+    assert erasure.redacted == 1  # the owner's question naming it: blanked, the event kept
     expected = {t: n - held.get(t, 0) for t, n in before.items()}
     expected["audit_events"] += 1  # the tombstone
     expected["erased_rows"] += sum(len(ids) for ids in expected_ids(world, ext).values())

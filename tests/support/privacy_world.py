@@ -57,6 +57,9 @@ def load_world(engine: Engine) -> list[TenantDataset]:
                 )
                 conn.execute(insert(AuditEvent).values(**audit_row(spec.id, cid, NOW)))
             conn.execute(insert(AuditEvent).values(**audit_row(spec.id, None, NOW)))
+            for row in world.tables["clients"]:  # the owner asking about each client by name
+                asked = audit_row(spec.id, None, NOW) | {"question": f"Is {row['name']} at risk?"}
+                conn.execute(insert(AuditEvent).values(**asked))
         worlds.append(world)
     return worlds
 

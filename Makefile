@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench image-check clean
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -38,9 +38,15 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy -p mspilot
 	$(BIN)/lint-imports
+	$(BIN)/hadolint --config .hadolint.yaml Dockerfile
 
 bench: install
 	$(BIN)/python -m mspilot.bench.loader_bench
+
+## image-check: build the container image here (debootstrap base, local dockerd) and smoke-test
+## the containerised stack: health, a chat answer over SSE, a digest (slow; needs root)
+image-check: install
+	bash deploy/image-check.sh
 
 clean:
 	rm -rf $(VENV) build var .pytest_cache .mypy_cache .ruff_cache

@@ -46,6 +46,7 @@ from mspilot.api.routes import (
     margins,
     portal,
     pricing,
+    webhooks,
 )
 from mspilot.api.security import signing_key
 from mspilot.api.state import AppState, ContextFactory
@@ -286,7 +287,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     # the prediction routes, one module per resource (all under the "analytics" tag)
     analytics = (churn, margins, leaks, forecast, pricing, budget)
-    for module in (health, auth, chat, clients, *analytics, insights, portal):
+    for module in (health, auth, chat, clients, *analytics, insights, portal, webhooks):
         app.include_router(module.router)
     app.include_router(insights_router(settings, Insight))  # digest scheduler + live feed
     app.include_router(slack_router(settings))  # /slack/events when Slack is configured

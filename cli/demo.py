@@ -42,19 +42,29 @@ Clients = Annotated[int, typer.Option("--clients", help="Clients per tenant (>= 
 Tenants = Annotated[int, typer.Option("--tenants", help=f"Tenants (MSPs), 1-{MAX_TENANTS}.")]
 Years = Annotated[int, typer.Option("--years", help="Years of history up to as-of.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Messy = Annotated[
+    bool,
+    typer.Option(
+        "--messy/--clean",
+        help="The messy world: legitimate look-alikes of leaks, data faults and billing "
+        "anomalies no leak rule names, on top of the planted leaks (--clean: leaks only).",
+    ),
+]
 
 
 def demo_dir() -> Path:
     return settings().data_dir / "demo"
 
 
-def _config(seed: int, as_of: str, clients: int, tenants: int, years: int) -> DemoConfig:
+def _config(
+    seed: int, as_of: str, clients: int, tenants: int, years: int, messy: bool = True
+) -> DemoConfig:
     try:
         day = dt.date.fromisoformat(as_of)
     except ValueError:
         raise UserInputError(f"--as-of must be a real date as YYYY-MM-DD, got {as_of!r}") from None
     return DemoConfig(
-        seed=seed, as_of=day, n_clients=clients, n_tenants=tenants, years=years
+        seed=seed, as_of=day, n_clients=clients, n_tenants=tenants, years=years, messy=messy
     ).validate()
 
 
@@ -255,10 +265,11 @@ def generate(
     clients: Clients = 150,
     tenants: Tenants = 1,
     years: Years = 3,
+    messy: Messy = True,
     as_json: AsJson = False,
 ) -> None:
     """Generate the demo MSP (tables + ground truth) into the data directory."""
-    config = _config(seed, as_of, clients, tenants, years)
+    config = _config(seed, as_of, clients, tenants, years, messy)
     summary = _generate(config, show=not as_json)
     emit_json(summary) if as_json else _print_generate(summary)
 
@@ -374,6 +385,7 @@ def run(
     clients: Clients = 150,
     tenants: Tenants = 1,
     years: Years = 3,
+    messy: Messy = True,
     via: Via = "direct",
     train: Annotated[bool, typer.Option(help="Train the models after loading.")] = True,
     serve: Annotated[
@@ -387,7 +399,7 @@ def run(
     (with --serve) serve the chat widget on a demo portal page."""
     if via not in ("direct", "connectors"):
         raise UserInputError(f"--via is direct or connectors, not {via!r}")
-    config = _config(seed, as_of, clients, tenants, years)
+    config = _config(seed, as_of, clients, tenants, years, messy)
     show = not as_json
     result: dict[str, Any] = {"generate": _generate(config, show=show)}
     if show:

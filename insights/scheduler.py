@@ -130,7 +130,9 @@ def run_digest(
             now=now,
         )
         digest.digest_id = run_id
-        outcome.deliveries = deliver(settings, store.delivery_for(engine, tenant_id), digest)
+        outcome.deliveries = deliver(
+            settings, store.delivery_for(engine, tenant_id), digest, engine=engine
+        )
         tried = [o for o in outcome.deliveries.values() if not o.startswith("skipped")]
         if tried and all(o.startswith("failed") for o in tried):
             raise RuntimeError("every channel failed: " + "; ".join(tried))

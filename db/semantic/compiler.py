@@ -26,9 +26,9 @@ from mspilot.db.schema import (
 from mspilot.db.semantic.base import DEFAULT_COST_MONTHS, TIME_DIMENSIONS, SemanticError
 from mspilot.db.semantic.catalogue import METRICS, metrics_for_role
 from mspilot.db.semantic.dimensions import DIMENSIONS
-from mspilot.db.semantic.fact_base import Fact, _Build
+from mspilot.db.semantic.fact_base import Build, Fact
 from mspilot.db.semantic.facts import FACTS
-from mspilot.db.semantic.measures import MetricDef, _share
+from mspilot.db.semantic.measures import MetricDef, agg_share
 from mspilot.db.semantic.models import MetricRequest
 from mspilot.db.semantic_access import (
     AccessDenied,
@@ -126,7 +126,7 @@ def compile_metric(
     if fact.snapshot and grain is not None and period is None:
         period = Period.months_before(add_months(today, 1), DEFAULT_COST_MONTHS)
     needs = {DIMENSIONS[x].needs for x in [*request.dimensions, *request.filters]}
-    b = _Build(tenant_id, client_id, period, as_of, grain, frozenset({*needs, metric.name}))
+    b = Build(tenant_id, client_id, period, as_of, grain, frozenset({*needs, metric.name}))
     f = fact.build(b).subquery("f")
 
     clients_joined = False
@@ -233,11 +233,11 @@ def _having(request: MetricRequest, metric: MetricDef, f: Any) -> list[ColumnEle
         other = METRICS.get(cond.metric)
         if other is None:
             raise _unknown("metric", cond.metric, list(METRICS))
-        if other.fact != metric.fact or other.kind in ("list",) or other.agg is _share:
+        if other.fact != metric.fact or other.kind in ("list",) or other.agg is agg_share:
             same = [m.name for m in METRICS.values() if m.fact == metric.fact and m.kind != "list"]
             raise SemanticError(
                 f"a condition on {metric.name!r} can use a metric of the same rows: "
-                f"{', '.join(n for n in same if METRICS[n].agg is not _share)}"
+                f"{', '.join(n for n in same if METRICS[n].agg is not agg_share)}"
             )
         out.append(getattr(other.agg(f, []), _OPS[cond.op])(cond.value))
     return out

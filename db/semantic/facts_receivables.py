@@ -7,11 +7,19 @@ from sqlalchemy import and_, case, func, literal, null, or_, select
 
 from mspilot.db import definitions as d
 from mspilot.db.schema import AnySelect, Contract, Invoice, Payment
-from mspilot.db.semantic.fact_base import _buckets, _Build, _day, _in, _live, _scoped, _union
+from mspilot.db.semantic.fact_base import (
+    Build,
+    client_scope,
+    day_literal,
+    in_window,
+    live_rows,
+    snapshot_buckets,
+    union_arms,
+)
 from mspilot.db.semantic.sql import days_between
 
 
-def _invoices(b: _Build) -> AnySelect:
+def build_invoices(b: Build) -> AnySelect:
     open_ = and_(Invoice.balance > 0, Invoice.status.in_(("open", "overdue")))
     overdue = and_(
         open_,
@@ -37,12 +45,12 @@ def _invoices(b: _Build) -> AnySelect:
         case((overdue, 1), else_=0).label("is_overdue"),
     ).where(
         d.live_invoices(b.tenant_id),
-        _in(Invoice.issued_on, b.period),
-        _scoped(Invoice.client_id, b),
+        in_window(Invoice.issued_on, b.period),
+        client_scope(Invoice.client_id, b),
     )
 
 
-def _paid_invoices(b: _Build) -> AnySelect:
+def build_paid_invoices(b: Build) -> AnySelect:
     """One row per paid invoice, dated by its last payment: days from issue to payment."""
     paid = d.invoice_paid_on(b.tenant_id).subquery()
     return (
@@ -58,13 +66,13 @@ def _paid_invoices(b: _Build) -> AnySelect:
         .join(paid, paid.c.invoice_id == Invoice.id)
         .where(
             d.live_invoices(b.tenant_id),
-            _in(paid.c.paid_on, b.period),
-            _scoped(Invoice.client_id, b),
+            in_window(paid.c.paid_on, b.period),
+            client_scope(Invoice.client_id, b),
         )
     )
 
 
-def _invoice_payments(b: _Build) -> AnySelect:
+def build_invoice_payments(b: Build) -> AnySelect:
     """One row per payment made against a (live) invoice: days from its issue to the payment."""
     return (
         select(
@@ -76,20 +84,20 @@ def _invoice_payments(b: _Build) -> AnySelect:
             days_between(Invoice.issued_on, Payment.paid_on).label("days_to_pay"),
         )
         .join(Invoice, and_(Invoice.id == Payment.invoice_id, d.live_invoices(b.tenant_id)))
-        .where(_live(Payment, b, on=Payment.paid_on))
+        .where(live_rows(Payment, b, on=Payment.paid_on))
     )
 
 
-def _contracts(b: _Build) -> AnySelect:
+def build_contracts(b: Build) -> AnySelect:
     """Contracts in force at the period's end / today (per time bucket), with their terms."""
     arms = []
-    for start, snap in _buckets(b):
+    for start, snap in snapshot_buckets(b):
         arms.append(
             select(
                 Contract.id.label("contract_id"),
                 func.coalesce(Contract.name, Contract.kind).label("contract"),
                 Contract.client_id.label("client_id"),
-                _day(start).label("event_date"),
+                day_literal(start).label("event_date"),
                 Contract.kind.label("contract_kind"),
                 Contract.starts_on.label("starts_on"),
                 Contract.ends_on.label("ends_on"),
@@ -97,10 +105,10 @@ def _contracts(b: _Build) -> AnySelect:
                 func.coalesce(Contract.quantity, 0).label("seats"),
                 func.coalesce(Contract.monthly_value, 0).label("monthly_value"),
             ).where(
-                _live(Contract, b),
+                live_rows(Contract, b),
                 Contract.status.not_in(("draft", "cancelled")),
                 Contract.starts_on <= snap,
                 or_(Contract.ends_on.is_(None), Contract.ends_on >= snap),
             )
         )
-    return _union(arms)
+    return union_arms(arms)

@@ -49,28 +49,28 @@ class MetricDef:
         return FACTS[self.fact].dimensions
 
 
-def _sum(column: str) -> Agg:
+def agg_sum(column: str) -> Agg:
     return lambda f, _p: func.coalesce(func.sum(f.c[column]), 0)
 
 
-def _count() -> Agg:
+def agg_count() -> Agg:
     return lambda f, _p: func.count()
 
 
-def _latest(column: str) -> Agg:
+def agg_row_value(column: str) -> Agg:
     """List metrics: the row's own value (one row per group)."""
     return lambda f, _p: func.max(f.c[column])
 
 
-def _avg(column: str) -> Agg:
+def agg_avg(column: str) -> Agg:
     return lambda f, _p: func.avg(cast(f.c[column], Float))
 
 
-def _count_distinct(column: str) -> Agg:
+def agg_count_distinct(column: str) -> Agg:
     return lambda f, _p: func.count(func.distinct(f.c[column]))
 
 
-def _ratio(num: str, den: str) -> Agg:
+def agg_ratio(num: str, den: str) -> Agg:
     def agg(f: Subquery, _p: list[ColumnElement[Any]]) -> ColumnElement[Any]:
         n, m = func.sum(cast(f.c[num], Float)), func.sum(cast(f.c[den], Float))
         return case((m > 0, n / m), else_=null())
@@ -78,18 +78,18 @@ def _ratio(num: str, den: str) -> Agg:
     return agg
 
 
-def _margin(f: Subquery, _p: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+def agg_margin(f: Subquery, _p: list[ColumnElement[Any]]) -> ColumnElement[Any]:
     return func.coalesce(
         func.sum(f.c.revenue) - func.sum(f.c.labour_cost) - func.sum(f.c.licence_cost), 0
     )
 
 
-def _margin_pct(f: Subquery, _p: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+def agg_margin_pct(f: Subquery, _p: list[ColumnElement[Any]]) -> ColumnElement[Any]:
     revenue = func.sum(cast(f.c.revenue, Float))
-    margin = cast(_margin(f, _p), Float)
+    margin = cast(agg_margin(f, _p), Float)
     return case((revenue > 0, margin / revenue), else_=null())
 
 
-def _share(f: Subquery, partition: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+def agg_share(f: Subquery, partition: list[ColumnElement[Any]]) -> ColumnElement[Any]:
     total = func.sum(func.count()).over(partition_by=partition or None)
     return cast(func.count(), Float) / cast(total, Float)

@@ -19,7 +19,7 @@ from mspilot.db.semantic.catalogue import METRICS
 from mspilot.db.semantic.compare import check_comparable, merge_comparison
 from mspilot.db.semantic.compiler import compile_metric, order_direction
 from mspilot.db.semantic.facts import FACTS
-from mspilot.db.semantic.measures import _share
+from mspilot.db.semantic.measures import agg_share
 from mspilot.db.semantic.models import MetricRequest, MetricResult
 
 
@@ -48,7 +48,7 @@ SHARE_FILTER_DIMS = ("priority", "category", "status")
 
 def _share_filters(request: MetricRequest) -> tuple[MetricRequest, dict[str, set[str]]]:
     metric = METRICS.get(request.metric)
-    if metric is None or metric.agg is not _share:
+    if metric is None or metric.agg is not agg_share:
         return request, {}
     moved = {
         k: {str(x).strip().lower() for x in v}

@@ -18,7 +18,9 @@ from mspilot.db import migrate
 from mspilot.db.checksums import table_checksums
 from mspilot.db.engine import make_engine
 from mspilot.db.loader import ANALYZE_GROWTH, Loader, upsert_tenant
+from mspilot.db.records import CanonicalId
 from mspilot.db.schema import Client, DataQualityIssue, Ticket
+from mspilot.db.schema_connectors import OrphanRow
 from support.bulk_rows import bulk_msp
 
 
@@ -89,25 +91,27 @@ def test_bad_rows_are_reported_not_dropped_silently(engine: Engine) -> None:
     reasons = {i.key: i.reason for i in report.issues}
     assert set(reasons) == {
         "bad-priority",
-        "bad-client",
         "bad-csat",
         "naive-time",
         "bad-order",
         "e-neg",
     }
     assert "priority" in reasons["bad-priority"]
-    assert "no clients row" in reasons["bad-client"]
     assert "csat" in reasons["bad-csat"]
     assert "timezone" in reasons["naive-time"]
     assert "hours" in reasons["e-neg"]
-    assert report.tables["tickets"].rejected == 5
+    assert report.tables["tickets"].rejected == 4
     assert report.tables["tickets"].inserted == 6
+    # a row whose parent is missing is not refused: it waits for the parent, with the reason
+    assert report.waiting == {"tickets": 1}
     with engine.connect() as conn:
         stored = conn.execute(
             select(DataQualityIssue.table_name, DataQualityIssue.record_key)
         ).all()
-    assert ("tickets", "bad-client") in stored and ("time_entries", "e-neg") in stored
-    assert len(stored) == 6
+        waiting = conn.execute(select(OrphanRow.row_id, OrphanRow.waits_for_id)).all()
+    assert ("time_entries", "e-neg") in stored and ("tickets", "bad-client") not in stored
+    assert len(stored) == 5
+    assert waiting == [("t.demo.bad-client", "t.demo.nope")]
 
 
 def test_tenants_never_see_each_others_rows(engine: Engine) -> None:
@@ -120,7 +124,8 @@ def test_tenants_never_see_each_others_rows(engine: Engine) -> None:
     assert table_checksums(engine, "b")["tickets"][0] == 4
     # b cannot point a ticket at a's client, even by canonical id
     report = Loader(engine, "b", "demo").load(
-        "tickets", [{**data["tickets"][0], "external_id": "x", "client_id": "=a.demo.c0"}]
+        "tickets",
+        [{**data["tickets"][0], "external_id": "x", "client_id": CanonicalId("a.demo.c0")}],
     )
     assert report.rejected == 1
 

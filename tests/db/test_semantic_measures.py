@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from mspilot.core.periods import Period
@@ -139,12 +141,16 @@ def planted() -> dict[str, list[dict[str, Any]]]:
     }  # fmt: skip
 
 
-@pytest.fixture
-def msp(engine: Engine) -> Engine:
+def _plant(engine: Engine) -> Engine:
     with engine.begin() as conn:
         upsert_tenant(conn, "m", "Measured MSP")
     assert Loader(engine, "m", "demo").load_all(planted()).issues == []
     return engine
+
+
+@pytest.fixture
+def msp(engine: Engine) -> Engine:
+    return _plant(engine)
 
 
 def _ask(engine: Engine, **kw: Any) -> MetricResult:
@@ -386,3 +392,37 @@ def test_every_metric_is_described_for_matching() -> None:
         assert len(metric.synonyms) >= 3, name
         for alias in metric.synonyms:  # every synonym leads back to its metric
             assert canonical_metric(alias) == name, (name, alias)
+
+
+NON_LIST = sorted(n for n, m in METRICS.items() if m.kind != "list")
+MONTHS = [Period.month(2026, m) for m in range(5, 10)]
+
+
+@given(st.sampled_from(NON_LIST), st.sampled_from(MONTHS), st.sampled_from(MONTHS),
+       st.sampled_from(["client", None]))  # fmt: skip
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_metric_compared_is_the_difference_of_two_answers(
+    sqlite_msp: Engine, name: str, now: Period, before: Period, dim: str | None
+) -> None:
+    dims = [dim] if dim and dim in METRICS[name].dimensions else []
+    if name == "ticket_share" and not dims:
+        return  # a share of everything is 1 in both periods
+    both = _ask(sqlite_msp, metric=name, dimensions=dims, period=now, compare_to=before)
+    a = _by(_ask(sqlite_msp, metric=name, dimensions=dims, period=now))
+    b = _by(_ask(sqlite_msp, metric=name, dimensions=dims, period=before))
+    zero = 0 if METRICS[name].kind in ("count", "sum") else None
+    assert {tuple(r[: len(dims)]) for r in both.rows} == set(a) | set(b)
+    for row in both.rows:
+        key, (x, y, change, _pct) = tuple(row[: len(dims)]), row[len(dims) :]
+        assert (x, y) == (a.get(key, zero), b.get(key, zero))
+        if x is None or y is None:
+            assert change is None
+        else:
+            assert change == pytest.approx(x - y, abs=1e-3)
+
+
+@pytest.fixture
+def sqlite_msp(sqlite_engine: Engine) -> Engine:
+    return _plant(sqlite_engine)

@@ -26,6 +26,7 @@ from mspilot.insights.signals import (
     PricingSignal,
     Signals,
 )
+from mspilot.models.explain import ChurnDriver
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -47,7 +48,10 @@ def planted_signals(
             name,
             risks[i] if i < len(risks) else 0.01,
             3000.0 + 100 * i,
-            [f"driver {i}a", f"driver {i}b"],
+            [
+                ChurnDriver(group="sla", text=f"driver {i}a", contribution=0.6),
+                ChurnDriver(group="csat", text=f"driver {i}b", contribution=0.3),
+            ],
         )
         for i, (cid, name) in enumerate(clients)
     ]

@@ -11,8 +11,10 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import Engine, select
 
-from mspilot.agent.timeparse import NUMBER_WORDS
+from mspilot.core.periods import NUMBER_WORDS
 from mspilot.db.schema import Asset, Client, Contract, License, Technician, Ticket
+from mspilot.prompts.agent import CLIENT_SCOPE_LINE
+from mspilot.tools.context import ToolContext
 
 _STOP_SUFFIXES = {"inc", "llc", "ltd", "co", "corp", "corporation", "the", "pllc", "pc", "llp"}
 _TOKEN = re.compile(r"[a-z0-9&]+")
@@ -108,6 +110,54 @@ class Catalogue:
                 asset_kinds=values(Asset, Asset.kind),
                 products=values(License, License.product),
             )
+
+
+def other_clients(engine: Engine, tenant_id: str, client_id: str) -> list[Named]:
+    """The tenant's clients other than ``client_id``: only to recognise (and refuse) a client
+    user's question about another client; never shown to that user."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Client.id, Client.name).where(
+                Client.tenant_id == tenant_id, Client.id != client_id, Client.deleted_at.is_(None)
+            )
+        )
+        return [Named(r.id, r.name, "client") for r in rows]
+
+
+def client_name(engine: Engine, tenant_id: str, client_id: str) -> str:
+    with engine.connect() as conn:
+        name = conn.execute(
+            select(Client.name).where(Client.tenant_id == tenant_id, Client.id == client_id)
+        ).scalar()
+    return str(name) if name else client_id
+
+
+def client_scope_line(ctx: ToolContext) -> str | None:
+    """A client user's answers all say whose data they are: "For Contoso (...):"."""
+    if ctx.role != "client_user" or not ctx.client_id:
+        return None
+    return CLIENT_SCOPE_LINE.format(client=client_name(ctx.engine, ctx.tenant_id, ctx.client_id))
+
+
+_ORG = re.compile(
+    r"\b(?:[A-Z][\w&'.-]*\s+){1,4}(?:Inc|LLC|Ltd|Corp|Corporation|Co|Group|Partners|Associates|"
+    r"LLP|PLLC|GmbH|Law|Clinic|Dental|Medical|Holdings|Industries|Logistics|Labs)\b"
+)
+
+
+def names_another_org(question: str, own: str, others: Sequence[Named]) -> bool:
+    """Does a client user's question name a client or organisation other than ``own``? A
+    tenant client by (fuzzy) name, or any capitalised organisation name, so the answer is
+    the same whether the named organisation is a client or not."""
+    own_core = set(_core(own))
+    for m in match_names(question, others):
+        if not set(_core(m.entity.name)) <= own_core:
+            return True
+    for org in _ORG.finditer(question):
+        words = set(tokens(org.group(0))) - _STOP_SUFFIXES
+        if words and not words <= own_core:
+            return True
+    return False
 
 
 def _windows(toks: Sequence[str], size: int) -> Iterable[tuple[int, int, str]]:

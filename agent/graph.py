@@ -50,10 +50,12 @@ def build_graph(
     today: dt.date | None = None,
     tool_selector: ToolSelector | None = None,
     fast_path: bool = True,
+    scope_line: str | None = None,
 ) -> Any:
     """Compile the agent: ``model`` may be ``None`` (router only), ``router`` may be ``None``
     (LLM only). With ``fast_path`` off the router never answers itself when there is a model;
-    it only hands its recognised names and periods to the model as hints.
+    it only hands its recognised names and periods to the model as hints. ``scope_line``
+    heads every answer (a client user's "For Contoso ...:").
     Returns a compiled LangGraph graph (``invoke``/``stream`` with a thread id)."""
     budget = budget or Budget()
     graph = StateGraph(AgentState)
@@ -64,7 +66,7 @@ def build_graph(
         router, has_model=model is not None, budget=budget, fast_path=fast_path
     )
     run_tools: Any = make_tools_node(tools, budget)
-    answer: Any = make_answer_node(renderer)
+    answer: Any = make_answer_node(renderer, scope_line)
     graph.add_node("route", route)
     graph.add_node("tools", run_tools)
     graph.add_node("answer", answer)

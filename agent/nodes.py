@@ -32,11 +32,11 @@ from pydantic import ValidationError
 from mspilot.agent.artifacts import to_table
 from mspilot.agent.grounding import build_evidence, numbers_in, ungrounded_numbers
 from mspilot.agent.plan import PlannedCall, Renderer, Route, Router
-from mspilot.agent.render import NO_ANSWER, citation_line, render_results
+from mspilot.agent.render import NO_ANSWER, finish_answer, render_results
+from mspilot.agent.results import ToolResult
 from mspilot.agent.state import AgentState, Budget
 from mspilot.agent.toolcalls import parse_content_tool_calls, validate_call
 from mspilot.agent.turn import (
-    ToolResult,
     call_signature,
     last_ai,
     question_of,
@@ -120,6 +120,19 @@ def make_route_node(
         deadline = time.time() + wall_clock
         question = question_of(state)
         decision = router.route(question, state.get("last_intent")) if router else None
+        if decision is not None and decision.reply:
+            return {
+                "mode": "router",
+                "intent": {
+                    "intent": decision.intent,
+                    "confidence": decision.confidence,
+                    "reply": decision.reply,
+                    **decision.slots,
+                },
+                "hints": None,
+                "question": question,
+                "deadline": deadline,
+            }
         takes_it = (
             decision is not None
             and decision.calls
@@ -208,7 +221,19 @@ def llm_history(messages: list[AnyMessage]) -> list[BaseMessage]:
             pairs.append(HumanMessage(content=msg.text))
         elif isinstance(msg, AIMessage) and not msg.tool_calls and msg.text:
             pairs.append(AIMessage(content=msg.text))
-    return [*pairs[-2 * MAX_HISTORY_TURNS :], *current]
+    return [*pairs[-2 * MAX_HISTORY_TURNS :], *(_as_data(m) for m in current)]
+
+
+def _as_data(msg: AnyMessage) -> AnyMessage:
+    """A tool result as the model reads it: wrapped and labelled as untrusted data, so text
+    from the database or documents ("SYSTEM: ignore your rules...") is never an instruction.
+    Whatever the model then does, the tools it may call and the scope they read are fixed
+    by the graph and the data layer, not by this label."""
+    if not isinstance(msg, ToolMessage):
+        return msg
+    body = msg.text.replace("</tool_result", "<\\/tool_result")
+    wrapped = prompts.UNTRUSTED_TOOL_RESULT.format(tool=msg.name or "tool", content=body)
+    return msg.model_copy(update={"content": wrapped})
 
 
 def _normalise_ai(ai: AIMessage, known: set[str], tools: dict[str, BaseTool]) -> AIMessage:
@@ -417,8 +442,9 @@ def _states_key_values(prose: str, results: list[ToolResult]) -> bool:
 
 
 def make_answer_node(
-    renderer: Renderer | None = None,
+    renderer: Renderer | None = None, scope_line: str | None = None
 ) -> Callable[[AgentState], dict[str, Any]]:
+    """``scope_line`` (a client user's "For Contoso ...:") heads every answer."""
     render = renderer or render_results
 
     def answer(state: AgentState) -> dict[str, Any]:
@@ -432,7 +458,9 @@ def make_answer_node(
         prose = ai.text.strip() if ai is not None and not ai.tool_calls else ""
         grounded = True
         replace_id: str | None = None
-        if mode == "llm" and prose:
+        if intent and intent.get("reply"):
+            text = str(intent["reply"])
+        elif mode == "llm" and prose:
             replace_id = ai.id if ai is not None else None
             evidence = build_evidence(
                 question, (r.content for r in results if not r.error), (r.table for r in results)
@@ -450,8 +478,7 @@ def make_answer_node(
             text = render(question, intent, results)
         else:
             text = NO_ANSWER
-        source = citation_line(citations)
-        final = f"{text}\n\n{source}" if source and source not in text else text
+        final = finish_answer(text, citations, scope_line)
         reply = AIMessage(content=final, id=replace_id) if replace_id else AIMessage(content=final)
         update: dict[str, Any] = {
             "messages": [reply],

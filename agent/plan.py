@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from mspilot.agent.turn import ToolResult
+from mspilot.agent.results import ToolResult
 
 
 class PlannedCall(BaseModel):
@@ -23,6 +23,9 @@ class Route(BaseModel):
     confident: bool
     calls: list[PlannedCall] = Field(default_factory=list)
     slots: dict[str, Any] = Field(default_factory=dict)
+    #: A reply given instead of any tool call (a refusal, or one clarifying question); it
+    #: stands even when a language model is configured.
+    reply: str | None = None
 
 
 class Router(Protocol):

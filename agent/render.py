@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mspilot.agent.artifacts import Table
-from mspilot.agent.turn import ToolResult
+from mspilot.agent.results import ToolResult
 
 MAX_LISTED_ROWS = 15
 _MONEY_HINTS = (
@@ -29,6 +29,24 @@ _MONEY_HINTS = (
     "rate",
 )
 _PCT_HINTS = ("pct", "percent", "share", "_ratio", "probability", "risk", "breach_rate")
+#: Columns holding free text written by people or imported from a source (ticket subjects,
+#: notes, knowledge-base passages): shown only inside a quoted block, as data.
+FREE_TEXT_COLUMNS = frozenset(
+    {"subject", "notes", "note", "description", "body", "text", "content", "resolution",
+     "summary", "snippet", "comment", "comments", "title", "details", "memo"}
+)  # fmt: skip
+FENCE = "```"
+
+
+def quote_data(text: str) -> str:
+    """Text from the data as a fenced block: the widget, Slack and the CLI show it as quoted
+    data, and nothing inside can close the fence or pose as part of the answer."""
+    body = text.replace(FENCE, "'''").strip("\n")
+    return f"{FENCE}\n{body}\n{FENCE}"
+
+
+def has_free_text(columns: list[str]) -> bool:
+    return any(str(c).lower() in FREE_TEXT_COLUMNS for c in columns)
 
 
 def _is_pct(column: str) -> bool:
@@ -98,11 +116,34 @@ def render_result(result: ToolResult) -> str:
     if result.error:
         return f"{result.name} failed: {result.content}"
     table = result.table
-    if table and table.get("columns") and (len(table.get("rows") or []) <= MAX_LISTED_ROWS):
+    if result.name == "search_knowledge":
+        return render_passages(table) if table else quote_data(result.content)
+    columns = list((table or {}).get("columns") or [])
+    if table and columns and (len(table.get("rows") or []) <= MAX_LISTED_ROWS):
         headline = str((table.get("meta") or {}).get("title") or "").strip()
         body = render_table(table)
+        if has_free_text(columns) and table.get("rows"):
+            body = quote_data(body)
         return f"{headline}\n{body}" if headline else body
+    if has_free_text(columns):
+        return quote_data(result.content)
     return result.content
+
+
+def render_passages(table: Table, limit: int = 4, chars: int = 600) -> str:
+    """Knowledge-base passages: each source named, its text quoted as data."""
+    rows = list(table.get("rows") or [])
+    if not rows:
+        return "No passages found in the knowledge base."
+    columns = list(table.get("columns") or [])
+    src = columns.index("source") if "source" in columns else 0
+    txt = columns.index("text") if "text" in columns else len(columns) - 1
+    parts = ["From the knowledge base (quoted as written):"]
+    for n, row in enumerate(rows[:limit], start=1):
+        text = str(row[txt])
+        text = text if len(text) <= chars else text[:chars] + "…"
+        parts.append(f"[{n}] {row[src]}\n{quote_data(text)}")
+    return "\n".join(parts)
 
 
 NO_ANSWER = (
@@ -133,3 +174,13 @@ def citation_line(citations: list[dict[str, Any]]) -> str:
         bits.append(f"{c.get('rows', 0)} row{'s' if c.get('rows', 0) != 1 else ''}")
         parts.append(" · ".join(bits))
     return ("Source: " + "; ".join(parts)) if parts else ""
+
+
+def finish_answer(text: str, citations: list[dict[str, Any]], scope_line: str | None) -> str:
+    """The answer as the user reads it: whose data (a client user's scope line), the text,
+    then its sources."""
+    source = citation_line(citations)
+    final = f"{text}\n\n{source}" if source and source not in text else text
+    if scope_line and not final.startswith(scope_line):
+        final = f"{scope_line}\n{final}"
+    return final

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mspilot.agent.render import render_result, render_results
-from mspilot.agent.turn import ToolResult
+from mspilot.agent.render import has_free_text, render_result, render_results
+from mspilot.agent.results import ToolResult
+from mspilot.prompts.agent import READ_AS
 
 MAX_LINES = 15
 _HAVE_QUESTION = re.compile(r"\b(which|who|list)\b.*\b(have|has|had|with|owe|owes)\b")
@@ -134,6 +135,9 @@ def render_answer(question: str, intent: dict[str, Any] | None, results: list[To
 
     intent = intent or {}
     parts = []
+    if intent.get("unread") and intent.get("reading"):
+        words = ", ".join(f"'{w}'" for w in intent["unread"])
+        parts.append(READ_AS.format(reading=intent["reading"], words=words))
     for result in good:
         model_answer = MODEL_ANSWERS.get(result.name)
         if model_answer is not None and (result.table or {}).get("columns"):
@@ -142,6 +146,10 @@ def render_answer(question: str, intent: dict[str, Any] | None, results: list[To
             parts.append(render_metric(question, intent, result))
         elif result.name == "run_sql":
             parts.append(render_sql_intent(intent, result))
+        elif result.name == "search_knowledge" or has_free_text(
+            list((result.table or {}).get("columns") or [])
+        ):
+            parts.append(render_result(result))  # text from the data, quoted as data
         else:
             parts.append(result.content or render_result(result))
     return "\n\n".join(parts)

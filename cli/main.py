@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, digest, kb, models, prescribe, serve, sources, sync
+from mspilot.cli import (
+    ask,
+    db,
+    demo,
+    digest,
+    jobs,
+    kb,
+    models,
+    prescribe,
+    serve,
+    sources,
+    sync,
+    worker,
+)
 
 app = typer.Typer(
     name="mspilot",
@@ -29,6 +42,9 @@ app.add_typer(models.app, name="models")
 app.add_typer(serve.users_app, name="users")
 app.add_typer(sync.app)  # mspilot sync
 app.add_typer(sources.app, name="sources")
+app.add_typer(jobs.app, name="jobs")
+app.command("worker")(worker.worker)
+app.command("scheduler")(worker.scheduler)
 
 
 def run() -> None:

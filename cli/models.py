@@ -14,8 +14,8 @@ from mspilot.cli.context import (
     print_table,
     progress_bar,
     settings,
-    tenant_scope,
 )
+from mspilot.cli.deps import TenantOption, tenant_scope
 from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError, UserInputError
 
@@ -26,15 +26,15 @@ app = typer.Typer(
     help="Registered models: versions, champion, rollback, drift.", no_args_is_help=True
 )
 
-TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant id (default: the first).")]
+TenantOpt = TenantOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 #: Steps ``train_all`` reports, for the progress bar's length.
 _STEPS = {"churn": 3, "profitability": 1, "leaks": 1, "anomalies": 1, "forecast": 6}
 
 
 def _setup(tenant: str | None) -> tuple[Engine, str, Clock]:
-    engine, tenant_id, clock = tenant_scope(tenant)
-    return engine, tenant_id, clock
+    scope = tenant_scope(tenant)
+    return scope.engine, scope.tenant_id, scope.clock
 
 
 def _fmt(value: Any) -> str:
@@ -239,25 +239,20 @@ def drift(
     vs the clients as they are now."""
     from mspilot.models.drift import drift_report
     from mspilot.models.features import MODEL_FEATURES, build_features
+    from mspilot.models.serving import load_champion
 
     engine, tenant_id, clock = _setup(tenant)
-    from mspilot.models.registry import Registry
-
-    registry = Registry(settings().data_dir, tenant_id, mlflow=False)
-    champ = registry.champion("churn")
-    if champ is None:
-        raise DataError(f"no churn model for {tenant_id}: run `mspilot train`")
-    model = registry.load("churn")
+    model, version = load_champion(settings().data_dir, tenant_id, "churn")
     reference = model.meta.get("reference")
     if reference is None:
         raise DataError("this churn model was trained without a reference sample: retrain")
     current = build_features(engine, tenant_id, clock.today())
     rows = [r.as_dict() for r in drift_report(reference, current, MODEL_FEATURES, threshold)]
     if as_json:
-        emit_json({"tenant_id": tenant_id, "model_version": champ.version, "features": rows})
+        emit_json({"tenant_id": tenant_id, "model_version": version, "features": rows})
         return
     print_table(
-        f"Drift of {tenant_id} vs churn v{champ.version} training window",
+        f"Drift of {tenant_id} vs churn v{version} training window",
         ["feature", "PSI", "flagged"],
         [[r["feature"], f"{r['psi']:.3f}", "yes" if r["flagged"] else ""] for r in rows],
     )

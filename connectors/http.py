@@ -105,6 +105,7 @@ class Throttle:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         window_s: float = 60.0,
+        shared: Callable[[], float] | None = None,
     ) -> None:
         if per_minute < 1 or max_concurrent < 1:
             raise ValueError("throttle limits must be positive")
@@ -117,6 +118,9 @@ class Throttle:
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self.waited_s = 0.0
         self.requests = 0
+        #: a limit shared with other processes (``connectors.ratelimit``): called before each
+        #: request starts, blocks until the shared bucket lets it go, returns the seconds waited
+        self.shared = shared
 
     def _reserve(self) -> None:
         while True:
@@ -136,6 +140,8 @@ class Throttle:
         self._slots.acquire()
         try:
             self._reserve()
+            if self.shared is not None:
+                self.waited_s += self.shared()
         except BaseException:
             self._slots.release()
             raise

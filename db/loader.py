@@ -13,6 +13,9 @@ Per batch, in one transaction:
 
 So a re-run, a retried page or a load killed half-way and started again never duplicates or
 half-writes: each batch commits whole or not at all, and upserts land on the same rows.
+
+Size (~430 lines): the five steps above share one batch and transaction; the pieces that stand
+alone (records, entity map, ids) live in their own modules.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -117,18 +121,47 @@ def _batches(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapp
         yield chunk
 
 
+_ZERO = dt.timedelta(0)
+
+
+def _canonical_decimal(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _canonical_datetime(value: dt.datetime) -> str:
+    # an aware time already at offset 0 (pydantic's UTC, ``dt.UTC``) reads the same as its
+    # conversion to ``dt.UTC``; converting costs more than the rest of the fingerprint
+    if value.utcoffset() == _ZERO:
+        return value.isoformat()
+    return value.astimezone(dt.UTC).isoformat()
+
+
+#: The values whose spelling is not unique, by exact type (the validated records hold these).
+_CANONICAL: dict[type, Callable[[Any], str]] = {
+    Decimal: _canonical_decimal,
+    dt.datetime: _canonical_datetime,
+}
+
+
 def _canonical(value: Any) -> Any:
     """One spelling per value: the same content reached by two paths hashes the same
     (``Decimal('12.5')`` vs ``Decimal('12.50')``, UTC vs ``+00:00`` time-zone objects)."""
+    spell = _CANONICAL.get(type(value))
+    if spell is not None:
+        return spell(value)
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return _canonical_decimal(value)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
+        return _canonical_datetime(value)
     return value
 
 
+#: Types whose repr is already their one spelling (by exact type: the fast path).
+_PLAIN = frozenset({str, int, float, bool, type(None), dt.date})
+
+
 def _fingerprint(values: Sequence[Any]) -> str:
-    text = repr([_canonical(v) for v in values])
+    text = repr([v if type(v) in _PLAIN else _canonical(v) for v in values])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -230,6 +263,7 @@ class Loader:
         self._known: dict[str, set[str]] = {}
         self._stats: dict[str, _PlannerStats] = {}
         self._orphans_possible: bool | None = None  # does the tenant have waiting rows?
+        self._id_prefix = make_id(tenant_id, source, "")
 
     # -- public ------------------------------------------------------------------------------
     def canonical_id(self, name: RowName) -> str:
@@ -350,20 +384,23 @@ class Loader:
         with self.engine.begin() as conn:
             waiting = self._check_references(conn, table, record_type, rows, raws, issues, now)
             existing = self._existing_hashes(conn, model, list(rows))
-            to_write = []
+            fresh, changed = [], []
             for row_id, row in rows.items():
                 old = existing.get(row_id)
                 if old is None:
-                    result.inserted += 1
+                    fresh.append(row)
                 elif old != row["row_hash"]:
-                    result.updated += 1
+                    changed.append(row)
                 else:
                     result.unchanged += 1
                     continue
                 row["synced_at"] = now
-                to_write.append(row)
-            if to_write:
-                self._upsert(conn, sa_table, to_write)
+            result.inserted += len(fresh)
+            result.updated += len(changed)
+            if fresh:
+                self._upsert(conn, sa_table, fresh, absent=True)
+            if changed:
+                self._upsert(conn, sa_table, changed)
             if self._orphans_possible:
                 orphans.resolve(conn, self.tenant_id, table, [r for r in rows if r not in waiting])
             if issues:
@@ -411,41 +448,60 @@ class Loader:
             ).scalar()
         return float(value) if value is not None else -1.0
 
-    def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def _upsert(
+        self, conn: Connection, table: Table, rows: list[dict[str, Any]], *, absent: bool = False
+    ) -> None:
         """``INSERT .. ON CONFLICT (id) DO UPDATE`` as one driver-level executemany.
 
         The statement is the same on SQLite and PostgreSQL; values are adapted once here
         instead of through per-value SQLAlchemy type processors (the hot path).
+
+        ``absent``: this transaction has just looked the rows up and found none of them. On
+        SQLite they are then inserted with a plain ``INSERT``: its upsert costs 2.6x a plain
+        insert per row (measured on 30,000 tickets), and a writer cannot slip a row in between
+        (SQLite serialises writers; one that wrote after our read makes our write fail, loudly,
+        never silently). PostgreSQL (read committed) keeps the upsert.
         """
         columns = [c.name for c in table.columns]
         sqlite_dialect = conn.dialect.name == "sqlite"
         mark = "?" if sqlite_dialect else "%s"
-        # The key columns are never SET: the id embeds the tenant, so they cannot change, and
-        # naming them would make SQLite check every child table's references to each updated
-        # row (a full scan of e.g. time_entries per updated ticket where no index covers them).
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _KEY_COLUMNS)
         sql = (
             f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}"
+            f"VALUES ({', '.join([mark] * len(columns))})"
         )
-        params: list[Any] = [[row.get(c) for c in columns] for row in rows]
+        if not (absent and sqlite_dialect):
+            # The key columns are never SET: the id embeds the tenant, so they cannot change,
+            # and naming them would make SQLite check every child table's references to each
+            # updated row (a full scan of e.g. time_entries per updated ticket where no index
+            # covers them).
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _KEY_COLUMNS)
+            sql += f" ON CONFLICT (id) DO UPDATE SET {updates}"
+        blank = dict.fromkeys(columns)
+        pick = itemgetter(*columns)
         if sqlite_dialect:  # psycopg adapts Decimal, date and aware datetimes natively
-            adapters = [(i, f) for i, f in enumerate(_sqlite_adapters(table)) if f is not None]
-            for values in params:
-                for i, f in adapters:
-                    if values[i] is not None:
-                        values[i] = f(values[i])
-        conn.exec_driver_sql(sql, [tuple(v) for v in params])
+            adapters = [(c, f) for c, f in zip(columns, _sqlite_adapters(table), strict=True) if f]
+            params = []
+            for row in rows:
+                values = {**blank, **row}
+                for c, f in adapters:
+                    v = values[c]
+                    if v is not None:
+                        values[c] = f(v)
+                params.append(pick(values))
+        else:
+            params = [pick({**blank, **row}) for row in rows]
+        conn.exec_driver_sql(sql, params)
 
     def _to_row(self, record: Record) -> dict[str, Any]:
         data = dict(record.__dict__)  # validated values; cheaper than model_dump()
-        external_id = data["external_id"]
+        prefix = self._id_prefix  # canonical_id, inlined: three calls per row otherwise
         for column in record.refs:
-            if data.get(column) is not None:
-                data[column] = self.canonical_id(data[column])
+            ref = data.get(column)
+            if ref is not None:
+                data[column] = ref[1:] if ref.startswith("=") else prefix + ref
         data["row_hash"] = _fingerprint(tuple(data.values()))
-        data["id"] = self.canonical_id(external_id)
+        external_id = data["external_id"]
+        data["id"] = external_id[1:] if external_id.startswith("=") else prefix + external_id
         data["tenant_id"] = self.tenant_id
         data["source"] = self.source
         return data

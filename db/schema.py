@@ -48,11 +48,13 @@ NAMING = {
 def sqlite_datetime(value: dt.datetime) -> str:
     """The text a :class:`UTCDateTime` column holds on SQLite (SQLAlchemy's format: naive UTC
     with microseconds), for writers that bypass SQLAlchemy's type processing (bulk paths)."""
-    if value.tzinfo is not dt.UTC:
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    if offset:  # already at UTC (dt.UTC, pydantic's UTC): no conversion needed
         value = value.astimezone(dt.UTC)
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # "YYYY-MM-DD HH:MM:SS.ffffff" and the "+00:00" cut off
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -397,3 +399,5 @@ TABLES_BY_NAME: dict[str, Any] = {m.__tablename__: m for m in SYNCED_TABLES}  # 
 from mspilot.db import schema_api as _schema_api  # noqa: E402, F401  (API users, keys, audit)
 from mspilot.db import schema_connectors as _schema_connectors  # noqa: E402, F401  (connector tables)
 from mspilot.db import schema_insights as _schema_insights  # noqa: E402, F401  (insights, Slack)
+from mspilot.db import schema_sandbox as _schema_sandbox  # noqa: E402, F401  (SQL tool scope)
+from mspilot.db import schema_tasks as _schema_tasks  # noqa: E402, F401  (task engine, webhooks)

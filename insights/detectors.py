@@ -71,7 +71,7 @@ def churn_items(rows: list[ChurnSignal], threshold: float) -> Detection:
             continue
         at_risk = r.risk * r.monthly_revenue * 12
         urgent = r.risk >= max(URGENT_CHURN, 2 * threshold)
-        drivers = "; ".join(r.drivers) if r.drivers else "no single dominant reason"
+        drivers = "; ".join(d.text for d in r.drivers) or "no single dominant reason"
         items.append(
             InsightItem(
                 key=f"churn_risk:{r.client_id}",

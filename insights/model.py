@@ -12,9 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from mspilot.db.semantic_access import STAFF_WITH_MONEY
+from mspilot.core.roles import MONEY
+from mspilot.models.explain import ChurnDriver
 
 DetectorName = Literal["churn_risk", "revenue_leak", "pricing", "capacity"]
 DigestKind = Literal["weekly", "daily", "manual"]
@@ -41,7 +42,7 @@ class Detector:
     change_abs: float = float("inf")
     #: ... or the dollars at stake moved by at least this share
     change_rel: float = 0.25
-    audience: frozenset[str] = STAFF_WITH_MONEY
+    audience: frozenset[str] = MONEY
 
     def raised(self, value: float) -> float:
         new = value + self.step_add if self.step_add else value * self.step_mul
@@ -123,11 +124,24 @@ class InsightItem(BaseModel):
     client_id: str | None = None
     client_name: str | None = None
     evidence: list[str] = Field(default_factory=list)
-    drivers: list[str] = Field(default_factory=list)
+    drivers: list[ChurnDriver] = Field(
+        default_factory=list, description="Reasons raising the risk (churn items), largest first"
+    )
     change: str | None = Field(default=None, description="What changed since it was last sent")
     action: dict[str, Any] | None = Field(default=None, description="What Approve would record")
     audience: list[str] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("drivers", mode="before")
+    @classmethod
+    def _stored_text(cls, value: Any) -> Any:
+        """Digests stored before drivers were typed kept their text only."""
+        if isinstance(value, list):
+            return [
+                {"group": "", "text": v, "contribution": 0.0} if isinstance(v, str) else v
+                for v in value
+            ]
+        return value
 
 
 class Suppressed(BaseModel):

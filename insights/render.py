@@ -252,7 +252,7 @@ def feed_entries(digest: Digest) -> list[dict[str, Any]]:
                     "digest_id": digest.digest_id,
                     "digest_kind": digest.kind,
                     "evidence": item.evidence[:20],
-                    "drivers": item.drivers,
+                    "drivers": [d.model_dump() for d in item.drivers],
                     "action": item.action,
                 },
             }

@@ -1,8 +1,8 @@
 """What the models say today, gathered once per digest: the raw material of the insights.
 
-- churn: every active client's 90-day risk (the registered churn model), its monthly revenue,
-  and the plain-words drivers of the clients at or above the churn threshold (drivers cost a
-  SHAP pass, so only for those);
+- churn: every active client's 90-day risk and, for the clients at or above the churn
+  threshold, the reasons raising it (``models.serving``: the one read path for model
+  outputs), with its monthly revenue;
 - leaks: the leak findings saved by the last ``mspilot train``;
 - pricing: the price optimiser's recommendations (reusing the churn scores above, as the budget
   planner does, instead of scoring the genome twice);
@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from mspilot.core.errors import DataError, MspilotError
 from mspilot.core.logging import get_logger
 from mspilot.core.periods import Period
 from mspilot.db.definitions import revenue_by_client
-from mspilot.db.schema import Client
 from mspilot.models.data import DataVersion, data_version
+from mspilot.models.explain import ChurnDriver
 from mspilot.models.leaks import LeakFinding as LeakSignal  # re-exported: the leak signal
+from mspilot.models.serving import ChurnScores, churn_risks, churn_scores, load_champion
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -56,7 +57,7 @@ class ChurnSignal:
     client_name: str
     risk: float
     monthly_revenue: float
-    drivers: list[str] = field(default_factory=list)
+    drivers: list[ChurnDriver] = field(default_factory=list)
 
 
 @dataclass
@@ -120,14 +121,6 @@ def _timed(signals: Signals, name: str, fn: Callable[[], T]) -> T | None:
 # ---- churn ----------------------------------------------------------------------------------
 
 
-@dataclass
-class ChurnScores:
-    client_ids: list[str]
-    risk: np.ndarray
-    features: Any  # the genome frame (index = client id)
-    model: Any
-
-
 def score_churn(
     engine: Engine,
     tenant_id: str,
@@ -135,42 +128,39 @@ def score_churn(
     data_dir: Path,
     version: DataVersion | None = None,
 ) -> ChurnScores:
-    """Every active client's 90-day churn probability from the registered churn model (the
-    genome from ``cached_features``: reused while the tenant's data has not changed)."""
-    from mspilot.models.features import cached_features
-    from mspilot.models.registry import Registry
-
-    model = Registry(data_dir, tenant_id, mlflow=False).load("churn")
-    features = cached_features(engine, tenant_id, as_of, version)
-    if features.empty:
+    """Every active client's 90-day churn probability (``models.serving.churn_scores``)."""
+    scores = churn_scores(engine, tenant_id, as_of, data_dir, data_version=version)
+    if scores.features.empty:
         raise DataError("no active clients to score")
-    risk = np.asarray(model.predict_proba(features), dtype=float)
-    return ChurnScores([str(c) for c in features.index], risk, features, model)
+    return scores
 
 
 def churn_signals(
-    engine: Engine, tenant_id: str, as_of: dt.date, scores: ChurnScores, min_risk: float
+    engine: Engine,
+    tenant_id: str,
+    as_of: dt.date,
+    data_dir: Path,
+    scores: ChurnScores,
+    min_risk: float,
 ) -> list[ChurnSignal]:
+    """Every scored client with its monthly revenue; the reasons (``models.serving``) for the
+    clients at or above ``min_risk`` only."""
     period = Period.months_before(as_of + dt.timedelta(days=1), 3)
     with engine.connect() as conn:
         revenue = {
             str(c): float(v or 0) for c, v in conn.execute(revenue_by_client(tenant_id, period))
         }
-        names = {
-            str(c): str(n)
-            for c, n in conn.execute(
-                select(Client.id, Client.name).where(Client.tenant_id == tenant_id)
-            )
-        }
-    flagged = [c for c, p in zip(scores.client_ids, scores.risk, strict=True) if p >= min_risk]
-    drivers = scores.model.drivers(scores.features.loc[flagged], top=3) if flagged else {}
+    risks = churn_risks(
+        engine, tenant_id, as_of, data_dir, scores=scores, explain_from=min_risk, top_drivers=3
+    )
+    by_id = {r.client_id: r for r in risks}
     return [
         ChurnSignal(
             client_id=cid,
-            client_name=names.get(cid, cid),
+            client_name=by_id[cid].client_name,
             risk=float(p),
             monthly_revenue=revenue.get(cid, 0.0) / 3,
-            drivers=[d.text for d in drivers.get(cid, [])],
+            drivers=list(by_id[cid].drivers),
         )
         for cid, p in zip(scores.client_ids, scores.risk, strict=True)
     ]
@@ -214,7 +204,7 @@ def pricing_signals(
         as_of,
         data_dir,
         inputs,
-        churn_by_id=dict(zip(scores.client_ids, scores.risk.tolist(), strict=True)),
+        base_by_id=scores.without_price_changes(),
         version=version,
     )
     # what ``price_portfolio`` does, without loading the inputs a second time
@@ -247,9 +237,8 @@ def capacity_signal(
     engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path
 ) -> CapacitySignal:
     from mspilot.models.budget_actions import _loaded_cost  # the budget planner's hourly cost
-    from mspilot.models.registry import Registry
 
-    forecast = Registry(data_dir, tenant_id, mlflow=False).load("forecast")
+    forecast, _version = load_champion(data_dir, tenant_id, "forecast")
     total = forecast.total
     weeks = []
     for _, row in total.iterrows():
@@ -300,7 +289,7 @@ def collect_signals(
         signals.churn = _timed(
             signals,
             "churn drivers",
-            lambda: churn_signals(engine, tenant_id, as_of, scores, min_churn_risk),
+            lambda: churn_signals(engine, tenant_id, as_of, data_dir, scores, min_churn_risk),
         )
         inputs = _timed(
             signals,

@@ -246,15 +246,13 @@ def client_risks(
 ) -> list[ClientRisk]:
     """Churn risk (the registered churn model) and monthly revenue of every active client
     (the genome from ``cached_features``, at the tenant's data ``version``)."""
-    from mspilot.models.churn import load_champion
-    from mspilot.models.features import cached_features
+    from mspilot.models.serving import churn_scores
 
     try:
-        model = load_champion(Path(data_dir), tenant_id, kind="churn")
+        scores = churn_scores(engine, tenant_id, as_of, Path(data_dir), data_version=version)
     except (FileNotFoundError, LookupError, DataError) as exc:
         raise DataError(f"no churn model: run `mspilot train` first ({exc})") from None
-    features = cached_features(engine, tenant_id, as_of, version)
-    probs = np.asarray(model.predict_proba(features), dtype=float)
+    features, probs = scores.features, scores.risk
     period = Period.months_before(as_of + dt.timedelta(days=1), 3)
     with engine.connect() as conn:
         econ = {r.client_id: r for r in conn.execute(client_economics(tenant_id, period)).all()}
@@ -312,17 +310,11 @@ def plan_budget(
         from mspilot.models.pricing_data import cached_pricing_inputs
         from mspilot.models.pricing_service import history_response, price_portfolio
 
-        # Reuse the churn scores computed above rather than building the genome twice, and
-        # the pricing inputs read here in price_portfolio (the same data version).
+        # The genome (cached per data version) and the pricing inputs read here are reused
+        # by price_portfolio (the same data version).
         inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
         response, _fit = history_response(
-            engine,
-            tenant_id,
-            as_of,
-            data_dir,
-            inputs,
-            churn_by_id={r.client_id: r.churn_90d for r in risks},
-            version=version,
+            engine, tenant_id, as_of, data_dir, inputs, version=version
         )
         report = price_portfolio(
             engine, tenant_id, clock, data_dir, response=response, version=version

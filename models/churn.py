@@ -3,13 +3,12 @@
 - ``ChurnModel``: XGBoost (its linear booster) over the genome columns that drive churn,
   plus a Platt calibration fitted on out-of-time predictions; ``predict_proba``,
   ``predict_with`` (re-score with some columns overridden, e.g. a hypothetical price change)
-  and ``drivers`` (per-client top reasons from the per-feature contributions, phrased for
-  people). Every weight has its known sign (a column fitted against it is left out), so a
-  price increase can only raise the risk and what-ifs on price move the right way.
+  and ``drivers`` (per-client reasons from the per-feature contributions, phrased for people
+  by ``models.explain``). Every weight has its known sign (a column fitted against it is left
+  out), so a price increase can only raise the risk and what-ifs on price move the right way.
 - ``train_churn``: a time-based backtest (train on earlier snapshots, test on the last
   labelled months with a 90-day purge gap so no training label overlaps the test window)
   against a logistic-regression baseline, then the final model on every labelled month.
-- ``load_champion(data_dir, tenant_id, kind="churn")``: the registered champion, cached.
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ import datetime as dt
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mspilot.db.definitions import CHURN_HORIZON_DAYS
-from mspilot.models.explain import driver_groups, phrase_driver
+from mspilot.models.explain import ChurnDriver, driver_groups, explain
 from mspilot.models.features import (
     CATEGORICAL,
     FEATURE_SET_VERSION,
@@ -174,18 +172,6 @@ class Encoder:
 
 
 @dataclass
-class Driver:
-    """One reason a client's risk is what it is."""
-
-    group: str
-    contribution: float  # log-odds the group adds to this client's risk
-    text: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "contribution": round(self.contribution, 4), "text": self.text}
-
-
-@dataclass
 class LinearScore:
     """XGBoost's fitted linear booster, read out so scoring is one dot product:
     ``margin = bias + sum_j weight_j * (x_j - centre_j) / scale_j``, a missing value at its
@@ -245,10 +231,14 @@ class ChurnModel:
         return self.predict_proba(changed)
 
     # -- explanations ----------------------------------------------------------------------
-    def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Contributions per feature in log-odds (weight x standardised value: what the
-        feature adds against a client at the training mean), plus ``bias``."""
-        matrix = self.encoder.transform(features)
+    def typical(self) -> dict[str, float]:
+        """The typical client's value of each model column (the linear booster's reference:
+        the training mean, where a column adds nothing); empty for a tree version."""
+        if not isinstance(self.booster, LinearScore):
+            return {}
+        return dict(zip(self.encoder.columns, self.booster.centre.tolist(), strict=False))
+
+    def _contributions(self, matrix: np.ndarray, index: pd.Index) -> pd.DataFrame:
         if isinstance(self.booster, LinearScore):
             terms = self.booster.terms(matrix)
             contrib = np.column_stack([terms, np.full(len(matrix), self.booster.bias)])
@@ -258,33 +248,50 @@ class ChurnModel:
             dm = xgb.DMatrix(matrix, feature_names=self.encoder.columns, missing=np.nan)
             contrib = self.booster.predict(dm, pred_contribs=True)
         cols = [*self.encoder.columns, "bias"]
-        frame = pd.DataFrame(contrib, index=features.index, columns=cols)
+        frame = pd.DataFrame(contrib, index=index, columns=cols)
         ind_cols = [c for c in cols if c.startswith("industry=")]
         frame["industry"] = frame[ind_cols].sum(axis=1) if ind_cols else 0.0
         return frame.drop(columns=ind_cols)
 
-    def drivers(self, features: pd.DataFrame, top: int = 3) -> dict[Any, list[Driver]]:
-        """The ``top`` groups of signals pushing each client's risk up, in plain words."""
-        contrib = self.contributions(features)
+    def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Contributions per feature in log-odds (weight x standardised value: what the
+        feature adds against a client at the training mean), plus ``bias``."""
+        return self._contributions(self.encoder.transform(features), features.index)
+
+    def drivers(self, features: pd.DataFrame, top: int = 3) -> dict[Any, list[ChurnDriver]]:
+        """Up to ``top`` reasons per client that raise its risk against the typical client,
+        largest contribution first, in plain words (``models.explain``: only positive
+        contributions, told the way they push, never an unchanged value as a change)."""
+        matrix = self.encoder.transform(features)
+        contrib = self._contributions(matrix, features.index)
+        columns = [c for c in self.encoder.columns if not c.startswith("industry=")]
+        values = matrix[:, : len(columns)]
+        typical = self.typical()
         groups = driver_groups()
-        names = list(groups)
-        # one column per group: the sum of its features' contributions
-        per_group = np.column_stack(
-            [
-                contrib[[f for f in groups[g] if f in contrib.columns]].to_numpy().sum(axis=1)
-                for g in names
-            ]
-        )
-        out: dict[Any, list[Driver]] = {}
+        # per group: its columns present in the model, their contributions and the group's sum
+        present = {g: [c for c in members if c in contrib.columns] for g, members in groups.items()}
+        present = {g: cols for g, cols in present.items() if cols}
+        names = list(present)
+        parts = {g: contrib[present[g]].to_numpy() for g in names}
+        per_group = np.column_stack([parts[g].sum(axis=1) for g in names])
+        position = {c: j for j, c in enumerate(columns)}
         records = features.to_dict("index")
+        out: dict[Any, list[ChurnDriver]] = {}
         for i, key in enumerate(features.index):
-            order = np.argsort(-per_group[i], kind="stable")[:top]
-            row = pd.Series(records[key])
-            out[key] = [
-                Driver(names[j], float(per_group[i, j]), phrase_driver(names[j], row))
-                for j in order
-                if per_group[i, j] > 0
-            ]
+            shown: list[ChurnDriver] = []
+            for j in np.argsort(-per_group[i], kind="stable"):
+                if per_group[i, j] <= 0 or len(shown) >= top:
+                    break
+                group = names[j]
+                column = present[group][int(np.argmax(parts[group][i]))]
+                k = position.get(column)
+                value = None if k is None else float(values[i, k])
+                reason = explain(
+                    group, column, float(per_group[i, j]), value, typical.get(column), records[key]
+                )
+                if reason is not None:
+                    shown.append(reason)
+            out[key] = shown
         return out
 
 
@@ -468,13 +475,3 @@ def train_churn(table: TrainingTable, test_months: int = 6, seed: int = 0) -> Ch
         test_window=(test_start.date(), order[-1].date()),
         n_train_rows=int(train_rows.sum()),
     )
-
-
-# ---- serving ------------------------------------------------------------------------------
-
-
-def load_champion(data_dir: Path, tenant_id: str, kind: str = "churn") -> Any:
-    """The registered champion of ``kind`` for the tenant (cached while unchanged)."""
-    from mspilot.models.registry import Registry
-
-    return Registry(data_dir, tenant_id).load(kind)

@@ -1,7 +1,10 @@
 """Serving the trained models: plain functions the API and the agent's tools both call.
 
-Each function reads the tenant's registered champion (``models.registry``), its saved leak
-findings or its data, and returns typed rows: churn risks ranked with their drivers, client
+This is the one read path for model outputs: every caller (API, chat tools, digests, the
+budget planner and the pricing service) loads a champion with :func:`load_champion` and reads
+churn through :func:`churn_scores` / :func:`churn_risks`. Each function reads the tenant's
+registered champion (``models.registry``), its saved leak findings or its data, and returns
+typed rows: churn risks ranked with their drivers (``ChurnDriver``, one type end to end), client
 margins over a period, revenue leaks, the demand forecast, price recommendations and what-ifs,
 and the quarter's budget plan built from the data. A model that was never trained raises
 :class:`ModelNotTrained` (a ``DataError``) naming ``mspilot train``.
@@ -16,9 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
@@ -26,6 +32,8 @@ from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError
 from mspilot.core.periods import Period
 from mspilot.models.budget import BudgetPlan
+from mspilot.models.data import DataVersion
+from mspilot.models.explain import ChurnDriver
 from mspilot.models.pricing import PriceRecommendation, PricingReport, WhatIfResult
 
 
@@ -50,7 +58,11 @@ def champion_version(data_dir: Path, tenant_id: str, kind: str) -> int:
     return champ.version
 
 
-def _load(data_dir: Path, tenant_id: str, kind: str, version: int | None) -> tuple[Any, int]:
+def load_champion(
+    data_dir: Path, tenant_id: str, kind: str, version: int | None = None
+) -> tuple[Any, int]:
+    """The tenant's ``kind`` model (its champion, or ``version``) and its version: the one way
+    a trained model is loaded (the registry caches the file while it is unchanged)."""
     from mspilot.models.registry import Registry
 
     version = champion_version(data_dir, tenant_id, kind) if version is None else version
@@ -68,17 +80,63 @@ def client_names(engine: Engine, tenant_id: str) -> dict[str, str]:
 # ---- churn -----------------------------------------------------------------------------------
 
 
-class ChurnDriver(BaseModel):
-    group: str
-    text: str
-    contribution: float = Field(description="Log-odds this reason adds to the risk")
-
-
 class ChurnRisk(BaseModel):
     client_id: str
     client_name: str
     risk_90d: float = Field(description="Probability the client leaves within 90 days")
-    drivers: list[ChurnDriver]
+    drivers: list[ChurnDriver] = Field(
+        description="Reasons that raise the risk against the typical client, largest first"
+    )
+
+
+#: Genome columns that carry the client's own price changes.
+PRICE_COLUMNS: tuple[str, ...] = ("price_change_pct_12m", "escalation_due_3m")
+
+
+@dataclass(frozen=True)
+class ChurnScores:
+    """Every active client's 90-day churn risk from one churn model at one date, with the
+    genome it read (for drivers and what-ifs)."""
+
+    model: Any
+    model_version: int
+    features: pd.DataFrame  # the genome, index = client id
+    risk: np.ndarray
+
+    @property
+    def client_ids(self) -> list[str]:
+        return [str(c) for c in self.features.index]
+
+    def by_client(self) -> dict[str, float]:
+        return dict(zip(self.client_ids, self.risk.tolist(), strict=True))
+
+    def without_price_changes(self) -> dict[str, float]:
+        """Each client's 90-day risk had its price not moved: the 12-month price change and an
+        escalation due at renewal set to none (the base a price response adds a change to)."""
+        if self.features.empty:
+            return {}
+        overrides = {column: 0.0 for column in PRICE_COLUMNS}
+        risk = np.asarray(self.model.predict_with(self.features, overrides), dtype=float)
+        return dict(zip(self.client_ids, risk.tolist(), strict=True))
+
+
+def churn_scores(
+    engine: Engine,
+    tenant_id: str,
+    today: dt.date,
+    data_dir: Path,
+    *,
+    version: int | None = None,
+    data_version: DataVersion | None = None,
+) -> ChurnScores:
+    """The champion's (or ``version``'s) 90-day churn risk of every client active at ``today``
+    (the genome from ``cached_features``, reused while the tenant's ``data_version`` holds)."""
+    from mspilot.models.features import cached_features
+
+    model, version = load_champion(data_dir, tenant_id, "churn", version)
+    features = cached_features(engine, tenant_id, today, data_version)
+    risk = np.asarray(model.predict_proba(features), dtype=float) if len(features) else np.zeros(0)
+    return ChurnScores(model, version, features, risk)
 
 
 def churn_risks(
@@ -89,29 +147,28 @@ def churn_risks(
     *,
     version: int | None = None,
     top_drivers: int = 3,
+    scores: ChurnScores | None = None,
+    explain_from: float = 0.0,
 ) -> list[ChurnRisk]:
-    """Every client active at ``today`` with the champion's 90-day churn risk and its top
-    drivers, riskiest first."""
-    from mspilot.models.features import cached_features
-
-    model, _ = _load(data_dir, tenant_id, "churn", version)
-    features = cached_features(engine, tenant_id, today)
-    if features.empty:
+    """Every client active at ``today`` with the champion's 90-day churn risk and the reasons
+    raising it (``models.explain``), riskiest first. ``scores``: already computed by
+    :func:`churn_scores`; ``explain_from``: only clients at or above this risk get reasons
+    (explaining costs a pass over the genome)."""
+    if scores is None:
+        scores = churn_scores(engine, tenant_id, today, data_dir, version=version)
+    if scores.features.empty:
         return []
-    risk = model.predict_proba(features)
-    drivers = model.drivers(features, top=top_drivers)
+    explained = scores.features.loc[scores.risk >= explain_from]
+    drivers = scores.model.drivers(explained, top=top_drivers) if len(explained) else {}
     names = client_names(engine, tenant_id)
     rows = [
         ChurnRisk(
-            client_id=str(cid),
-            client_name=names.get(str(cid), str(cid)),
+            client_id=cid,
+            client_name=names.get(cid, cid),
             risk_90d=round(float(p), 4),
-            drivers=[
-                ChurnDriver(group=d.group, text=d.text, contribution=round(d.contribution, 4))
-                for d in drivers.get(cid, [])
-            ],
+            drivers=drivers.get(cid, []),
         )
-        for cid, p in zip(features.index, risk, strict=True)
+        for cid, p in zip(scores.client_ids, scores.risk, strict=True)
     ]
     return sorted(rows, key=lambda r: -r.risk_90d)
 
@@ -133,7 +190,7 @@ class ClientMargin(BaseModel):
 
 def client_margins(engine: Engine, tenant_id: str, period: Period) -> list[ClientMargin]:
     """Per-client revenue, labour and licence cost, margin and effective rate over ``period``."""
-    from mspilot.models.profitability import client_margins as frame_of
+    from mspilot.models.profitability import client_margin_frame as frame_of
 
     frame = frame_of(engine, tenant_id, period)
     return [
@@ -236,7 +293,7 @@ def demand_forecast(
     data_dir: Path, tenant_id: str, *, client_id: str | None = None, version: int | None = None
 ) -> Forecast:
     """Weekly tickets and hours ahead (the whole MSP, or one client) from the champion."""
-    model, version = _load(data_dir, tenant_id, "forecast", version)
+    model, version = load_champion(data_dir, tenant_id, "forecast", version)
     frame = model.total if client_id is None else model.for_client(client_id)
     if client_id is not None and frame.empty:
         raise DataError(f"no forecast for client {client_id!r}")

@@ -4,8 +4,9 @@
 
 - with ``MSPILOT_SLACK__SIGNING_SECRET`` and ``MSPILOT_SLACK__BOT_TOKEN``: ``POST /slack/events``
   for events, slash commands and interactivity (one URL for all three). Bolt checks the
-  signature (``v0=HMAC-SHA256(secret, "v0:{ts}:{body}")``) and the 5-minute replay window and
-  answers anything else with 401; ``url_verification`` is echoed.
+  signature (``v0=HMAC-SHA256(secret, "v0:{ts}:{body}")``) and the 5-minute replay window
+  (``slack.signature``, before Bolt sees the request: any malformed header is a 401, never a
+  500); ``url_verification`` is echoed.
 - with ``MSPILOT_SLACK__SOCKET_MODE=true`` and ``MSPILOT_SLACK__APP_TOKEN``: a Socket Mode
   connection opened in the lifespan (no public URL needed).
 - otherwise: nothing (the route is off).
@@ -24,6 +25,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
+from mspilot.slack.signature import signature_ok
 
 if TYPE_CHECKING:  # Bolt is imported only when Slack is configured (it costs start-up time)
     from slack_bolt.async_app import AsyncApp
@@ -93,10 +95,20 @@ def slack_router(settings: Settings, client: AsyncWebClient | None = None) -> AP
                     await socket.close_async()
 
     router = APIRouter(lifespan=lifespan)
-    if http_mode:
+    if http_mode and cfg.signing_secret is not None:
+        secret = cfg.signing_secret.get_secret_value()
 
         @router.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
+            body = await request.body()
+            headers = request.headers
+            if not signature_ok(
+                secret,
+                body,
+                headers.get("x-slack-request-timestamp"),
+                headers.get("x-slack-signature"),
+            ):
+                return Response(status_code=401)
             if bridge.state is None:
                 bridge.bind(request.app.state.mspilot)
             return await handler.handle(request)

@@ -1,5 +1,9 @@
 """Client-level simulation: who the clients are, their latent state month by month, their
-contract terms and prices, and the churn process (see :mod:`mspilot.synthetic.truth`)."""
+contract terms and prices, and the churn process (see :mod:`mspilot.synthetic.truth`).
+
+Size (~800 lines): one simulation whose random draws, in order, define the demo MSP (a
+change of order changes every seeded world); ``build_panel`` runs it as named steps.
+"""
 
 from __future__ import annotations
 
@@ -254,15 +258,163 @@ def _experienced(
     return draws, out[0], out[1], out[2]
 
 
+@dataclass
+class _Clients:
+    """Who the clients are (drawn first)."""
+
+    prospect: BoolArr
+    industry: IntArr
+    ind_rate: FloatArr
+    ind_price: FloatArr
+    ind_elast: FloatArr
+    names: list[str]
+    domains: list[str]
+    kind: IntArr
+    onboard: IntArr
+
+
+@dataclass
+class _Latent:
+    """The latent processes behind service quality, demand, payment and churn."""
+
+    quality: FloatArr
+    decay_start: IntArr
+    decay_len: IntArr
+    stress: FloatArr
+    chronic: BoolArr
+    base_delay: FloatArr
+    net_days: IntArr
+    delay: FloatArr  # latent months
+    base_rate: FloatArr
+    trend: FloatArr
+    elasticity: FloatArr
+    frailty: FloatArr
+
+
+@dataclass
+class _Prices:
+    """First-term prices and the contract policy each client was signed on."""
+
+    esc_draw: IntArr
+    has_clause: BoolArr
+    disc_draw: FloatArr
+    leak_extra: FloatArr
+    unit: FloatArr  # first-term price: per unit, monthly fee or hourly
+    included: FloatArr
+    hourly: FloatArr
+
+
+@dataclass
+class _LeakCandidates:
+    """Leak candidates decided at renewal time (they change prices, hence churn)."""
+
+    k_leaks: int
+    esc_target: IntArr
+    disc_target: IntArr
+    esc_cand: BoolArr
+    disc_cand: BoolArr
+
+
+@dataclass
+class _Simulation:
+    """The month-by-month outcome: drivers, churn logits and hazards, who churned when."""
+
+    drivers: dict[str, FloatArr]
+    logit: FloatArr
+    hazard: FloatArr
+    churn_month: IntArr
+    esc_missed_at: IntArr
+    disc_leak_at: IntArr
+
+
 def build_panel(
     window: Window, n_clients: int, rng: np.random.Generator, ticket_rng: np.random.Generator
 ) -> Panel:
     n, months = n_clients, window.n_months
     span = months + FUTURE
     total = BURN_IN + span
-    n_inv = window.n_invoiced
 
-    # ---- who the clients are ---------------------------------------------------------------
+    clients = _draw_clients(n, months, rng)
+    seats, devices = _draw_seats_and_devices(n, months, span, rng)
+    latent = _draw_latent(n, total, clients, rng)
+    prices = _draw_prices(n, span, clients, latent, seats, rng)
+    candidates = _leak_candidates(n, window.n_invoiced, clients, prices, rng)
+    # the service each client experiences (tickets drawn before churn reacts to them)
+    draws, exp_n, exp_breach, exp_sat = _experienced(
+        window,
+        latent.quality,
+        seats,
+        latent.base_rate,
+        latent.trend,
+        clients.onboard,
+        clients.prospect,
+        ticket_rng,
+    )
+    sim = _simulate_months(
+        n,
+        months,
+        span,
+        total,
+        clients,
+        latent,
+        prices,
+        candidates,
+        seats,
+        devices,
+        (exp_n, exp_breach, exp_sat),
+        rng,
+    )
+    u_day = rng.random(n)
+    churned_on = _churn_dates(window, sim.churn_month, u_day)
+
+    panel = Panel(
+        n=n,
+        n_months=months,
+        ids=[f"c{i + 1:04d}" for i in range(n)],
+        names=clients.names,
+        domains=clients.domains,
+        industry=clients.industry,
+        kind=clients.kind,
+        prospect=clients.prospect,
+        onboard=clients.onboard,
+        seats=seats.astype(np.int64),
+        devices=devices.astype(np.int64),
+        quality=latent.quality,
+        stress=latent.stress,
+        base_rate=latent.base_rate,
+        trend=latent.trend,
+        elasticity=latent.elasticity,
+        frailty=latent.frailty,
+        base_delay=latent.base_delay,
+        chronic_late=latent.chronic,
+        net_days=latent.net_days,
+        decay_start=latent.decay_start - BURN_IN,
+        decay_len=latent.decay_len,
+        expected_delay=np.asarray(latent.delay[:, BURN_IN:], dtype=np.float64),
+        drivers=sim.drivers,
+        logit_ex_price=sim.logit,
+        hazard=sim.hazard,
+        churn_month=sim.churn_month,
+        churned_on=churned_on,
+        tickets=draws,
+    )
+    _build_terms(
+        panel,
+        window,
+        prices.unit,
+        prices.hourly,
+        prices.included,
+        prices.disc_draw,
+        prices.leak_extra,
+        prices.has_clause,
+        prices.esc_draw,
+        sim.esc_missed_at,
+        sim.disc_leak_at,
+    )
+    return panel
+
+
+def _draw_clients(n: int, months: int, rng: np.random.Generator) -> _Clients:
     n_prospects = round(0.03 * n) if n >= 20 else 0
     prospect = np.zeros(n, dtype=np.bool_)
     prospect[rng.choice(n, n_prospects, replace=False)] = True
@@ -282,8 +434,22 @@ def build_panel(
         before, -rng.integers(1, 97, n), rng.integers(0, max(1, months - 1), n)
     ).astype(np.int64)
     onboard[prospect] = months + FUTURE  # never
+    return _Clients(
+        prospect=prospect,
+        industry=industry,
+        ind_rate=ind_rate,
+        ind_price=ind_price,
+        ind_elast=ind_elast,
+        names=names,
+        domains=domains,
+        kind=kind,
+        onboard=onboard,
+    )
 
-    # ---- seats and devices ------------------------------------------------------------------
+
+def _draw_seats_and_devices(
+    n: int, months: int, span: int, rng: np.random.Generator
+) -> tuple[FloatArr, FloatArr]:
     seats0 = np.clip(np.round(rng.lognormal(np.log(15), 0.95, n)), 2, 500)
     growth = rng.normal(0.04, 0.10, n)
     walk = np.cumsum(rng.normal(0, 0.015, (n, span)), axis=1)
@@ -292,10 +458,10 @@ def build_panel(
     seats[:, months - 1 :] = seats[:, [months - 2]]  # the as-of month matches the last invoice
     dev_ratio = rng.uniform(1.0, 1.4, n)
     devices = np.maximum(1, np.round(seats * dev_ratio[:, None]))
-    seats_i = seats.astype(np.int64)
-    devices_i = devices.astype(np.int64)
+    return seats, devices
 
-    # ---- latent processes ---------------------------------------------------------------------
+
+def _draw_latent(n: int, total: int, clients: _Clients, rng: np.random.Generator) -> _Latent:
     quality, decay_start, decay_len = _latent(rng, n, total, 0.35, 0.85, 0.18, 0.22, (4, 12), -0.22)
     stress, _, _ = _latent(rng, n, total, 0.15, 0.85, 0.08, 0.12, (3, 8), 0.20)
     chronic = rng.random(n) < 0.10
@@ -304,12 +470,35 @@ def build_panel(
     )
     net_days = np.where(rng.random(n) < 0.8, 30, 15).astype(np.int64)
     delay = base_delay[:, None] * np.exp(0.6 * stress)  # latent months
-    base_rate = 0.33 * ind_rate * rng.lognormal(-0.08, 0.4, n)
+    base_rate = 0.33 * clients.ind_rate * rng.lognormal(-0.08, 0.4, n)
     trend = rng.normal(0.0, 0.10, n)
-    elasticity = np.clip(ind_elast * rng.lognormal(0.0, 0.45, n), 0.15, 5.0)
+    elasticity = np.clip(clients.ind_elast * rng.lognormal(0.0, 0.45, n), 0.15, 5.0)
     frailty = rng.normal(0.0, CHURN.frailty_sd, n)
+    return _Latent(
+        quality=quality,
+        decay_start=decay_start,
+        decay_len=decay_len,
+        stress=stress,
+        chronic=chronic,
+        base_delay=base_delay,
+        net_days=net_days,
+        delay=delay,
+        base_rate=base_rate,
+        trend=trend,
+        elasticity=elasticity,
+        frailty=frailty,
+    )
 
-    # ---- prices ------------------------------------------------------------------------------
+
+def _draw_prices(
+    n: int,
+    span: int,
+    clients: _Clients,
+    latent: _Latent,
+    seats: FloatArr,
+    rng: np.random.Generator,
+) -> _Prices:
+    ind_price = clients.ind_price
     esc_draw = rng.choice([3, 4, 5, 6, 7], n)
     has_clause = rng.random(n) >= 0.12
     disc_draw = np.where(rng.random(n) < 0.55, 0.0, rng.choice([2.0, 3.0, 5.0, 7.5, 10.0], n))
@@ -321,21 +510,23 @@ def build_panel(
     flat_per_seat = rng.uniform(90, 160, n) * ind_price
     leak_extra = rng.choice([5.0, 7.5, 10.0, 15.0], n)
 
-    first_month = np.maximum(onboard, 0)
+    first_month = np.maximum(clients.onboard, 0)
     m_idx = np.clip(first_month, 0, span - 1)
     s_first = seats[np.arange(n), m_idx]
-    devices[np.arange(n), m_idx]
     lat_first = BURN_IN + m_idx
     tickets_first = (
-        base_rate
+        latent.base_rate
         * s_first
-        * np.exp(trend * m_idx / 12 + DEMAND.quality_coef * quality[np.arange(n), lat_first])
+        * np.exp(
+            latent.trend * m_idx / 12
+            + DEMAND.quality_coef * latent.quality[np.arange(n), lat_first]
+        )
     )
     hours_first = tickets_first * CHURN.hours_per_ticket
     unit = np.zeros(n)  # first-term price: per unit, monthly fee or hourly
     included = np.zeros(n)
     for i in range(n):
-        k = int(kind[i])
+        k = int(clients.kind[i])
         hourly[i] = float(_round_to(hourly[i], 5))
         if k == PER_USER:
             unit[i] = float(_round_to(pu_price[i], 5))
@@ -348,11 +539,23 @@ def build_panel(
             unit[i] = hourly[i]
         else:
             unit[i] = float(_round_to(max(750.0, s_first[i] * flat_per_seat[i]), 50))
-    discount = disc_draw / 100.0
+    return _Prices(
+        esc_draw=esc_draw,
+        has_clause=has_clause,
+        disc_draw=disc_draw,
+        leak_extra=leak_extra,
+        unit=unit,
+        included=included,
+        hourly=hourly,
+    )
 
-    # ---- leak candidates decided at renewal time (they change prices, hence churn) -----------
-    # Each candidate gets one target month among its term starts inside the billed window; the
-    # leak is planted there if the client is still a customer and the quota is not yet full.
+
+def _leak_candidates(
+    n: int, n_inv: int, clients: _Clients, prices: _Prices, rng: np.random.Generator
+) -> _LeakCandidates:
+    """Each candidate gets one target month among its term starts inside the billed window; the
+    leak is planted there if the client is still a customer and the quota is not yet full."""
+    prospect, onboard = clients.prospect, clients.onboard
     k_leaks = leak_count(int((~prospect).sum()))
     n_cand = max(4 * k_leaks, 12)
     esc_target = np.full(n, -1, dtype=np.int64)
@@ -363,28 +566,55 @@ def build_panel(
         o = int(onboard[i])
         starts = [m for m in range(max(o, 0), n_inv) if (m - o) % 12 == 0]
         renewals = [m for m in starts if m > o and 1 <= m <= n_inv - 2]
-        if has_clause[i] and renewals:
+        if prices.has_clause[i] and renewals:
             esc_target[i] = renewals[int(rng.integers(len(renewals)))]
         if o < 0:
             starts = [0, *starts]
-        if kind[i] != TM and starts:
+        if clients.kind[i] != TM and starts:
             disc_target[i] = starts[int(rng.integers(len(starts)))]
     esc_cand = np.zeros(n, dtype=np.bool_)
     esc_cand[rng.permutation(np.flatnonzero(esc_target >= 0))[:n_cand]] = True
     disc_cand = np.zeros(n, dtype=np.bool_)
     disc_cand[rng.permutation(np.flatnonzero((disc_target >= 0) & ~esc_cand))[:n_cand]] = True
+    return _LeakCandidates(
+        k_leaks=k_leaks,
+        esc_target=esc_target,
+        disc_target=disc_target,
+        esc_cand=esc_cand,
+        disc_cand=disc_cand,
+    )
+
+
+def _simulate_months(
+    n: int,
+    months: int,
+    span: int,
+    total: int,
+    clients: _Clients,
+    latent: _Latent,
+    prices: _Prices,
+    candidates: _LeakCandidates,
+    seats: FloatArr,
+    devices: FloatArr,
+    experienced: tuple[FloatArr, FloatArr, FloatArr],
+    rng: np.random.Generator,
+) -> _Simulation:
+    """Month by month: prices (with the planted leaks), drivers, hazard, churn."""
+    prospect, onboard, kind = clients.prospect, clients.onboard, clients.kind
+    quality, base_rate, trend = latent.quality, latent.base_rate, latent.trend
+    esc_draw, has_clause, leak_extra = prices.esc_draw, prices.has_clause, prices.leak_extra
+    unit, included, hourly = prices.unit, prices.included, prices.hourly
+    k_leaks = candidates.k_leaks
+    esc_cand, esc_target = candidates.esc_cand, candidates.esc_target
+    disc_cand, disc_target = candidates.disc_cand, candidates.disc_target
+    exp_n, exp_breach, exp_sat = experienced
+    discount = prices.disc_draw / 100.0
     esc_missed_at = np.full(n, -1, dtype=np.int64)
     disc_leak_at = np.full(n, -1, dtype=np.int64)
-
-    # ---- the service each client experiences (tickets drawn before churn reacts to them) ----
-    draws, exp_n, exp_breach, exp_sat = _experienced(
-        window, quality, seats, base_rate, trend, onboard, prospect, ticket_rng
-    )
     neutral_breach = float(expected_breach_rate(np.zeros(1))[0])
     neutral_sat = float(expected_csat(np.zeros(1))[0])
     memory = CHURN.experience_decay ** np.arange(CHURN.experience_months - 1, -1, -1.0)
 
-    # ---- month by month: prices, drivers, hazard, churn -------------------------------------
     inc = np.zeros((n, span))
     mult = np.ones(n)
     margin = np.zeros((n, span))
@@ -397,10 +627,9 @@ def build_panel(
     churned = np.zeros(n, dtype=np.bool_)
     churn_month = np.full(n, -1, dtype=np.int64)
     u_churn = rng.random((n, months))
-    u_day = rng.random(n)
     lat_t = (np.arange(total) - BURN_IN) / 12.0
     rate = base_rate[:, None] * np.exp(trend[:, None] * lat_t + DEMAND.quality_coef * quality)
-    late = np.maximum(0.0, delay - net_days[:, None]) / 30.0
+    late = np.maximum(0.0, latent.delay - latent.net_days[:, None]) / 30.0
     maint = maintenance_hours(devices)
     disc_eff = discount.copy()
     for m in range(span):
@@ -476,18 +705,28 @@ def build_panel(
             + CHURN.late * drivers["x_late"][:, m]
             + CHURN.renewal * drivers["x_renewal"][:, m]
             + CHURN.margin * drivers["x_margin"][:, m]
-            + frailty
+            + latent.frailty
         )
         logit[:, m] = z
-        hazard[:, m] = sigmoid(z + CHURN.price * elasticity * drivers["x_price"][:, m])
+        hazard[:, m] = sigmoid(z + CHURN.price * latent.elasticity * drivers["x_price"][:, m])
         if m < months:
             at_risk = active & (tenure > 0)
             event = at_risk & (u_churn[:, m] < hazard[:, m])
             churned |= event
             churn_month[event] = m
+    return _Simulation(
+        drivers=drivers,
+        logit=logit,
+        hazard=hazard,
+        churn_month=churn_month,
+        esc_missed_at=esc_missed_at,
+        disc_leak_at=disc_leak_at,
+    )
 
+
+def _churn_dates(window: Window, churn_month: IntArr, u_day: FloatArr) -> list[dt.date | None]:
     churned_on: list[dt.date | None] = []
-    for i in range(n):
+    for i in range(len(churn_month)):
         cm = int(churn_month[i])
         if cm < 0:
             churned_on.append(None)
@@ -495,52 +734,7 @@ def build_panel(
         first_day = window.month_date(cm)
         last_day = min(month_end(first_day), window.as_of)
         churned_on.append(first_day + dt.timedelta(days=int(u_day[i] * (last_day.day))))
-
-    panel = Panel(
-        n=n,
-        n_months=months,
-        ids=[f"c{i + 1:04d}" for i in range(n)],
-        names=names,
-        domains=domains,
-        industry=industry,
-        kind=kind,
-        prospect=prospect,
-        onboard=onboard,
-        seats=seats_i,
-        devices=devices_i,
-        quality=quality,
-        stress=stress,
-        base_rate=base_rate,
-        trend=trend,
-        elasticity=elasticity,
-        frailty=frailty,
-        base_delay=base_delay,
-        chronic_late=chronic,
-        net_days=net_days,
-        decay_start=decay_start - BURN_IN,
-        decay_len=decay_len,
-        expected_delay=np.asarray(delay[:, BURN_IN:], dtype=np.float64),
-        drivers=drivers,
-        logit_ex_price=logit,
-        hazard=hazard,
-        churn_month=churn_month,
-        churned_on=churned_on,
-        tickets=draws,
-    )
-    _build_terms(
-        panel,
-        window,
-        unit,
-        hourly,
-        included,
-        disc_draw,
-        leak_extra,
-        has_clause,
-        esc_draw,
-        esc_missed_at,
-        disc_leak_at,
-    )
-    return panel
+    return churned_on
 
 
 def _build_terms(

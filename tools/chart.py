@@ -9,12 +9,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field, create_model
 
 from mspilot.db.semantic import TIME_DIMENSIONS, MetricResult
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool
+from mspilot.tools.base import Tool, ToolOutput, make_tool
 from mspilot.tools.context import ToolContext
 from mspilot.tools.metrics import (
     describe_result,
@@ -136,7 +135,7 @@ def make_chart(
     return text, artifact
 
 
-def build(ctx: ToolContext) -> list[BaseTool]:
+def build(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool("make_chart", P.MAKE_CHART, chart_args_schema(ctx.role), partial(make_chart, ctx))
     ]

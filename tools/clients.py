@@ -2,7 +2,7 @@
 
 ``client_profile`` gives the basic facts and economics from ``db.definitions`` and the metrics
 layer. The richer client genome (churn risk, drivers, price elasticity) comes from the models:
-they plug in through ``PROFILE_EXTENSIONS`` without changing this module.
+they come in through :func:`profile_extensions`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import Connection, select
@@ -25,7 +24,7 @@ from mspilot.db.schema import Client, Contract
 from mspilot.db.semantic import MetricRequest, metrics_for_role, run_metric
 from mspilot.db.semantic_access import STAFF_WITH_MONEY, AccessDenied
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact
 from mspilot.tools.context import ToolContext
 
 FUZZY_MIN = 80.0
@@ -79,9 +78,15 @@ def resolve_client(ctx: ToolContext, name: str) -> ClientRef:
     return found
 
 
-#: Extra profile sections from the models (churn risk, genome...): (ctx, client) -> rows of
-#: (section, item, value). Registered by the models' tool providers; empty until they land.
-PROFILE_EXTENSIONS: list[Callable[[ToolContext, ClientRef], list[tuple[str, str, Any]]]] = []
+ProfileExtension = Callable[[ToolContext, ClientRef], list[tuple[str, str, Any]]]
+
+
+def profile_extensions() -> list[ProfileExtension]:
+    """Extra profile sections from the models, (ctx, client) -> rows of (section, item,
+    value): the churn risk and its reasons. Named here, imported when a profile is built."""
+    from mspilot.tools.models_churn import churn_profile
+
+    return [churn_profile]
 
 
 class ClientProfileArgs(BaseModel):
@@ -156,7 +161,7 @@ def client_profile(ctx: ToolContext, client: str, months: int = 12) -> ToolOutpu
     for metric in ("balance_due", "overdue_balance", "unbilled_hours", "managed_devices"):
         if metric in visible:
             rows.append((now, metric, _metric(ctx, ref, metric, None)))
-    for extension in PROFILE_EXTENSIONS:
+    for extension in profile_extensions():
         rows += extension(ctx, ref)
     text = _profile_text(ref, rows)
     return text, table_artifact(
@@ -182,7 +187,7 @@ def _profile_text(ref: ClientRef, rows: list[tuple[str, str, Any]]) -> str:
     return "\n".join(out)
 
 
-def build(ctx: ToolContext) -> list[BaseTool]:
+def build(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool(
             "client_profile", P.CLIENT_PROFILE, ClientProfileArgs, partial(client_profile, ctx)

@@ -22,14 +22,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
 from mspilot.db.schema import Ticket
 from mspilot.db.semantic_access import INTERNAL_ROLES, STAFF_WITH_MONEY
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact
 from mspilot.tools.context import ToolContext
 
 KB_DIR = Path(P.__file__).parent / "kb"
@@ -404,7 +403,7 @@ def search_knowledge(
     )
 
 
-def build(ctx: ToolContext) -> list[BaseTool]:
+def build(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool(
             "search_knowledge",

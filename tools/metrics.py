@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from functools import partial
 from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import select
 
-from mspilot.core.clock import add_months
-from mspilot.core.periods import Period
+from mspilot.core.errors import UserInputError
+from mspilot.core.periods import Period, find_comparison, parse_period
 from mspilot.db.schema import Technician
 from mspilot.db.semantic import (
     DIMENSIONS,
+    MetricCondition,
     MetricRequest,
     MetricResult,
     metrics_for_role,
     run_metric,
 )
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.clients import ClientRef, client_candidates, match_name
 from mspilot.tools.context import ToolContext
 
@@ -52,7 +51,18 @@ def metric_args_schema(role: str) -> type[BaseModel]:
         ),
         "period": (str | PeriodArg | None, Field(default=None, description=P.ARG_PERIOD)),
         "top_n": (int | None, Field(default=None, ge=1, le=1000, description=P.ARG_TOP_N)),
-        "order": (Literal["desc", "asc"], Field(default="desc", description=P.ARG_ORDER)),
+        "order": (
+            Literal["desc", "asc", "best", "worst"],
+            Field(default="desc", description=P.ARG_ORDER_BEST),
+        ),
+        "conditions": (
+            list[MetricCondition],
+            Field(default_factory=list, description=P.ARG_CONDITIONS),
+        ),
+        "compare_to": (
+            str | PeriodArg | None,
+            Field(default=None, description=P.ARG_COMPARE_TO),
+        ),
     }
     return create_model(f"QueryMetricsArgs_{role}", **fields)
 
@@ -94,51 +104,13 @@ def _resolve_names(
     return out, notes
 
 
-_RELATIVE = re.compile(
-    r"^(this|current|last|previous|past|trailing|next|coming)\s+(\d+\s+)?"
-    r"(week|month|quarter|year)s?$"
-)
-
-
-def relative_period(text: str, today: dt.date) -> Period | None:
-    """'last month', 'this quarter', 'last 6 months', 'next week', 'coming quarter', 'ytd'...
-    relative to ``today`` (whole calendar units; weeks start on Monday)."""
-    low = " ".join(text.strip().lower().replace("_", " ").split())
-    if low in ("ytd", "year to date"):
-        return Period(dt.date(today.year, 1, 1), today + dt.timedelta(days=1))
-    match = _RELATIVE.match(low)
-    if not match:
-        return None
-    which, count, unit = match.group(1), int(match.group(2) or 1), match.group(3)
-    if unit == "week":
-        monday = today - dt.timedelta(days=today.weekday())
-        week = dt.timedelta(days=7)
-        if which in ("this", "current"):
-            return Period(monday, monday + week)
-        if which in ("next", "coming"):
-            return Period(monday + week, monday + week * (1 + count))
-        return Period(monday - week * count, monday)
-    months = {"month": 1, "quarter": 3, "year": 12}[unit]
-    start = today.replace(day=1)
-    if unit == "quarter":
-        start = start.replace(month=3 * ((start.month - 1) // 3) + 1)
-    elif unit == "year":
-        start = start.replace(month=1)
-    if which in ("this", "current"):
-        return Period(start, add_months(start, months))
-    if which in ("next", "coming"):
-        return Period(add_months(start, months), add_months(start, months * (1 + count)))
-    return Period(add_months(start, -months * count), start)
-
-
 def metric_request(ctx: ToolContext, args: dict[str, Any]) -> tuple[MetricRequest, list[str]]:
     filters = {k: v if isinstance(v, list) else [v] for k, v in (args.get("filters") or {}).items()}
     filters, notes = _resolve_names(ctx, filters)
-    period = args.get("period")
-    if isinstance(period, BaseModel):
-        period = period.model_dump()
-    elif isinstance(period, str):
-        period = relative_period(period, ctx.today) or period
+    period, compare_to = _periods(ctx, args.get("period"), args.get("compare_to"))
+    conditions = [
+        c.model_dump() if isinstance(c, BaseModel) else c for c in args.get("conditions") or []
+    ]
     request = MetricRequest(
         metric=str(args["metric"]).strip().lower(),
         dimensions=[str(x).strip().lower() for x in args.get("dimensions") or []],
@@ -146,8 +118,24 @@ def metric_request(ctx: ToolContext, args: dict[str, Any]) -> tuple[MetricReques
         period=period,
         top_n=args.get("top_n"),
         order=args.get("order") or "desc",
+        conditions=conditions,
+        compare_to=compare_to,
     )
     return request, notes
+
+
+def _periods(ctx: ToolContext, period: Any, compare_to: Any) -> tuple[Period | None, Any]:
+    """The period and the baseline (if any): 'Q2 vs Q1' as a period names both."""
+    values = [v.model_dump() if isinstance(v, BaseModel) else v for v in (period, compare_to)]
+    try:
+        if isinstance(values[0], str) and values[1] is None:
+            found = find_comparison(values[0], ctx.today)
+            if found is not None:
+                return found.current.period, found.baseline.period
+        first = parse_period(values[0], ctx.today)
+        return first, parse_period(values[1], ctx.today)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
 
 
 def run_request(ctx: ToolContext, request: MetricRequest) -> MetricResult:
@@ -162,9 +150,13 @@ def run_request(ctx: ToolContext, request: MetricRequest) -> MetricResult:
 
 
 def describe_result(result: MetricResult, notes: list[str]) -> str:
-    dims = [c for c in result.columns[:-1]]
+    value_columns = 4 if result.measure == "change" else 1
+    dims = [] if result.measure == "list" else result.columns[:-value_columns]
     head = f"{result.metric} ({result.unit})" + (f" by {', '.join(dims)}" if dims else "")
-    head += f", {result.period_label}: {result.row_count} rows."
+    head += f", {result.period_label}"
+    if result.baseline_label:
+        head += f" compared with {result.baseline_label}"
+    head += f": {result.row_count} rows."
     if notes:
         head += " Note: " + "; ".join(notes) + "."
     return f"{head} {P.DATA_NOTICE}\n{text_table(result.columns, result.rows)}"
@@ -180,6 +172,8 @@ def result_artifact(result: MetricResult, request: MetricRequest) -> dict[str, A
         period=result.period_label,
         as_of=result.as_of.isoformat() if result.as_of else None,
         sql=result.sql,
+        measure=result.measure,
+        baseline=result.baseline_label,
         request=request.model_dump(mode="json"),
     )
 
@@ -190,7 +184,7 @@ def query_metrics(ctx: ToolContext, **args: Any) -> ToolOutput:
     return describe_result(result, notes), result_artifact(result, request)
 
 
-def build(ctx: ToolContext) -> list[BaseTool]:
+def build(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool(
             "query_metrics",

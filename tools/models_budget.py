@@ -6,12 +6,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Final
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from mspilot.models import serving
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.context import ToolContext
 
 #: as the API's ``budget`` capability: owners and finance only
@@ -78,5 +77,5 @@ def budget_plan(
     )
 
 
-def tools(ctx: ToolContext) -> list[BaseTool]:
+def tools(ctx: ToolContext) -> list[Tool]:
     return [make_tool("budget_plan", P.BUDGET_PLAN, BudgetArgs, partial(budget_plan, ctx))]

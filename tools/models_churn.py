@@ -7,15 +7,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Final
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from mspilot.core.errors import DataError
 from mspilot.db.semantic_access import STAFF_WITH_MONEY
 from mspilot.models import serving
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
-from mspilot.tools.clients import PROFILE_EXTENSIONS, ClientRef
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.clients import ClientRef
 from mspilot.tools.context import ToolContext
 from mspilot.tools.models_common import client_arg
 
@@ -73,9 +72,5 @@ def churn_profile(ctx: ToolContext, ref: ClientRef) -> list[tuple[str, str, Any]
     return []
 
 
-if churn_profile not in PROFILE_EXTENSIONS:
-    PROFILE_EXTENSIONS.append(churn_profile)
-
-
-def tools(ctx: ToolContext) -> list[BaseTool]:
+def tools(ctx: ToolContext) -> list[Tool]:
     return [make_tool("churn_risk", P.CHURN_RISK, ChurnArgs, partial(churn_risk, ctx))]

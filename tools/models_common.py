@@ -7,11 +7,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from mspilot.core.errors import UserInputError
-from mspilot.core.periods import Period
-from mspilot.db.semantic import parse_period
+from mspilot.core.periods import Period, parse_period
 from mspilot.tools.clients import ClientRef, resolve_client
 from mspilot.tools.context import ToolContext
-from mspilot.tools.metrics import relative_period
 
 
 def period_arg(ctx: ToolContext, value: Any) -> Period | None:
@@ -21,12 +19,8 @@ def period_arg(ctx: ToolContext, value: Any) -> Period | None:
         return None
     if isinstance(value, BaseModel):
         value = value.model_dump()
-    if isinstance(value, str):
-        found = relative_period(value, ctx.today)
-        if found is not None:
-            return found
     try:
-        return parse_period(value)
+        return parse_period(value, ctx.today)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
 

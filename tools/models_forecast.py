@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Final
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from mspilot.db.semantic_access import INTERNAL_ROLES
 from mspilot.models import serving
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.context import ToolContext
 from mspilot.tools.metrics import PeriodArg
 from mspilot.tools.models_common import client_arg, period_arg
@@ -92,7 +91,7 @@ def demand_forecast(ctx: ToolContext, period: Any = None, client: str | None = N
     )
 
 
-def tools(ctx: ToolContext) -> list[BaseTool]:
+def tools(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool("demand_forecast", P.DEMAND_FORECAST, ForecastArgs, partial(demand_forecast, ctx))
     ]

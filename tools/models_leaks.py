@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Final
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from mspilot.db.semantic_access import STAFF_WITH_MONEY
 from mspilot.models import serving
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.context import ToolContext
 from mspilot.tools.models_common import client_arg
 
@@ -61,5 +60,5 @@ def revenue_leaks(
     )
 
 
-def tools(ctx: ToolContext) -> list[BaseTool]:
+def tools(ctx: ToolContext) -> list[Tool]:
     return [make_tool("revenue_leaks", P.REVENUE_LEAKS, LeakArgs, partial(revenue_leaks, ctx))]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Final, Literal
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from mspilot.core.clock import add_months
@@ -14,7 +13,7 @@ from mspilot.db.definitions import ECONOMICS_COLUMNS
 from mspilot.db.semantic_access import STAFF_WITH_MONEY
 from mspilot.models import serving
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.context import ToolContext
 from mspilot.tools.metrics import PeriodArg
 from mspilot.tools.models_common import client_arg, period_arg
@@ -87,5 +86,5 @@ def client_margins(
     )
 
 
-def tools(ctx: ToolContext) -> list[BaseTool]:
+def tools(ctx: ToolContext) -> list[Tool]:
     return [make_tool("client_margins", P.CLIENT_MARGINS, MarginArgs, partial(client_margins, ctx))]

@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Final, Literal
 
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from mspilot.core.errors import UserInputError
 from mspilot.models import serving
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.context import ToolContext
 from mspilot.tools.models_common import client_arg
 
@@ -155,7 +154,7 @@ def price_what_if(ctx: ToolContext, client: str, change_pct: float) -> ToolOutpu
     )
 
 
-def tools(ctx: ToolContext) -> list[BaseTool]:
+def tools(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool(
             "price_recommendation",

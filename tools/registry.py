@@ -1,37 +1,57 @@
 """Every tool the agent can call, built for one caller's scope.
 
-``build_tools(ctx)`` returns the data tools (SQL, metrics, client profile, knowledge, chart)
-the caller's role may use, then the models' tools (churn risk, margins, revenue leaks,
-forecast, pricing and what-if, budget plan) from ``TOOL_PROVIDERS``: a provider is a module
-path whose module defines ``tools(ctx: ToolContext) -> list[BaseTool]`` and ``ROLES`` (the
-roles of each tool, matching the API's capabilities); a module that is not there is skipped,
-so this file never has to change shape.
+:data:`TOOLS` is the one table: each tool's exact name, the module that builds it and the
+roles that may use it (the models' tools mirror the API's capabilities; the data layer
+enforces rows and columns underneath). Modules are imported only when one of their tools is
+built, so the router's fast path that needs one tool loads one module.
+
+``build_tools(ctx)`` returns LangChain tools for the graph; ``build_plain(ctx)`` the plain
+:class:`~mspilot.tools.base.Tool` objects (no LangChain).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Collection
-from typing import Final
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
-from langchain_core.tools import BaseTool
-
-from mspilot.db.semantic_access import ALL_ROLES, STAFF_WITH_MONEY
-from mspilot.tools import chart, clients, knowledge, metrics, sql
+from mspilot.db.semantic_access import ALL_ROLES, INTERNAL_ROLES, STAFF_WITH_MONEY
+from mspilot.tools.base import Tool
 from mspilot.tools.context import ToolContext
 
-Builder = Callable[[ToolContext], list[BaseTool]]
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
-#: The data tools, in the order the agent sees them.
-_CORE: Final[tuple[Builder, ...]] = (
-    metrics.build,
-    sql.build,
-    clients.build,
-    knowledge.build,
-    chart.build,
-)
+OWNER_FINANCE: Final = frozenset({"owner", "finance"})
 
-#: Names of every data tool.
+
+@dataclass(frozen=True)
+class ToolEntry:
+    #: module whose ``build(ctx)`` (data tools) or ``tools(ctx)`` (models) makes the tool
+    module: str
+    roles: frozenset[str]
+
+
+#: The tools, in the order the agent sees them.
+TOOLS: Final[dict[str, ToolEntry]] = {
+    "query_metrics": ToolEntry("mspilot.tools.metrics", ALL_ROLES),
+    "list_tables": ToolEntry("mspilot.tools.sql", ALL_ROLES),
+    "describe_table": ToolEntry("mspilot.tools.sql", ALL_ROLES),
+    "run_sql": ToolEntry("mspilot.tools.sql", ALL_ROLES),
+    "client_profile": ToolEntry("mspilot.tools.clients", ALL_ROLES),
+    "search_knowledge": ToolEntry("mspilot.tools.knowledge", ALL_ROLES),
+    "make_chart": ToolEntry("mspilot.tools.chart", ALL_ROLES),
+    "churn_risk": ToolEntry("mspilot.tools.models_churn", STAFF_WITH_MONEY),
+    "client_margins": ToolEntry("mspilot.tools.models_margins", STAFF_WITH_MONEY),
+    "revenue_leaks": ToolEntry("mspilot.tools.models_leaks", STAFF_WITH_MONEY),
+    "demand_forecast": ToolEntry("mspilot.tools.models_forecast", INTERNAL_ROLES),
+    "price_recommendation": ToolEntry("mspilot.tools.models_pricing", OWNER_FINANCE),
+    "price_what_if": ToolEntry("mspilot.tools.models_pricing", OWNER_FINANCE),
+    "budget_plan": ToolEntry("mspilot.tools.models_budget", OWNER_FINANCE),
+}
+
+#: Names of the data tools (the rest are the models').
 TOOL_NAMES: Final = (
     "query_metrics",
     "list_tables",
@@ -42,49 +62,28 @@ TOOL_NAMES: Final = (
     "make_chart",
 )
 
-#: Which roles may use each tool (the data layer enforces rows and columns underneath).
-TOOL_ROLES: Final[dict[str, frozenset[str]]] = {name: ALL_ROLES for name in TOOL_NAMES}
 
-# ---- models' tools: optional providers ------------------------------------------------------
-#: Module paths of the models' tool providers (each: ``tools(ctx) -> list[BaseTool]``).
-#: Missing modules are skipped. Their tools are for staff with access to money by default;
-#: a provider may narrow or widen that with a module-level ``ROLES: dict[str, frozenset]``.
-TOOL_PROVIDERS: list[str] = [
-    "mspilot.tools.models_churn",
-    "mspilot.tools.models_margins",
-    "mspilot.tools.models_leaks",
-    "mspilot.tools.models_forecast",
-    "mspilot.tools.models_pricing",
-    "mspilot.tools.models_budget",
-]
-PROVIDER_DEFAULT_ROLES: Final = STAFF_WITH_MONEY
+def tool_names(role: str, include: Collection[str] | None = None) -> list[str]:
+    """The names of the tools ``role`` may use (only ``include``'s when given), in order."""
+    return [
+        name
+        for name, entry in TOOLS.items()
+        if role in entry.roles and (include is None or name in include)
+    ]
 
 
-def _provider_tools(ctx: ToolContext) -> list[BaseTool]:
-    out: list[BaseTool] = []
-    for path in TOOL_PROVIDERS:
-        try:
-            module = importlib.import_module(path)
-        except ModuleNotFoundError as exc:
-            if exc.name and (path == exc.name or path.startswith(exc.name + ".")):
-                continue  # not built yet
-            raise
-        roles: dict[str, frozenset[str]] = getattr(module, "ROLES", {})
-        for tool in module.tools(ctx):
-            if ctx.role in roles.get(tool.name, PROVIDER_DEFAULT_ROLES):
-                out.append(tool)
-    return out
+def build_plain(ctx: ToolContext, *, include: Collection[str] | None = None) -> list[Tool]:
+    """The plain tools ``ctx``'s role may use (only ``include``'s names when given)."""
+    wanted = tool_names(ctx.role, include)
+    built: dict[str, Tool] = {}
+    for module_path in dict.fromkeys(TOOLS[name].module for name in wanted):
+        module = importlib.import_module(module_path)
+        make = module.build if hasattr(module, "build") else module.tools
+        for tool in make(ctx):
+            built[tool.name] = tool
+    return [built[name] for name in wanted if name in built]
 
 
 def build_tools(ctx: ToolContext, *, include: Collection[str] | None = None) -> list[BaseTool]:
-    """The tools ``ctx``'s role may use (only ``include``'s names when given)."""
-    tools: list[BaseTool] = []
-    for builder in _CORE:
-        for tool in builder(ctx):
-            if ctx.role in TOOL_ROLES.get(tool.name, frozenset()):
-                tools.append(tool)
-    tools += _provider_tools(ctx)
-    if include is not None:
-        wanted = set(include)
-        tools = [t for t in tools if t.name in wanted]
-    return tools
+    """The LangChain tools ``ctx``'s role may use (only ``include``'s names when given)."""
+    return [tool.as_langchain() for tool in build_plain(ctx, include=include)]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from mspilot.db.readonly import run_readonly_sql, table_columns
 from mspilot.db.semantic_access import sql_tables
 from mspilot.prompts import tools as P
-from mspilot.tools.base import ToolOutput, make_tool, table_artifact, text_table
+from mspilot.tools.base import Tool, ToolError, ToolOutput, make_tool, table_artifact, text_table
 from mspilot.tools.context import ToolContext
 
 
@@ -48,7 +47,7 @@ def run_sql(ctx: ToolContext, sql: str) -> ToolOutput:
         ctx.engine, sql, tenant_id=ctx.tenant_id, client_id=ctx.client_id, role=ctx.role
     )
     if result.error is not None:  # an error message the planner can correct and retry
-        raise ToolException(P.SQL_RETRY_HINT.format(error=result.error))
+        raise ToolError(P.SQL_RETRY_HINT.format(error=result.error))
     header = f"{result.row_count} rows" + (
         " (truncated at the row cap)" if result.truncated else ""
     )
@@ -58,7 +57,7 @@ def run_sql(ctx: ToolContext, sql: str) -> ToolOutput:
     )
 
 
-def build(ctx: ToolContext) -> list[BaseTool]:
+def build(ctx: ToolContext) -> list[Tool]:
     return [
         make_tool("list_tables", P.LIST_TABLES, NoArgs, partial(list_tables, ctx)),
         make_tool(

@@ -135,12 +135,10 @@ def _licence_seats(env: GoldenEnv) -> float:
 
 def _churn_scores(env: GoldenEnv) -> pd.Series:
     """Each active client's 90-day risk from the champion churn model (name → risk)."""
-    from mspilot.models.features import build_features
-    from mspilot.models.registry import Registry
+    from mspilot.models.serving import churn_scores
 
-    model = Registry(env.models_dir, env.tenant_id, mlflow=False).load("churn")
-    features = build_features(env.engine, env.tenant_id, env.today)
-    risk = pd.Series(model.predict_proba(features), index=features.index).round(4)
+    scores = churn_scores(env.engine, env.tenant_id, env.today, env.models_dir)
+    risk = pd.Series(scores.risk, index=scores.features.index).round(4)
     return risk.rename(index=env.client_names).sort_values(ascending=False)
 
 
@@ -158,10 +156,10 @@ def _client_churn(env: GoldenEnv) -> float:
 def _unprofitable(env: GoldenEnv, answer: object) -> Check:
     """Every client with a negative margin over the last 12 months (this month included) is
     named, or the answer says there is none."""
-    from mspilot.models.profitability import client_margins
+    from mspilot.models.profitability import client_margin_frame
 
     period = Period.months_before(add_months(env.today, 1), 12)
-    frame = client_margins(env.engine, env.tenant_id, period)
+    frame = client_margin_frame(env.engine, env.tenant_id, period)
     losing = sorted(str(n) for n in frame[frame["margin"] < 0]["name"])
     if losing:
         return names(lambda e: losing[:15])(env, answer)

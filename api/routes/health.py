@@ -65,6 +65,8 @@ async def readyz(state: StateDep) -> JSONResponse:
         },
         "rate_limiter": {"ok": True, "backend": state.limiter.backend},
     }
+    for name, check in getattr(state, "readiness_checks", {}).items():  # e.g. the task broker
+        checks[name] = await asyncio.to_thread(check)
     ready = all(c["ok"] for c in checks.values())
     payload = Readiness(ready=ready, checks=checks)
     return JSONResponse(payload.model_dump(), status_code=200 if ready else 503)

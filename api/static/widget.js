@@ -77,6 +77,14 @@
     var out = [], i = 0;
     while (i < lines.length) {
       var line = lines[i];
+      if (/^```/.test(line)) {  // text from the data, quoted as data: shown verbatim, escaped
+        var quoted = [];
+        i++;
+        while (i < lines.length && !/^```\s*$/.test(lines[i])) { quoted.push(esc(lines[i])); i++; }
+        i++;
+        out.push('<blockquote class="data"><pre>' + quoted.join("\n") + "</pre></blockquote>");
+        continue;
+      }
       if (/^\s*\|.*\|\s*$/.test(line) && i + 1 < lines.length && /^\s*\|?[\s:-]+\|/.test(lines[i + 1])) {
         var head = line.trim().replace(/^\||\|$/g, "").split("|");
         var rows = [];
@@ -225,6 +233,8 @@
     ".log{flex:1;overflow-y:auto;padding:12px;background:#f6f7fb}",
     ".msg{margin:0 0 10px;max-width:92%;padding:8px 10px;border-radius:10px;word-wrap:break-word}",
     ".msg.user{margin-left:auto;background:#2457d6;color:#fff;white-space:pre-wrap}",
+    "blockquote.data{margin:4px 0;padding:4px 8px;border-left:3px solid #b8c2d6;background:#f4f6fa}",
+    "blockquote.data pre{margin:0;white-space:pre-wrap;font:12px ui-monospace,monospace}",
     ".msg.assistant{background:#fff;border:1px solid #e2e5ee}",
     ".msg.assistant p{margin:0 0 6px}.msg.assistant ul,.msg.assistant ol{margin:0 0 6px;padding-left:20px}",
     ".msg h4{margin:4px 0;font-size:14px}",

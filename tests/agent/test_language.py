@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from mspilot.agent.grounding import build_evidence, numbers_in, ungrounded_numbers
-from mspilot.agent.timeparse import parse_period
 from mspilot.agent.toolcalls import parse_content_tool_calls
 from mspilot.core.periods import Period
+from mspilot.core.periods import find_period as parse_period
 
 TODAY = dt.date(2026, 10, 31)
 

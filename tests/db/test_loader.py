@@ -21,10 +21,7 @@ from mspilot.db.loader import ANALYZE_GROWTH, Loader, upsert_tenant
 from mspilot.db.records import CanonicalId
 from mspilot.db.schema import Client, DataQualityIssue, Ticket
 from mspilot.db.schema_connectors import OrphanRow
-
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from bulk_rows import bulk_msp  # noqa: E402
+from support.bulk_rows import bulk_msp
 
 
 def _tenant(engine: Engine, tenant_id: str = "t") -> None:
@@ -147,9 +144,8 @@ def test_mark_deleted_keeps_history(sqlite_engine: Engine) -> None:
 
 _KILLABLE = textwrap.dedent(
     """
-    import sys, time
-    sys.path.insert(0, {here!r})
-    from bulk_rows import bulk_msp
+    import time
+    from support.bulk_rows import bulk_msp
     from mspilot.db.engine import make_engine
     from mspilot.db.loader import Loader, upsert_tenant
     engine = make_engine({url!r})
@@ -171,8 +167,11 @@ def test_a_load_killed_half_way_then_rerun_equals_an_uninterrupted_load(
     db_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     script = tmp_path / "load.py"
-    script.write_text(_KILLABLE.format(here=str(HERE), url=db_url))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    script.write_text(_KILLABLE.format(url=db_url))
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}  # the test support package too
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "HALFWAY"
     os.kill(proc.pid, signal.SIGKILL)

@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mspilot.models.churn import ChurnModel, load_champion
-from mspilot.models.explain import phrase_driver
+from mspilot.models.churn import ChurnModel
+from mspilot.models.explain import explain
 from mspilot.models.features import FEATURE_SET_VERSION, build_features
+from mspilot.models.serving import load_champion
 
 
 @pytest.fixture
 def served(demo_world) -> tuple[ChurnModel, pd.DataFrame]:  # type: ignore[no-untyped-def]
-    model = load_champion(demo_world.data_dir, demo_world.tenant_id, kind="churn")
+    model, _version = load_champion(demo_world.data_dir, demo_world.tenant_id, "churn")
     features = build_features(demo_world.engine, demo_world.tenant_id, demo_world.as_of)
     return model, features
 
@@ -74,17 +75,62 @@ def test_drivers_are_sentences_pushing_risk_up(served) -> None:  # type: ignore[
         assert contribs == sorted(contribs, reverse=True)
 
 
-def test_driver_phrases() -> None:
-    row = {"csat_mean_3m": 3.1, "csat_mean_prev_3m": 4.6}
-    assert phrase_driver("csat", row) == "CSAT fell from 4.6 to 3.1 in 3 months"
-    assert phrase_driver("price", {"price_change_pct_12m": 12.0}) == (
-        "Price rose 12% in the last 12 months"
+def _told(group: str, feature: str, value: float, typical: float, **row: float) -> str | None:
+    reason = explain(group, feature, 0.4, value, typical, {feature: value, **row})
+    return None if reason is None else reason.text
+
+
+def test_reasons_are_told_the_way_they_push() -> None:
+    csat = {"csat_mean_3m": 3.6, "csat_mean_prev_3m": 4.2}
+    assert _told("csat", "satisfaction_6m", 3.7, 4.3, **csat) == (
+        "CSAT fell from 4.2 to 3.6 in 3 months; satisfaction 3.7/5 over the last 6 months, "
+        "below the typical client's 4.3/5"
     )
-    assert phrase_driver("contract_end", {"months_to_contract_end": 2.2}) == (
-        "Contract ends in 2 months"
+    # a rise is never a reason for risk: the level below the typical client is
+    rose = {"csat_mean_3m": 4.0, "csat_mean_prev_3m": 3.8}
+    assert _told("csat", "satisfaction_6m", 3.9, 4.3, **rose) == (
+        "Satisfaction 3.9/5 over the last 6 months, below the typical client's 4.3/5"
     )
-    text = phrase_driver("payments", {"late_payments_6m": 3, "days_to_pay_6m": 48.0})
-    assert text == "3 late payments in 6 months; pays in 48 days on average"
+    # an unchanged value is not a change
+    held = {"csat_mean_3m": 3.92, "csat_mean_prev_3m": 3.88}
+    assert "from" not in (_told("csat", "satisfaction_6m", 3.9, 4.3, **held) or "")
+    # fewer breaches than 3 months before: the 6-month level is the reason, not the drop
+    sla = {"sla_breach_rate_3m": 0.17, "sla_breach_rate_prev_3m": 0.36}
+    assert _told("sla", "sla_breach_6m", 0.25, 0.09, **sla) == (
+        "SLA breached on 25% of tickets over the last 6 months, above the typical client's 9%"
+    )
+    worse = {"sla_breach_rate_3m": 0.36, "sla_breach_rate_prev_3m": 0.17}
+    assert _told("sla", "sla_breach_6m", 0.25, 0.09, **worse) == (
+        "SLA breaches rose from 17% to 36% in 3 months; SLA breached on 25% of tickets over "
+        "the last 6 months, above the typical client's 9%"
+    )
+    # values that read the same get one more decimal, or no reason at all
+    assert _told("sla", "sla_breach_6m", 0.0912, 0.0904) == (
+        "SLA breached on 9.1% of tickets over the last 6 months, above the typical client's 9.0%"
+    )
+    assert _told("sla", "sla_breach_6m", 0.09041, 0.09040) is None
+    assert explain("sla", "sla_breach_6m", 0.01, 0.3, 0.09, {}) is None  # too small to tell
+
+
+def test_price_renewal_and_payment_reasons() -> None:
+    assert _told("renewal", "renewal_window_3m", 2.0, 0.5, term_month=10.0) == (
+        "The 12-month term renews in 2 months"
+    )
+    assert _told("renewal", "renewal_window_3m", 1.0, 0.5, term_month=11.0) == (
+        "The 12-month term renews next month"
+    )
+    due = {"escalation_due_3m": 10.0, "escalation_pct": 5.0, "price_change_pct_12m": 0.0}
+    assert _told("price", "price_exposure", 10.0, 2.0, **due) == (
+        "A 5% escalation is due at the renewal within 2 months"
+    )
+    rise = {"price_change_pct_12m": 8.0, "months_since_price_change": 1.0}
+    assert _told("price", "price_exposure", 16.0, 2.0, **rise) == "Price rose 8% last month"
+    assert _told("price", "price_exposure", 16.0, 2.0, price_change_pct_12m=-5.0) is None
+    late = {"late_payments_6m": 3.0}
+    assert _told("payments", "late_months_6m", 0.5, 0.1, **late) == (
+        "Paid 15 days past terms on average over 6 months, above the typical client's 3 days "
+        "(3 late payments)"
+    )
 
 
 def test_risk_follows_the_true_churn_probability(demo_world) -> None:  # type: ignore[no-untyped-def]
@@ -109,25 +155,14 @@ def test_risk_follows_the_true_churn_probability(demo_world) -> None:  # type: i
     assert 0.5 < both["p_model"].mean() / max(both["y"].mean(), 1e-3) < 2.0
 
 
-def test_new_driver_phrases() -> None:
-    assert phrase_driver("renewal", {"term_month": 10.0}) == "The 12-month term renews in 2 months"
-    assert phrase_driver("renewal", {"term_month": 11.0}) == "The 12-month term renews next month"
-    due = {"escalation_due_3m": 10.0, "escalation_pct": 5.0, "price_change_pct_12m": 0.0}
-    assert phrase_driver("price", due) == "A 5% escalation is due at the renewal within 2 months"
-    text = phrase_driver("payments", {"late_months_6m": 0.5, "days_to_pay_6m": 60.0})
-    assert text == "15 days past terms on recent invoices; pays in 60 days on average"
-    assert phrase_driver("sla", {"sla_breach_6m": 0.2}) == (
-        "SLA breached on about 20% of tickets opened in the last 6 months"
-    )
-
-
 def test_every_model_input_has_a_driver_phrase() -> None:
     from mspilot.models.churn import CHURN_FEATURES, DERIVED
-    from mspilot.models.explain import PHRASES, driver_groups
+    from mspilot.models.explain import TOLD, driver_groups
+    from mspilot.models.features import MODEL_FEATURES
 
     grouped = {f for members in driver_groups().values() for f in members}
     assert set(CHURN_FEATURES) | set(DERIVED) <= grouped
-    assert set(driver_groups()) <= set(PHRASES)
+    assert set(MODEL_FEATURES) | set(DERIVED) <= set(TOLD)
 
 
 def _planted_genome(n: int = 3000, months: int = 12) -> tuple[pd.DataFrame, np.ndarray]:

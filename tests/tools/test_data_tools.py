@@ -10,10 +10,8 @@ import pytest
 from langchain_core.messages import ToolMessage
 from sqlalchemy import Engine
 
-from mspilot.core.periods import Period
 from mspilot.tools.clients import ClientRef, match_name
 from mspilot.tools.context import ToolContext
-from mspilot.tools.metrics import relative_period
 
 Ctx = Callable[..., ToolContext]
 Call = Callable[..., ToolMessage]
@@ -55,6 +53,26 @@ def test_query_metrics_reads_names_and_relative_periods(make_ctx: Ctx, call: Cal
     assert "read as 'Contoso'" in str(msg.content)
     last_quarter = call(make_ctx(), "query_metrics", metric="hours", period="last quarter")
     assert last_quarter.artifact["meta"]["period"] == "Q2 2026"
+
+
+def test_query_metrics_compares_periods_and_ranks_by_the_bad_end(make_ctx: Ctx, call: Call) -> None:
+    """'July vs June' as one period text, or period + compare_to: the change comes back."""
+    both = call(make_ctx(), "query_metrics", metric="revenue", period="2026-07 vs 2026-06")
+    split = call(make_ctx(), "query_metrics", metric="revenue", period="2026-07",
+                 compare_to="2026-06")  # fmt: skip
+    for msg in (both, split):
+        assert msg.artifact["columns"] == [
+            "revenue", "revenue_baseline", "change", "change_pct"
+        ]  # fmt: skip
+        now, before, change, _pct = msg.artifact["rows"][0]
+        assert change == now - before and msg.artifact["meta"]["measure"] == "change"
+        assert "compared with June 2026" in str(msg.content)
+    worst = call(make_ctx(), "query_metrics", metric="csat", dimensions=["client"],
+                 order="worst", conditions=[{"metric": "tickets", "value": 1}])  # fmt: skip
+    best = call(make_ctx(), "query_metrics", metric="csat", dimensions=["client"], order="best")
+    rated = [r[-1] for r in worst.artifact["rows"] if r[-1] is not None]
+    assert rated == sorted(rated) and rated  # worst satisfaction first: the lowest
+    assert [r[-1] for r in best.artifact["rows"] if r[-1] is not None] == rated[::-1]
 
 
 @pytest.mark.parametrize(
@@ -212,37 +230,6 @@ def test_match_name_is_fuzzy_but_not_reckless() -> None:
     assert match_name(cands, "fabrikam inc") == ClientRef("3", "Fabrikam")
     assert match_name(cands, "CONTOSO") == ClientRef("1", "Contoso")
     assert isinstance(match_name(cands, "Northwind"), list)
-
-
-def test_relative_periods() -> None:
-    today = dt.date(2026, 11, 15)
-    assert relative_period("last month", today) == Period.month(2026, 10)
-    assert relative_period("this quarter", today) == Period.quarter(2026, 4)
-    assert relative_period("last year", today) == Period.year(2025)
-    assert relative_period("last 3 months", today) == Period(
-        dt.date(2026, 8, 1), dt.date(2026, 11, 1)
-    )
-    assert relative_period("ytd", today) == Period(dt.date(2026, 1, 1), dt.date(2026, 11, 16))
-    assert relative_period("2026-Q3", today) is None
-    # forward-looking (forecasts) and weeks: whole calendar units, weeks from Monday
-    assert relative_period("next month", today) == Period.month(2026, 12)
-    assert relative_period("coming quarter", today) == Period.quarter(2027, 1)
-    assert relative_period("next 2 months", today) == Period(
-        dt.date(2026, 12, 1), dt.date(2027, 2, 1)
-    )
-    assert relative_period("trailing 12 months", today) == Period(
-        dt.date(2025, 11, 1), dt.date(2026, 11, 1)
-    )
-    # 2026-11-15 is a Sunday: this week began Monday the 9th
-    assert relative_period("this week", today) == Period(
-        dt.date(2026, 11, 9), dt.date(2026, 11, 16)
-    )
-    assert relative_period("next week", today) == Period(
-        dt.date(2026, 11, 16), dt.date(2026, 11, 23)
-    )
-    assert relative_period("last 2 weeks", today) == Period(
-        dt.date(2026, 10, 26), dt.date(2026, 11, 9)
-    )
 
 
 # ---- make_chart ------------------------------------------------------------------------------

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
+import importlib
+import subprocess
 import sys
-import types
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from langchain_core.tools import BaseTool, StructuredTool
 
 from mspilot.db.semantic_access import ROLES
 from mspilot.tools import registry
@@ -48,31 +47,35 @@ def test_include_selects_tools(make_ctx: Callable[..., ToolContext]) -> None:
     assert sorted(t.name for t in tools) == ["query_metrics", "run_sql"]
 
 
-def test_model_tool_providers_plug_in_and_default_to_money_roles(
-    make_ctx: Callable[..., ToolContext], monkeypatch: pytest.MonkeyPatch
+def test_the_registry_table_names_each_tool_its_module_builds_with_the_modules_roles(
+    make_ctx: Callable[..., ToolContext],
 ) -> None:
-    module = types.ModuleType("fake_churn_provider")
+    """One table: every entry's module builds a tool of exactly that name, and a module that
+    states its tools' roles (``ROLES``) agrees with the table."""
+    ctx = make_ctx("owner")
+    for name, entry in registry.TOOLS.items():
+        module = importlib.import_module(entry.module)
+        make = module.build if hasattr(module, "build") else module.tools
+        assert name in [t.name for t in make(ctx)], name
+        assert getattr(module, "ROLES", {}).get(name, entry.roles) == entry.roles, name
 
-    def tools(ctx: ToolContext) -> list[BaseTool]:
-        def churn_risk() -> tuple[str, dict[str, Any]]:
-            return f"risk for {ctx.tenant_id}", {"columns": [], "rows": [], "meta": {}}
 
-        return [
-            StructuredTool.from_function(
-                churn_risk,
-                name="churn_risk",
-                description="d",
-                response_format="content_and_artifact",
-            )
-        ]
-
-    module.tools = tools  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fake_churn_provider", module)
-    monkeypatch.setattr(registry, "TOOL_PROVIDERS", ["fake_churn_provider", "not.built.yet"])
-    assert "churn_risk" in [t.name for t in build_tools(make_ctx("owner"))]
-    assert "churn_risk" not in [t.name for t in build_tools(make_ctx("technician"))]
-    module.ROLES = {"churn_risk": frozenset({"technician"})}  # type: ignore[attr-defined]
-    assert "churn_risk" in [t.name for t in build_tools(make_ctx("technician"))]
+def test_building_the_tools_imports_no_langchain_until_they_are_wrapped(
+    make_ctx: Callable[..., ToolContext],
+) -> None:
+    code = (
+        "import sys, datetime as dt, pathlib;"
+        "from sqlalchemy import create_engine;"
+        "from mspilot.tools.context import ToolContext;"
+        "from mspilot.tools.registry import build_plain;"
+        "ctx = ToolContext(engine=create_engine('sqlite://'), tenant_id='t',"
+        " today=dt.date(2026, 1, 1), data_dir=pathlib.Path('.'));"
+        "tools = build_plain(ctx, include=['query_metrics', 'run_sql']);"
+        "assert [t.name for t in tools] == ['query_metrics', 'run_sql'];"
+        "print(sorted(m for m in sys.modules if m.startswith(('langchain', 'langsmith'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_a_client_user_context_needs_its_client(make_ctx: Callable[..., ToolContext]) -> None:

@@ -1,4 +1,8 @@
-"""``mspilot demo``: generate the deterministic demo MSP and load it through the loader."""
+"""``mspilot demo``: generate the deterministic demo MSP and load it through the loader.
+
+Size (~420 lines): one sub-app whose commands (generate, load, run, status) share the demo
+folder and progress reporting; ``run`` chains the others, so they read best side by side.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from mspilot.cli.context import (
     progress_bar,
     settings,
 )
+from mspilot.cli.deps import database
 from mspilot.core.errors import UserInputError
 from mspilot.synthetic.config import MAX_TENANTS, DemoConfig, TenantSpec
 
@@ -126,7 +131,7 @@ def _generate(config: DemoConfig, show: bool) -> dict[str, Any]:
     return summary
 
 
-def load_tenant(
+def load_demo_tenant(
     engine: Engine,
     spec: TenantSpec,
     tables: Mapping[str, Iterable[Mapping[str, Any]]],
@@ -151,14 +156,14 @@ def load_tenant(
 
 def _load(show: bool) -> dict[str, Any]:
     from mspilot.db import migrate
-    from mspilot.db.engine import analyze, make_engine
+    from mspilot.db.engine import analyze
     from mspilot.synthetic import store
 
     root = demo_dir()
     index = store.read_index(root)
     s = settings()
     s.ensure_data_dir()
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     started = time.perf_counter()
     migrate.upgrade(engine)
     summary: dict[str, Any] = {"database": repr(engine.url), "tenants": {}}
@@ -176,7 +181,7 @@ def _load(show: bool) -> dict[str, Any]:
                     progress.advance(tasks[table], n)
 
                 t0 = time.perf_counter()
-                report = load_tenant(
+                report = load_demo_tenant(
                     engine,
                     spec,
                     {
@@ -293,13 +298,12 @@ def _sync_via_connectors(show: bool) -> dict[str, Any]:
 
     from mspilot.connectors.demo_sync import sync_demo_through_fakes
     from mspilot.db import migrate
-    from mspilot.db.engine import analyze, make_engine
+    from mspilot.db.engine import analyze
     from mspilot.synthetic import store
 
     root = demo_dir()
     index = store.read_index(root)
-    s = settings()
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     started = time.perf_counter()
     migrate.upgrade(engine)
     summary: dict[str, Any] = {"database": repr(engine.url), "tenants": {}, "via": "connectors"}
@@ -333,11 +337,10 @@ def _sync_via_connectors(show: bool) -> dict[str, Any]:
 
 def _train(tenant_ids: list[str], as_of: dt.date, show: bool) -> dict[str, Any]:
     from mspilot.core.clock import Clock
-    from mspilot.db.engine import make_engine
     from mspilot.models.training import train_all
 
     s = settings()
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     out: dict[str, Any] = {}
     try:
         with progress_bar(show) as progress:
@@ -360,12 +363,11 @@ def _train(tenant_ids: list[str], as_of: dt.date, show: bool) -> dict[str, Any]:
 
 
 def _index_knowledge(tenant_ids: list[str]) -> dict[str, Any]:
-    from mspilot.db.engine import make_engine
     from mspilot.tools.knowledge import KnowledgeBase
 
     s = settings()
     kb = KnowledgeBase(s.data_dir)
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     try:
         report: dict[str, Any] = {"documents": kb.index_documents().as_dict()}
         for tenant_id in tenant_ids:

@@ -15,6 +15,8 @@ that knows the truth:
   the demand model's expected weekly count.
 - profitability: MAE of next-quarter margin vs the last-quarter baseline.
 - anomalies: share of flagged client-months that carry a planted leak vs the base rate.
+- pricing (``models.pricing_eval``): share of the oracle's expected-profit gain over holding
+  captured by the recommended prices, and the learned price sensitivity vs the truth.
 """
 
 from __future__ import annotations
@@ -456,6 +458,19 @@ def evaluate(engine: Engine, tenant_id: str, data_dir: Path, truth: Any) -> Eval
         flagged = [(ids.get(c, c), m) for c, m in model.meta.get("flagged", [])]
         report.rows += anomaly_rows(flagged, int(model.meta.get("rows", 0)), truth)
         report.rows += messy_world_rows(model, ids, truth, model.meta.get("explanations"))
+    if champ is not None:
+        report.rows += _pricing_rows(engine, tenant_id, data_dir, truth)
     if report.rows:  # nothing trained: nothing to evaluate
         report.rows[:0] = world_rows(truth)
     return report
+
+
+def _pricing_rows(engine: Engine, tenant_id: str, data_dir: Path, truth: Any) -> list[EvalRow]:
+    """Pricing: share of the oracle's gain over holding (``models.pricing_eval``)."""
+    from mspilot.core.errors import DataError
+    from mspilot.models.pricing_eval import pricing_rows
+
+    try:
+        return pricing_rows(engine, tenant_id, data_dir, truth, truth.as_of)
+    except DataError as exc:
+        return [EvalRow("pricing", "share of the oracle's gain", math.nan, note=str(exc))]

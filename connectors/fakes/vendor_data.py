@@ -35,6 +35,7 @@ from mspilot.connectors.superops.conventions import (
     display_status,
     escalation_text,
 )
+from mspilot.connectors.superops.fieldmap import custom_field_definitions
 from mspilot.connectors.util import format_service_period, format_superops_time
 
 QBO_TZ = dt.timezone(dt.timedelta(hours=-7))
@@ -97,6 +98,9 @@ class SuperOpsData:
     invoices: list[dict[str, Any]] = field(default_factory=list)
     assets: list[dict[str, Any]] = field(default_factory=list)
     unmonitored_assets: list[dict[str, Any]] = field(default_factory=list)
+    #: custom-field definitions (``getClientCustomFieldList`` / ``getTicketCustomFieldList``)
+    client_custom_fields: list[dict[str, Any]] = field(default_factory=list)
+    ticket_custom_fields: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -136,7 +140,8 @@ def split_dataset(
     """
     conv = conventions or SuperOpsConventions()
     ids = IdMap()
-    so = SuperOpsData()
+    layout = custom_field_definitions(conv)
+    so = SuperOpsData(client_custom_fields=layout["client"], ticket_custom_fields=layout["ticket"])
     qb = QuickBooksData(
         {k: {} for k in ("Customer", "Item", "Invoice", "Payment", "Bill", "Purchase")}
     )

@@ -4,9 +4,7 @@ roles refused on every admin route, promote and roll back with a confirmation, t
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +12,18 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).parent))
-from admin_support import INSIGHT_TITLE, PASSWORD, Console, build_console, console_app, csrf_of
-from api_support import World
-
 from mspilot.db.audit import recent_events
 from mspilot.db.schema import SYNCED_TABLES
 from mspilot.models.registry import Registry
+from support.admin_console import (
+    INSIGHT_TITLE,
+    PASSWORD,
+    Console,
+    build_console,
+    console_app,
+    csrf_of,
+)
+from support.api_world import World
 
 COOKIE = "mspilot_admin"
 PUBLIC = {"/admin/login", "/admin/logout"}

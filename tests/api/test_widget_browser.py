@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +16,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import AS_OF, World, make_app
+from support.api_world import AS_OF, World, make_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +20,7 @@ from mspilot.db.semantic import (
     run_metric,
 )
 from mspilot.db.semantic_access import AccessDenied
-
-_spec = importlib.util.spec_from_file_location(
-    "fixtures_small", Path(__file__).with_name("fixtures_small.py")
-)
-assert _spec and _spec.loader
-fixtures_small = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures_small)
+from support import fixtures_small
 
 Q3 = Period.quarter(2026, 3)
 TODAY = dt.date(2026, 9, 30)

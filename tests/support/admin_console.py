@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api_support import World, make_agent, make_ctx, settings_for
-
 from mspilot.api.security import hash_password
 from mspilot.db.users import UserRow, create_user
 from mspilot.insights.model import Digest, InsightItem
 from mspilot.insights.store import claim_run, finish_run
 from mspilot.models.registry import Registry
+from support.api_world import World, make_agent, make_ctx, settings_for
 
 PASSWORD = "correct horse battery"
 CONSOLE_ROLES = ("owner", "finance", "service_manager", "technician", "client_user")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,12 @@ class Console:
 
 def build_console(world: World, data_dir: Path) -> Console:
     users = {}
+    tag = uuid.uuid4().hex[:8]  # several consoles may share the session's world
     for role in CONSOLE_ROLES:
         users[role] = create_user(
             world.engine,
             world.tenant_id,
-            f"console-{role}@demo.test",
+            f"console-{tag}-{role}@demo.test",
             role,
             client_id=world.clients[0] if role == "client_user" else None,
             password_hash=hash_password(PASSWORD),

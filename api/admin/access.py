@@ -125,7 +125,10 @@ def signed_in(request: Request, state: AppState) -> Admin:
 async def check_csrf(request: Request, session: AdminSession) -> None:
     form = await request.form()
     sent = form.get("csrf")
-    if not isinstance(sent, str) or not secrets.compare_digest(sent, session.csrf):
+    # bytes: compare_digest refuses non-ASCII text (a 500 where a 403 is due)
+    if not isinstance(sent, str) or not secrets.compare_digest(
+        sent.encode(), session.csrf.encode()
+    ):
         raise Refused(403, "The form has expired or did not come from this console; reload it.")
 
 

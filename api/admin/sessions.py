@@ -15,8 +15,12 @@ import time
 from dataclasses import dataclass
 
 COOKIE = "mspilot_admin"
-#: a session lasts this long from sign-in (or from the first visit, when anonymous)
+#: a session lasts this long from sign-in; an anonymous one (a sign-in form) much less
 TTL_S = 8 * 3600
+ANONYMOUS_TTL_S = 30 * 60
+#: at most this many sessions: beyond it the oldest anonymous ones go (a flood of sign-in
+#: page visits cannot grow the store without bound, nor push signed-in people out)
+MAX_SESSIONS = 20_000
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,9 @@ class AdminSession:
 class SessionStore:
     """Thread-safe in-memory sessions; expired ones are dropped as they are met."""
 
-    def __init__(self, ttl_s: int = TTL_S) -> None:
+    def __init__(self, ttl_s: int = TTL_S, max_sessions: int = MAX_SESSIONS) -> None:
         self.ttl_s = ttl_s
+        self.max_sessions = max_sessions
         self._sessions: dict[str, AdminSession] = {}
         self._lock = threading.Lock()
 
@@ -49,7 +54,7 @@ class SessionStore:
         session = AdminSession(
             sid=secrets.token_urlsafe(32),
             csrf=secrets.token_urlsafe(32),
-            expires=time.time() + self.ttl_s,
+            expires=time.time() + (self.ttl_s if user_id else min(self.ttl_s, ANONYMOUS_TTL_S)),
             user_id=user_id,
         )
         with self._lock:
@@ -67,7 +72,15 @@ class SessionStore:
             with self._lock:
                 self._sessions.pop(session.sid, None)
 
+    def __len__(self) -> int:
+        return len(self._sessions)
+
     def _prune(self) -> None:
         now = time.time()
         for sid in [s for s, v in self._sessions.items() if v.expires < now]:
             del self._sessions[sid]
+        excess = len(self._sessions) - self.max_sessions + 1
+        if excess > 0:  # oldest first (insertion order), anonymous only
+            anonymous = [s for s, v in self._sessions.items() if v.user_id is None]
+            for sid in anonymous[:excess]:
+                del self._sessions[sid]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -29,7 +30,7 @@ from mspilot.api.admin.access import (
 )
 from mspilot.api.admin.overview import model_slots, source_freshness, top_insights
 from mspilot.api.deps import StateDep
-from mspilot.api.security import verify_password
+from mspilot.api.security import hash_password, verify_password
 from mspilot.core.errors import UserInputError
 from mspilot.db.users import get_user_by_email
 from mspilot.models.registry import KINDS, Registry
@@ -38,6 +39,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 #: sign-in attempts per minute, per account and per remote address
 LOGIN_PER_ACCOUNT = 10
 LOGIN_PER_ADDRESS = 30
+_DECOY_HASH = hash_password(secrets.token_urlsafe(16))
 Kind = Annotated[str, Path(pattern="^[a-z_]{1,20}$")]
 
 
@@ -82,11 +84,10 @@ async def login(
             response.headers["Retry-After"] = str(verdict.retry_after)
             return response
     user = await asyncio.to_thread(get_user_by_email, state.engine, tenant, email)
-    ok = (
-        user is not None
-        and user.active
-        and await asyncio.to_thread(verify_password, password, user.password_hash)
-    )
+    # an unknown account costs the same hash as a known one (no account discovery by timing)
+    stored = user.password_hash if user is not None else _DECOY_HASH
+    ok = await asyncio.to_thread(verify_password, password, stored)
+    ok = ok and user is not None and user.active
     if user is None or not ok:
         if user is not None:  # a known account: its owner should see the failed attempt
             audit(state, request, user, "admin.sign_in", 401)

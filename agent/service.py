@@ -30,27 +30,21 @@ from mspilot.agent.state import Budget
 from mspilot.agent.turn import new_turn, tool_results
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
+from mspilot.tools.context import ToolContext
 
 log = get_logger(__name__)
 
 
-ToolsFactory = Callable[[Any], Sequence[BaseTool]]
-RouterFactory = Callable[[Any, Sequence[BaseTool]], Router | None]
+ToolsFactory = Callable[[ToolContext], Sequence[BaseTool]]
+RouterFactory = Callable[[ToolContext, Sequence[BaseTool]], Router | None]
 
 
-def _scope_key(ctx: Any) -> tuple[Any, ...]:
-    return (
-        getattr(ctx, "tenant_id", ""),
-        getattr(ctx, "role", "owner"),
-        getattr(ctx, "client_id", None),
-        getattr(ctx, "today", None),
-        id(getattr(ctx, "engine", None)),
-    )
+def _scope_key(ctx: ToolContext) -> tuple[Any, ...]:
+    return (ctx.tenant_id, ctx.role, ctx.client_id, ctx.today, id(ctx.engine))
 
 
-def scoped_thread_id(ctx: Any, thread_id: str) -> str:
-    client = getattr(ctx, "client_id", None) or "*"
-    return f"{getattr(ctx, 'tenant_id', '')}:{client}:{thread_id}"
+def scoped_thread_id(ctx: ToolContext, thread_id: str) -> str:
+    return f"{ctx.tenant_id}:{ctx.client_id or '*'}:{thread_id}"
 
 
 class AgentService:
@@ -123,7 +117,7 @@ class AgentService:
 
     # ---- wiring ------------------------------------------------------------------------------
 
-    def graph_for(self, ctx: Any) -> Any:
+    def graph_for(self, ctx: ToolContext) -> Any:
         key = _scope_key(ctx)
         with self._lock:
             graph = self._graphs.get(key)
@@ -139,7 +133,7 @@ class AgentService:
                     router=router,
                     renderer=self.renderer,
                     budget=self.budget,
-                    today=getattr(ctx, "today", None),
+                    today=ctx.today,
                     tool_selector=self.tool_selector,
                     fast_path=self.fast_path,
                     scope_line=client_scope_line(ctx),
@@ -147,7 +141,7 @@ class AgentService:
                 self._graphs[key] = graph
             return graph
 
-    def _config(self, ctx: Any, thread_id: str) -> dict[str, Any]:
+    def _config(self, ctx: ToolContext, thread_id: str) -> dict[str, Any]:
         return {
             "configurable": {"thread_id": scoped_thread_id(ctx, thread_id)},
             "recursion_limit": 4 * self.budget.max_planner_rounds + 10,
@@ -155,7 +149,7 @@ class AgentService:
 
     # ---- asking ------------------------------------------------------------------------------
 
-    def ask(self, question: str, ctx: Any, thread_id: str | None = None) -> AgentAnswer:
+    def ask(self, question: str, ctx: ToolContext, thread_id: str | None = None) -> AgentAnswer:
         thread_id = thread_id or uuid.uuid4().hex
         started = time.perf_counter()
         state = self.graph_for(ctx).invoke(
@@ -163,7 +157,9 @@ class AgentService:
         )
         return _answer_from_state(question, thread_id, state, time.perf_counter() - started)
 
-    def stream(self, question: str, ctx: Any, thread_id: str | None = None) -> Iterator[AgentEvent]:
+    def stream(
+        self, question: str, ctx: ToolContext, thread_id: str | None = None
+    ) -> Iterator[AgentEvent]:
         """Events as the turn runs: LLM tokens, each tool call starting and ending, the final
         answer (whose text is authoritative: it replaces streamed tokens that failed grounding)."""
         thread_id = thread_id or uuid.uuid4().hex
@@ -196,11 +192,13 @@ class AgentService:
             yield AgentEvent(type="token", text=answer.answer)
         yield AgentEvent(type="final", text=answer.answer, answer=answer)
 
-    async def aask(self, question: str, ctx: Any, thread_id: str | None = None) -> AgentAnswer:
+    async def aask(
+        self, question: str, ctx: ToolContext, thread_id: str | None = None
+    ) -> AgentAnswer:
         return await asyncio.to_thread(self.ask, question, ctx, thread_id)
 
     async def astream(
-        self, question: str, ctx: Any, thread_id: str | None = None
+        self, question: str, ctx: ToolContext, thread_id: str | None = None
     ) -> AsyncIterator[AgentEvent]:
         """``stream`` run in a worker thread, its events handed to the event loop."""
         loop = asyncio.get_running_loop()
@@ -222,7 +220,7 @@ class AgentService:
                 raise item
             yield item
 
-    def history(self, ctx: Any, thread_id: str) -> list[dict[str, str]]:
+    def history(self, ctx: ToolContext, thread_id: str) -> list[dict[str, str]]:
         """The thread's questions and answers, oldest first."""
         state = self.graph_for(ctx).get_state(self._config(ctx, thread_id)).values
         out = []

@@ -26,6 +26,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mspilot.api import admin
 from mspilot.api.audit_writer import AuditWriter
 from mspilot.api.caches import TokenCache, UserCache
 from mspilot.api.errors import install_handlers
@@ -291,6 +292,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(insights_router(settings, Insight))  # digest scheduler + live feed
     app.include_router(slack_router(settings))  # /slack/events when Slack is configured
+    admin.install(app)  # the console's pages under /admin
     return app
 
 

@@ -292,7 +292,10 @@ def run_pipeline(
             f"{r.key}: {(r.error or '').splitlines()[0][:160]}"
             for r in store.runs(tasks.db, statuses=["failed", "dead"], limit=100)
         ]
-        tasks.broker.channel.queue_delete(queue)  # type: ignore[attr-defined]
+        from dramatiq.common import dq_name, xq_name
+
+        for name in (queue, dq_name(queue), xq_name(queue)):
+            tasks.broker.channel.queue_delete(name)  # type: ignore[attr-defined]
         tasks.close()
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -502,10 +502,9 @@ class Loader:
         for column in record.refs:
             ref = data.get(column)
             if ref is not None:
-                data[column] = ref[1:] if ref.startswith("=") else prefix + ref
+                data[column] = ref.id if ref.__class__ is CanonicalId else prefix + ref
         data["row_hash"] = _fingerprint(tuple(data.values()))
-        external_id = data["external_id"]
-        data["id"] = external_id[1:] if external_id.startswith("=") else prefix + external_id
+        data["id"] = prefix + data["external_id"]
         data["tenant_id"] = self.tenant_id
         data["source"] = self.source
         return data

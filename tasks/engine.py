@@ -34,7 +34,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware
 from sqlalchemy import Engine
 
-from mspilot.core.errors import ConfigurationError, UserInputError
+from mspilot.core.errors import ConfigurationError, DataError, UserInputError
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
 from mspilot.tasks import store
@@ -43,8 +43,9 @@ from mspilot.tasks.settings import TaskSettings
 
 log = get_logger(__name__)
 ACTOR_PREFIX = "mspilot_"
-#: errors a retry cannot fix: the message goes to the dead-letter queue at once
-POISON = (UserInputError, ConfigurationError, TypeError)
+#: errors a retry cannot fix (bad arguments, missing configuration, data that cannot support
+#: the job, e.g. too few churned clients to train on): the message is dead-lettered at once
+POISON = (UserInputError, ConfigurationError, DataError, TypeError)
 #: how often, at most, a job that finds its lock taken is deferred before it gives up
 MAX_DEFERRALS = 20
 

@@ -18,37 +18,35 @@ from mspilot.api.deps import (
 from mspilot.api.errors import ApiError
 from mspilot.core.clock import add_months
 from mspilot.core.periods import Period
+from mspilot.core.periods import parse_period as read_period
 from mspilot.models import serving
 from mspilot.models.serving import ClientMargin
 
 router = APIRouter(tags=["analytics"])
 
 
-_PERIOD = re.compile(r"^(?:(\d{4})(?:-(?:Q([1-4])|(0[1-9]|1[0-2])))?|last-(\d{1,2})-months)$")
+#: the span the margins endpoint serves (a bounded period of at most five years, 2000-2100)
+EARLIEST, LATEST, MAX_MONTHS = dt.date(2000, 1, 1), dt.date(2101, 1, 1), 60
 
 
 def parse_period(text: str, today: dt.date) -> Period:
-    m = _PERIOD.match(text)
-    if m is None:
+    """The period of ``?period=``, read by the product's one parser (:mod:`mspilot.core.periods`:
+    YYYY, YYYY-Qn, YYYY-MM, last-N-months and the words the agent reads), bounded for the API."""
+    if re.fullmatch(r"last-0+-months", text.strip()):
+        raise ApiError(422, "invalid_request", "last-N-months takes N from 1 to 60")
+    try:
+        span = read_period(text, today)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    if span is None:
         raise ApiError(
-            422,
-            "invalid_request",
-            f"period {text!r} not understood; use YYYY, YYYY-Qn, YYYY-MM or last-N-months",
+            422, "invalid_request", "name a period: YYYY, YYYY-Qn, YYYY-MM, last-N-months"
         )
-    year, quarter, month, last = m.groups()
-    if last is not None:
-        months = int(last)
-        if not 1 <= months <= 60:
-            raise ApiError(422, "invalid_request", "last-N-months takes N from 1 to 60")
-        return Period.months_before(add_months(today, 1), months)
-    y = int(year)
-    if not 2000 <= y <= 2100:
-        raise ApiError(422, "invalid_request", "the year must fall between 2000 and 2100")
-    if quarter:
-        return Period.quarter(y, int(quarter))
-    if month:
-        return Period.month(y, int(month))
-    return Period.year(y)
+    if span.start < EARLIEST or span.end > LATEST:
+        raise ApiError(422, "invalid_request", "the period must fall between 2000 and 2100")
+    if span.end > add_months(span.start, MAX_MONTHS):
+        raise ApiError(422, "invalid_request", f"a period of at most {MAX_MONTHS} months")
+    return span
 
 
 class MarginPage(BaseModel):
@@ -79,7 +77,7 @@ async def margins(
         str,
         Query(
             max_length=20,
-            description="YYYY, YYYY-Qn, YYYY-MM or last-N-months",
+            description="YYYY, YYYY-Qn, YYYY-MM, last-N-months or words ('last quarter')",
             examples=["last-12-months", "2026-Q3"],
         ),
     ] = "last-12-months",

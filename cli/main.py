@@ -13,6 +13,7 @@ from mspilot.cli import (
     kb,
     models,
     prescribe,
+    privacy,
     serve,
     sources,
     sync,
@@ -30,6 +31,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(digest.app, name="digest")
 app.add_typer(kb.app, name="kb")
+app.add_typer(privacy.app, name="privacy")
 app.command("ask")(ask.ask)
 app.command("chat")(ask.chat)
 app.command("eval")(ask.eval_)

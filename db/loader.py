@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mspilot.core.ids import make_id
 from mspilot.db import orphans
 from mspilot.db.derive import clients_needing_derivation, derive_client_dates
+from mspilot.db.privacy import ERASED, ErasedRows
 from mspilot.db.records import RECORDS, CanonicalId, Record, RowName
 from mspilot.db.schema import (
     TABLES_BY_NAME,
@@ -263,6 +264,7 @@ class Loader:
         self._known: dict[str, set[str]] = {}
         self._stats: dict[str, _PlannerStats] = {}
         self._orphans_possible: bool | None = None  # does the tenant have waiting rows?
+        self._erased = ErasedRows(tenant_id)  # rows erased on request (mspilot privacy)
         self._id_prefix = make_id(tenant_id, source, "")
 
     # -- public ------------------------------------------------------------------------------
@@ -382,6 +384,8 @@ class Loader:
         if self._orphans_possible is None:
             self._orphans_possible = orphans.has_orphans(self.engine, self.tenant_id)
         with self.engine.begin() as conn:
+            for row_id in self._erased.among(conn, rows, record_type.refs):  # never back
+                issues.append(QualityIssue(table, rows.pop(row_id)["external_id"], ERASED))
             waiting = self._check_references(conn, table, record_type, rows, raws, issues, now)
             existing = self._existing_hashes(conn, model, list(rows))
             fresh, changed = [], []

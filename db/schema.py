@@ -399,5 +399,6 @@ TABLES_BY_NAME: dict[str, Any] = {m.__tablename__: m for m in SYNCED_TABLES}  # 
 from mspilot.db import schema_api as _schema_api  # noqa: E402, F401  (API users, keys, audit)
 from mspilot.db import schema_connectors as _schema_connectors  # noqa: E402, F401  (connector tables)
 from mspilot.db import schema_insights as _schema_insights  # noqa: E402, F401  (insights, Slack)
+from mspilot.db import schema_privacy as _schema_privacy  # noqa: E402, F401  (erasure, retention)
 from mspilot.db import schema_sandbox as _schema_sandbox  # noqa: E402, F401  (SQL tool scope)
 from mspilot.db import schema_tasks as _schema_tasks  # noqa: E402, F401  (task engine, webhooks)

@@ -13,6 +13,7 @@ Every job is idempotent -- run twice, the database ends the same:
   version serves (a worse backtest stays challenger). One training per tenant at a time.
 - ``reindex``: re-embed the tenant's changed ticket resolutions in the knowledge base.
 - ``digest``: the tenant's digest for one schedule slot (sent once per slot, whoever runs it).
+- ``retention``: the tenant's chat history and audit events older than its retention periods.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,27 @@ def digest(
     }
 
 
+# ---- privacy ----------------------------------------------------------------------------------
+
+
+def retention(ctx: JobContext, tenant_id: str) -> dict[str, Any]:
+    """Delete the tenant's chat threads and audit events older than its stored retention
+    periods (``mspilot privacy retention``); nothing when it has none."""
+    from mspilot.agent.memory import close_checkpointer, make_checkpointer
+    from mspilot.agent.privacy import enforce_retention
+    from mspilot.db.privacy import get_retention
+
+    policy = get_retention(ctx.engine, tenant_id)
+    s = ctx.settings
+    saver = make_checkpointer(s.resolved_database_url, s.data_dir) if policy.chat_days else None
+    try:
+        run = enforce_retention(ctx.engine, saver, tenant_id, policy, apply=True)
+    finally:
+        if saver is not None:
+            close_checkpointer(saver)
+    return asdict(run)
+
+
 #: job name -> function(ctx, **kwargs)
 JOBS: dict[str, Callable[..., dict[str, Any]]] = {
     "sync": sync,
@@ -288,6 +310,7 @@ JOBS: dict[str, Callable[..., dict[str, Any]]] = {
     "train": train,
     "reindex": reindex,
     "digest": digest,
+    "retention": retention,
 }
 
 

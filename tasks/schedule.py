@@ -78,6 +78,8 @@ def due(engine: TaskEngine, now: dt.datetime) -> list[Due]:
             out.append(
                 Due(f"train:{tenant_id}@{night:%Y-%m-%d}", "train", {"tenant_id": tenant_id})
             )
+            day = f"{tenant_id}@{night:%Y-%m-%d}"  # retention runs nightly, with training
+            out.append(Due(f"retention:{day}", "retention", {"tenant_id": tenant_id}))
         d = insights_store.delivery_for(engine.db, tenant_id)
         if d.paused:
             continue

@@ -13,6 +13,8 @@ from sqlalchemy import Engine, select
 
 from mspilot.core.periods import NUMBER_WORDS
 from mspilot.db.schema import Asset, Client, Contract, License, Technician, Ticket
+from mspilot.prompts.agent import CLIENT_SCOPE_LINE
+from mspilot.tools.context import ToolContext
 
 _STOP_SUFFIXES = {"inc", "llc", "ltd", "co", "corp", "corporation", "the", "pllc", "pc", "llp"}
 _TOKEN = re.compile(r"[a-z0-9&]+")
@@ -128,6 +130,13 @@ def client_name(engine: Engine, tenant_id: str, client_id: str) -> str:
             select(Client.name).where(Client.tenant_id == tenant_id, Client.id == client_id)
         ).scalar()
     return str(name) if name else client_id
+
+
+def client_scope_line(ctx: ToolContext) -> str | None:
+    """A client user's answers all say whose data they are: "For Contoso (...):"."""
+    if ctx.role != "client_user" or not ctx.client_id:
+        return None
+    return CLIENT_SCOPE_LINE.format(client=client_name(ctx.engine, ctx.tenant_id, ctx.client_id))
 
 
 _ORG = re.compile(

@@ -26,6 +26,7 @@ from mspilot.agent.service import AgentService, _scope_key
 from mspilot.agent.templates import render_answer
 from mspilot.agent.turn import tool_results
 from mspilot.core.settings import Settings
+from mspilot.tools.context import ToolContext
 
 
 class RouterPlannedChatModel(BaseChatModel):
@@ -74,7 +75,7 @@ class RouterPlannedChatModel(BaseChatModel):
 class FakeLLMService(AgentService):
     """The product's service with the scripted LLM (its planner router is per caller scope)."""
 
-    def graph_for(self, ctx: Any) -> Any:
+    def graph_for(self, ctx: ToolContext) -> Any:
         from mspilot.agent.router import router_for_context
 
         key = _scope_key(ctx)
@@ -90,7 +91,7 @@ class FakeLLMService(AgentService):
                     router=router if self.fast_path else None,
                     renderer=self.renderer,
                     budget=self.budget,
-                    today=getattr(ctx, "today", None),
+                    today=ctx.today,
                 )
                 self._graphs[key] = graph
             return graph

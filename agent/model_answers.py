@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mspilot.agent.results import ToolResult
 from mspilot.agent.templates import format_unit
-from mspilot.agent.turn import ToolResult
 
 MAX_LISTED = 10
 

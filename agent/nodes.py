@@ -32,11 +32,11 @@ from pydantic import ValidationError
 from mspilot.agent.artifacts import to_table
 from mspilot.agent.grounding import build_evidence, numbers_in, ungrounded_numbers
 from mspilot.agent.plan import PlannedCall, Renderer, Route, Router
-from mspilot.agent.render import NO_ANSWER, citation_line, render_results
+from mspilot.agent.render import NO_ANSWER, finish_answer, render_results
+from mspilot.agent.results import ToolResult
 from mspilot.agent.state import AgentState, Budget
 from mspilot.agent.toolcalls import parse_content_tool_calls, validate_call
 from mspilot.agent.turn import (
-    ToolResult,
     call_signature,
     last_ai,
     question_of,
@@ -478,10 +478,7 @@ def make_answer_node(
             text = render(question, intent, results)
         else:
             text = NO_ANSWER
-        source = citation_line(citations)
-        final = f"{text}\n\n{source}" if source and source not in text else text
-        if scope_line and not final.startswith(scope_line):
-            final = f"{scope_line}\n{final}"
+        final = finish_answer(text, citations, scope_line)
         reply = AIMessage(content=final, id=replace_id) if replace_id else AIMessage(content=final)
         update: dict[str, Any] = {
             "messages": [reply],

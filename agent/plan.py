@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from mspilot.agent.turn import ToolResult
+from mspilot.agent.results import ToolResult
 
 
 class PlannedCall(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mspilot.agent.artifacts import Table
-from mspilot.agent.turn import ToolResult
+from mspilot.agent.results import ToolResult
 
 MAX_LISTED_ROWS = 15
 _MONEY_HINTS = (
@@ -174,3 +174,13 @@ def citation_line(citations: list[dict[str, Any]]) -> str:
         bits.append(f"{c.get('rows', 0)} row{'s' if c.get('rows', 0) != 1 else ''}")
         parts.append(" · ".join(bits))
     return ("Source: " + "; ".join(parts)) if parts else ""
+
+
+def finish_answer(text: str, citations: list[dict[str, Any]], scope_line: str | None) -> str:
+    """The answer as the user reads it: whose data (a client user's scope line), the text,
+    then its sources."""
+    source = citation_line(citations)
+    final = f"{text}\n\n{source}" if source and source not in text else text
+    if scope_line and not final.startswith(scope_line):
+        final = f"{scope_line}\n{final}"
+    return final

@@ -14,17 +14,19 @@ A confident route answers without any language model; the graph uses it as the f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import hashlib
+import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from langchain_core.tools import BaseTool
 
 from mspilot.agent.entities import (
     Catalogue,
@@ -42,10 +44,30 @@ from mspilot.agent.entities import (
     tokens,
     top_n,
 )
+from mspilot.agent.intents import (
+    INTENT_TOOLS,
+    SQL_TOOL,
+    BudgetArgs,
+    ClientArgs,
+    ForecastArgs,
+    MarginArgs,
+    MetricArgs,
+    NoArgs,
+    PeriodRange,
+    QueryArgs,
+    RankedArgs,
+    RouterArgs,
+    SqlArgs,
+    TableArgs,
+    WhatIfArgs,
+)
 from mspilot.agent.plan import PlannedCall, Route
-from mspilot.core.periods import Period, PeriodMatch, find_period
+from mspilot.agent.reading import FITS, measure_of, pick_metric, qualifiers, stem, unread_words
+from mspilot.agent.sql_templates import SQL_INTENTS, sql_for
+from mspilot.core.periods import Period, PeriodMatch, find_comparison, find_period
 from mspilot.db.semantic_access import SQL_TABLES
 from mspilot.prompts.agent import OTHER_CLIENT_REFUSAL
+from mspilot.prompts.router_cues import CONTRACT_KINDS, ROUTER_CUES
 from mspilot.prompts.router_examples import (
     CLIENT_PLACEHOLDER,
     DIMENSION_PHRASES,
@@ -53,102 +75,48 @@ from mspilot.prompts.router_examples import (
     METRIC_PHRASES,
     TECH_PLACEHOLDER,
 )
+from mspilot.tools.context import ToolContext
 
 CONFIDENT = 0.62
+#: a metric matched by meaning (no phrase of it in the question): similarity and lead needed
+MEANING_MIN = 0.6
+MEANING_MARGIN = 0.05
 MIN_MARGIN = 0.03
-#: intents answered by a tool of this name (or a registry name containing it)
-INTENT_TOOLS = {
-    "metric": "query_metrics",
-    "client_profile": "client_profile",
-    "search_knowledge": "search_knowledge",
-    "list_tables": "list_tables",
-    "describe_table": "describe_table",
-    "chart": "make_chart",
-    "churn": "churn",
-    "margins": "margin",
-    "leaks": "leak",
-    "forecast": "forecast",
-    "pricing": "pric",
-    "budget": "budget",
-}
-SQL_INTENTS = (
-    "clients_in_industry",
-    "contracts_expiring",
-    "clients_onboarded",
-    "stale_devices",
-    "oldest_open_tickets",
-    "largest_invoices",
-    "technician_list",
-)
 #: tables a question may name ("describe the tickets table")
 KNOWN_TABLES = tuple(sorted(SQL_TABLES["owner"]))
 
-_CUES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(chart|plot|graph|visuali[sz]e|draw)\b"), "chart"),
-    # before the knowledge cue: "how should we spend a $20k budget" is a plan, not a policy
-    (
-        re.compile(
-            r"\b(budget|allocate|spending plan|how should we spend|where should we spend|"
-            r"plan (for )?(the |next |this )?quarter)\b"
-        ),
-        "budget",
-    ),
-    (
-        re.compile(
-            r"\b(policy|policies|playbook|procedure|runbook|guideline|catalogue|catalog|"
-            r"terms and conditions|termination terms|how do we|how should we|how did we fix|"
-            r"how to fix|what does our|sla for|response time commitment|knowledge base|"
-            r"do we (promise|guarantee|commit)|are we (obliged|committed))\b"
-        ),
-        "search_knowledge",
-    ),
-    (
-        re.compile(
-            r"\b(at risk|risk of (leaving|churn)|churn risk|churn drivers|flight risk|"
-            r"(might|could|may|likely to|going to|about to|thinking of)\s+"
-            r"(leave|churn|cancel|walk away|quit|switch)|"
-            r"how likely is .{1,60} to (leave|churn|cancel))\b"
-        ),
-        "churn",
-    ),
-    (
-        re.compile(
-            r"\b(should we charge|price recommendation|recommended price|underpriced|"
-            r"price (do|would) (you|we) (recommend|suggest)|"
-            r"overpriced|(raise|increase|cut|lower) .{0,30}price|"
-            r"what if we (raise|increase|cut|lower|charge)|"
-            r"(raise|increase|cut|lower) [a-z0-9&' .-]{1,40} by \d{1,3}\s*(%|percent))\b"
-        ),
-        "pricing",
-    ),
-    (re.compile(r"\b(leak|leaks|leaking|leakage|under-?billing|billing mistakes)\b"), "leaks"),
-    (
-        re.compile(
-            r"\b(forecast|predict|will we (get|need|have|be)|capacity|how busy|"
-            r"workload (next|coming))\b"
-        ),
-        "forecast",
-    ),
-    (
-        re.compile(
-            r"\b(unprofitable|least profitable|losing (us )?money|lose us money|cost us more)\b"
-        ),
-        "margins",
-    ),
-    (re.compile(r"\b(tables?|columns?|fields?|schema)\b.*\b(have|available|query|in)\b"), "tables"),
-    (
-        re.compile(
-            r"\b(tell me about|overview of|profile|brief me|account summary|how is .+ doing)\b"
-        ),
-        "client_profile",
-    ),
-]
+_CUES = [(re.compile(pattern), intent) for pattern, intent in ROUTER_CUES]
 _DIM_LEAD = r"(by|per|for each|each|across|which|what|every|split by|broken down by)"
 _COUNT_WORD = r"(\d{1,3}|three|four|five|six|seven|eight|nine|ten)"
 _COUNTING = re.compile(r"\b(how many|how much|number of|total|count of|what is our|what's our)\b")
 _RANKED_NOUN = re.compile(
-    r"\b(top|bottom|most|least|biggest|largest|best|worst|highest|lowest)\s+"
-    r"(\d+\s+|[a-z]+\s+)?(clients|customers|accounts|technicians|techs|engineers)\b"
+    r"\b(top|bottom|most|least|biggest|largest|best|worst|highest|lowest|busiest|noisiest|"
+    r"which|the)\s+(\d+\s+|[a-z]+\s+)?(clients?|customers?|accounts?|technicians?|techs?|"
+    r"engineers?|(?:ticket\s+)?categor(?:y|ies))\b"
+    r"|\b(clients?|customers?|technicians?|techs?|categor(?:y|ies))\s+with\s+the\s+"
+    r"(most|largest|highest|biggest|fewest|lowest|least)\b"
+)
+#: "assets by type", "MRR by kind": the kind a metric's rows have
+_KIND_DIMENSIONS = {
+    "assets": "asset_kind",
+    "managed_devices": "asset_kind",
+    "mrr": "contract_kind",
+    "active_contracts": "contract_kind",
+    "revenue": "line_kind",
+}
+#: a guard per SQL intent: its list only when the question says so ("critical tickets from X
+#: last month" is a count, not the oldest open tickets)
+_SQL_GUARDS = {
+    "oldest_open_tickets": re.compile(r"\b(oldest|longest|waiting|unresolved|still open|aged)\b"),
+    "clients_onboarded": re.compile(
+        r"\b(onboard\w*|become a client|since when|how long has|joined|signed up|new clients?)\b"
+    ),
+}
+_BREAKDOWN = re.compile(r"\b(by|per|for each|broken down by|split by|break ?down)\b")
+#: words of the intents a metric phrase may still belong to (tables, lists, greetings)
+_NOT_A_METRIC = re.compile(
+    r"\b(tables?|columns?|schema|fields?|hi|hello|thanks|list|oldest|largest invoice|"
+    r"biggest invoice|expir\w*|renew\w*|onboard\w*|become a client|checked in|not seen)\b"
 )
 _AHEAD = re.compile(
     r"\b(next|coming|will|forecast|predict|capacity|busy|ahead|upcoming|future|expect)"
@@ -158,7 +126,7 @@ _SUPERLATIVE = re.compile(
     r"\b(most|highest|biggest|largest|top|best|least|lowest|fewest|worst|smallest|bottom|"
     r"busiest|greatest|maximum|minimum)\b"
 )
-_ASCENDING = re.compile(r"\b(least|lowest|fewest|worst|smallest|bottom|minimum)\b")
+_ASCENDING = re.compile(r"\b(least|lowest|fewest|smallest|bottom|minimum)\b")
 _WHICH = re.compile(r"\b(which|what|who|whose)\b\s*(\w+)?")
 _PLURAL_WHICH = re.compile(
     r"\bwhich\s+(clients|customers|accounts|technicians|techs|engineers|categories|"
@@ -177,31 +145,50 @@ _MONEY_METRICS = {
     "licence_cost",
     "labour_cost",
 }
-_CONTRACT_KINDS = {
-    "per user": "per_user",
-    "per-user": "per_user",
-    "per device": "per_device",
-    "per-device": "per_device",
-    "block hours": "block_hours",
-    "block-hour": "block_hours",
-    "time and materials": "time_and_materials",
-    "t&m": "time_and_materials",
-    "flat": "flat",
-}
 
 
 @functools.cache
 def _example_matrix(examples: tuple[tuple[str, str], ...]) -> npt.NDArray[np.float32]:
-    from mspilot.core.embeddings import get_embedder
+    """The example utterances' embeddings: computed once per machine and kept in the cache
+    directory, keyed by the model and the texts (a CLI question embeds only itself)."""
+    from mspilot.core.embeddings import MODEL_NAME, cache_dir, get_embedder
 
-    return get_embedder().embed([text for _, text in examples])
+    texts = [text for _, text in examples]
+    key = hashlib.blake2b("\n".join([MODEL_NAME, *texts]).encode(), digest_size=16).hexdigest()
+    path = cache_dir() / "router" / f"examples-{key}.npy"
+    with contextlib.suppress(OSError, ValueError):
+        cached: npt.NDArray[np.float32] = np.load(path)
+        if cached.shape[0] == len(texts):
+            return cached
+    matrix = get_embedder().embed(texts)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, matrix)
+        tmp.replace(path)
+    return matrix
 
 
-def _phrase_regex(phrase: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in tokens(phrase)] or [re.escape(phrase.lower())]
-    body = r"\s+".join(words)
-    tail = r"(?:s|es)?" if phrase[-1].isalnum() else ""
-    return re.compile(rf"(?<![\w]){body}{tail}(?![\w])")
+@dataclass(frozen=True)
+class Phrase:
+    """A vocabulary phrase as tokens; its last word may take a plural ending."""
+
+    words: tuple[str, ...]
+    plural: bool
+
+    @classmethod
+    def of(cls, text: str) -> Phrase:
+        return cls(tuple(tokens(text)) or (text.lower(),), text[-1:].isalnum())
+
+    def found_in(self, toks: Sequence[str]) -> bool:
+        n, head, last = len(self.words), self.words[:-1], self.words[-1]
+        # the last word singular or plural ("active contract count" names "active contracts")
+        endings = {last, last + "s", last + "es", stem(last)} if self.plural else {last}
+        return any(
+            tuple(toks[i : i + n - 1]) == head
+            and (toks[i + n - 1] in endings or (self.plural and stem(toks[i + n - 1]) in endings))
+            for i in range(len(toks) - n + 1)
+        )
 
 
 @dataclass
@@ -221,10 +208,20 @@ class Slots:
     money: float | None = None  # "a $20k budget"
     hours: float | None = None  # "300 hours"
     change_pct: float | None = None  # "raise Contoso 10%"
+    measure: str | None = None  # count, sum, average, rate, share, list, change
+    compare_to: Period | None = None  # the baseline of a comparison
+    conditions: list[dict[str, Any]] = field(default_factory=list)  # "at least 20 tickets"
+    unread: list[str] = field(default_factory=list)  # content words the reading did not use
+    by_meaning: bool = False  # the metric was matched by meaning, not by one of its phrases
+    consumed: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
+            "measure": self.measure,
+            "compare_to": _period_dict(self.compare_to) if self.compare_to else None,
+            "conditions": self.conditions,
+            "unread": self.unread,
             "dimensions": self.dimensions,
             "filters": self.filters,
             "period": _period_dict(self.period.period) if self.period else None,
@@ -254,10 +251,6 @@ def _period_label(period: Period) -> str:
     return period.label()
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 class IntentRouter:
     """Routes a question to tool calls without a language model."""
 
@@ -265,7 +258,7 @@ class IntentRouter:
         self,
         catalogue: Catalogue,
         today: dt.date,
-        tools: Sequence[BaseTool] | Sequence[str],
+        tools: Iterable[str | HasName],
         *,
         metrics: dict[str, Any] | None = None,
         dimensions: dict[str, Any] | None = None,
@@ -280,15 +273,20 @@ class IntentRouter:
         #: a client user's own client, and the tenant's others (recognised only to refuse)
         self.own_client = catalogue.clients[0].name if role == "client_user" else None
         self.other_clients = list(other_clients)
-        self.tool_schemas: dict[str, dict[str, Any]] = {}
-        for t in tools:
-            if isinstance(t, str):
-                self.tool_schemas[t] = {}
-            else:
-                self.tool_schemas[t.name] = dict(t.args or {})
+        #: the tools the caller's role has (exact names; see ``agent.intents``)
+        self.tool_names = frozenset(t if isinstance(t, str) else t.name for t in tools)
         self.metrics = metrics if metrics is not None else METRICS
         self.dimensions = dimensions if dimensions is not None else DIMENSIONS
         self._metric_phrases = self._build_metric_phrases()
+        #: words that never change what is asked: dimension names, placeholders, cue words
+        self._always_read = [
+            *(p for p, _ in self._build_dimension_phrases()),
+            CLIENT_PLACEHOLDER,
+            TECH_PLACEHOLDER,
+            "client clients customer customers account accounts technician technicians tech",
+            "techs engineer engineers team staff we us our money dollars invoice",
+            "chart graph plot visualise visualize draw monthly trend time profitable",
+        ]
         self._dimension_phrases = self._build_dimension_phrases()
         intents = [
             i for i in INTENT_EXAMPLES if self._tool_for(i) or i in SQL_INTENTS or i == "greeting"
@@ -298,7 +296,7 @@ class IntentRouter:
 
     # ---- vocabulary -------------------------------------------------------------------------
 
-    def _build_metric_phrases(self) -> list[tuple[re.Pattern[str], str, str]]:
+    def _build_metric_phrases(self) -> list[tuple[Phrase, str, str]]:
         pairs: dict[str, str] = {}
         for name, metric in self.metrics.items():
             pairs.setdefault(name.replace("_", " "), name)
@@ -323,7 +321,7 @@ class IntentRouter:
             )
 
         ordered = sorted(pairs.items(), key=lambda kv: (weak(*kv), -len(kv[0]), kv[0]))
-        return [(_phrase_regex(p), p, n) for p, n in ordered]
+        return [(Phrase.of(p), p, n) for p, n in ordered]
 
     def _build_dimension_phrases(self) -> list[tuple[str, str]]:
         pairs: dict[str, str] = {}
@@ -338,16 +336,14 @@ class IntentRouter:
         return sorted(pairs.items(), key=lambda kv: -len(kv[0]))
 
     def _tool_for(self, intent: str) -> str | None:
+        """The exact tool answering ``intent``, when the caller's role has it."""
         if intent in SQL_INTENTS:
-            return "run_sql" if "run_sql" in self.tool_schemas else None
-        key = INTENT_TOOLS.get(intent)
-        if key is None:
+            name = SQL_TOOL[0]
+        elif intent in INTENT_TOOLS:
+            name = INTENT_TOOLS[intent][0]
+        else:
             return None
-        if key in self.tool_schemas:
-            return key
-        if intent == "metric":
-            return None
-        return next((n for n in self.tool_schemas if key in n), None)
+        return name if name in self.tool_names else None
 
     # ---- slots ------------------------------------------------------------------------------
 
@@ -373,26 +369,86 @@ class IntentRouter:
                 m.span[1] - m.span[0] - 1
             )
         masked = " ".join(t for t in masked_toks if t)
-        # metric: the longest phrase (ignoring the words of matched names)
-        scan = " " + masked + " "
-        for pattern, phrase, name in self._metric_phrases:
-            if pattern.search(scan):
-                s.metric, s.metric_phrase = name, phrase
-                break
+        s.measure = measure_of(low)
+        quals = qualifiers(low)
+        s.conditions = quals.conditions
+        s.consumed |= quals.words
+        comparison = find_comparison(question, self.today)
+        if comparison is not None:
+            s.period, s.compare_to = comparison.current, comparison.baseline.period
+            s.measure = "change"
+            s.consumed |= {comparison.text, comparison.current.text, comparison.baseline.text}
+        elif s.measure == "change" and s.period is not None:
+            # "revenue in September compared with August": two periods apart in the sentence
+            rest = re.sub(re.escape(s.period.text), " ", question, count=1, flags=re.IGNORECASE)
+            other = find_period(rest, self.today)
+            if other is not None and other.period != s.period.period:
+                later, earlier = sorted((s.period, other), key=lambda m: m.period.start)[::-1]
+                s.period, s.compare_to = later, earlier.period
+                s.consumed.add(other.text)
+        if s.period is not None:
+            s.consumed.add(s.period.text)
+        # metric: the longest phrase whose kind fits the measure (names and conditions hidden)
+        scan_text = masked
+        for span in quals.spans:
+            scan_text = scan_text.replace(" ".join(tokens(span)), " ")
+        scan = scan_text.split()
+        found = [
+            (phrase, name)
+            for pattern, phrase, name in self._metric_phrases
+            if pattern.found_in(scan)
+        ]
+        kinds = {n: str(getattr(m, "kind", "")) for n, m in self.metrics.items()}
+        picked = pick_metric(found, s.measure, kinds)
+        if picked is not None:
+            s.metric_phrase, s.metric = picked
+            s.consumed |= {phrase for phrase, name in found if name == s.metric}
+        if picked is None and s.measure in FITS and self._tool_for("metric"):
+            meant = self._metric_by_meaning(scan_text)
+            if meant is not None:  # never confident: the answer says what it read
+                s.metric, s.by_meaning = meant, True
+        if quals.ageing_bucket:
+            s.filters["ageing_bucket"] = [quals.ageing_bucket]
+            if s.metric in ("overdue_balance", "overdue_invoices", None):
+                s.metric = "balance_due"
+        elif quals.ageing_dimension:
+            s.dimensions.append("ageing_bucket")
+            if s.metric in ("overdue_balance", None):
+                s.metric = "balance_due"
+        if quals.line_kind_dimension:
+            s.dimensions.append("line_kind")
         # dimensions: "by X", "per X", "each X", "which X", "who"
+        taken: list[tuple[int, int]] = []  # "by contract kind" is not also "by contract"
         for phrase, dim in self._dimension_phrases:
             pat = rf"\b{_DIM_LEAD}\s+(the\s+)?({_COUNT_WORD}\s+)?{re.escape(phrase)}\b"
-            if re.search(pat, low) and dim not in s.dimensions:
+            hit = re.search(pat, low)
+            if hit and dim not in s.dimensions and not any(_overlaps(hit.span(), t) for t in taken):
                 s.dimensions.append(dim)
+                s.consumed.add(phrase)
+                taken.append(hit.span())
         if (
-            re.search(r"\b(trend|over time|month by month|monthly)\b", low)
+            re.search(r"\b(trend|over time|month by month|monthly(?! recurring))\b", low)
             and "month" not in s.dimensions
         ):
             s.dimensions.append("month")
+        if not s.dimensions and re.search(r"\b(kinds?|types?)\b", low):
+            kind_dim = _KIND_DIMENSIONS.get(s.metric or "")
+            if kind_dim:
+                s.dimensions.append(kind_dim)
+                s.consumed |= {"kind", "kinds", "type", "types"}
         ranked_noun = _RANKED_NOUN.search(low)
-        if ranked_noun and not s.dimensions:
-            noun = ranked_noun.group(3)
-            s.dimensions.append("technician" if noun.startswith(("tech", "engineer")) else "client")
+        if (
+            ranked_noun
+            and not s.dimensions
+            and (_SUPERLATIVE.search(low) or top_n(question) or ranked_noun.group(4))
+        ):
+            noun = ranked_noun.group(3) or ranked_noun.group(4)
+            dim = (
+                "technician"
+                if noun.startswith(("tech", "engineer"))
+                else ("category" if "categor" in noun else "client")
+            )
+            s.dimensions.append(dim)
         if re.search(r"\bwho\b", low) and not s.dimensions and not s.clients and not s.technicians:
             person_metric = s.metric in ("hours", "billable_hours", "tickets", "labour_cost")
             s.dimensions.append("technician" if person_metric and "owe" not in low else "client")
@@ -404,22 +460,52 @@ class IntentRouter:
         prios = priorities(question)
         if prios and s.metric != "p1_share" and "priority" not in s.dimensions:
             s.filters["priority"] = prios
+        if prios:
+            s.consumed |= {"priority", "critical", "urgent", "high", "medium", "low", *prios}
+            s.consumed |= {p[1] for p in prios}
         cats = match_vocabulary(masked, self.catalogue.categories)
         if cats and "category" not in s.dimensions:
             s.filters["category"] = cats
         inds = match_vocabulary(masked, self.catalogue.industries, threshold=92.0)
         if inds and "industry" not in s.dimensions:
             s.filters["industry"] = inds
-        for phrase, kind in _CONTRACT_KINDS.items():
+        products = match_vocabulary(masked, self.catalogue.products, threshold=90.0)
+        if products and "product" not in s.dimensions:
+            s.filters["product"] = products[:1]
+            money = re.search(r"\b(revenue|invoic\w*|sales|bill\w*|sold)\b", low)
+            if money and "licence_revenue" in self.metrics:
+                s.metric = "licence_revenue"  # "revenue from <product> licences"
+                s.consumed.add(money.group(0))
+        asset_kinds = match_vocabulary(masked, self.catalogue.asset_kinds, threshold=92.0)
+        if (
+            asset_kinds
+            and "asset_kind" not in s.dimensions
+            and s.metric
+            in (
+                "assets",
+                "managed_devices",
+            )
+        ):
+            s.filters["asset_kind"] = asset_kinds[:1]
+        s.consumed |= {*cats, *inds, *products, *asset_kinds}
+        for phrase, kind in CONTRACT_KINDS.items():
             if phrase in low and "contract_kind" not in s.dimensions:
                 s.filters.setdefault("contract_kind", []).append(kind)
+                s.consumed |= {phrase, "contract", "contracts", "agreements"}
         if re.search(r"\bnon-?billable\b", low) and s.metric == "hours":
             s.filters["billable"] = ["false"]
+            s.consumed |= {"non-billable", "nonbillable", "non", "billable"}
         # ranking
         s.top_n = top_n(question)
         superlative = bool(_SUPERLATIVE.search(low))
-        if _ASCENDING.search(low):
+        if re.search(r"\bworst\b", low):
+            s.order = "worst"
+        elif re.search(r"\bbest\b", low):
+            s.order = "best"
+        elif _ASCENDING.search(low):
             s.order = "asc"
+        if s.metric == "tickets" and s.measure == "share" and "ticket_share" in self.metrics:
+            s.metric = "ticket_share"
         if s.metric == "ticket_share" and prios == ["p1"] and "p1_share" in self.metrics:
             s.metric = "p1_share"
             s.filters.pop("priority", None)
@@ -439,7 +525,32 @@ class IntentRouter:
                 rf"\b{table[:-1].replace('_', '[ _]')}\b", low
             ):
                 s.table = table
+        names = [m.entity.name for m in (*s.clients, *s.technicians)]
+        s.unread = unread_words(question, [*s.consumed, *names, *self._always_read])
         return s, masked
+
+    def _metric_by_meaning(self, text: str) -> str | None:
+        """The metric whose name or synonym is closest in meaning (MiniLM) to ``text``, when
+        it is close enough and clearly closer than the next metric (thresholds calibrated on
+        dev phrasings: :data:`MEANING_MIN`, :data:`MEANING_MARGIN`)."""
+        from mspilot.core.embeddings import get_embedder
+
+        pairs = tuple(
+            (name, phrase)
+            for name, metric in self.metrics.items()
+            for phrase in (name.replace("_", " "), *getattr(metric, "synonyms", ()))
+        )
+        matrix = _example_matrix(pairs)
+        with self._lock:
+            vec = get_embedder().embed([text])[0]
+        best: dict[str, float] = {}
+        for (name, _), sim in zip(pairs, matrix @ vec, strict=True):
+            best[name] = max(best.get(name, -1.0), float(sim))
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        if len(ranked) < 2:
+            return None
+        (top, top_sim), (_, second) = ranked[0], ranked[1]
+        return top if top_sim >= MEANING_MIN and top_sim - second >= MEANING_MARGIN else None
 
     # ---- intent -----------------------------------------------------------------------------
 
@@ -479,12 +590,32 @@ class IntentRouter:
         cue = self._cue(low, s)
         if cue is not None:  # a strong cue needs no embedding
             return cue, 0.8, True
+        if (
+            s.metric is not None
+            and self._tool_for("metric")
+            and (_COUNTING.search(low) or _BREAKDOWN.search(low) or s.compare_to is not None)
+            and not _NOT_A_METRIC.search(low)
+        ):
+            # a counted, totalled, broken-down or compared metric phrase is a metric question
+            # whatever the examples say (the same outcome as below, without the embedder)
+            return "metric", 0.7, True
         sims = self._similarities(masked)
         ranked = sorted(sims.items(), key=lambda kv: -kv[1])
         top, top_sim = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
 
-        counting = s.metric is not None and _COUNTING.search(low) is not None
+        # a metric broken down "by" something is a metric question, however list-like
+        guard = _SQL_GUARDS.get(top)
+        if guard is not None and not guard.search(low):
+            sims[top] = 0.0  # its wording is missing: not that list
+            ranked = sorted(sims.items(), key=lambda kv: -kv[1])
+            top, top_sim = ranked[0]
+            second = ranked[1][1] if len(ranked) > 1 else 0.0
+        counting = s.metric is not None and (
+            _COUNTING.search(low) is not None
+            or (bool(s.dimensions) and _BREAKDOWN.search(low) is not None)
+            or s.compare_to is not None
+        )
         if (top in SQL_INTENTS and not counting) or top in (
             "list_tables",
             "describe_table",
@@ -532,15 +663,42 @@ class IntentRouter:
             return self._follow_up(s, last_intent)
         intent, confidence, confident = self.classify(question, s, masked)
         calls = self.calls_for(intent, question, s)
+        slots = s.as_dict()
+        if intent in ("metric", "chart") and s.by_meaning and not s.unread:
+            s.unread = [w for w in unread_words(question, []) if len(w) > 3][:3] or [question]
+        if intent in ("metric", "chart") and s.unread:
+            # a word the reading did not use may be a qualifier it missed: not confident (an
+            # LLM takes it); without one, the answer says what was read and names the words
+            confident = False
+            confidence = min(confidence, CONFIDENT - 0.01)
+            slots["unread"] = s.unread
+            slots["reading"] = self.reading(s)
+        else:
+            slots["unread"] = []
         if not calls:
-            return Route(intent=intent, confidence=confidence, confident=False, slots=s.as_dict())
+            return Route(intent=intent, confidence=confidence, confident=False, slots=slots)
         return Route(
             intent=intent,
             confidence=round(confidence, 3),
             confident=confident,
             calls=calls,
-            slots=s.as_dict(),
+            slots=slots,
         )
+
+    def reading(self, s: Slots) -> str:
+        """What the router understood, in words: measure, metric, filters, grouping, period."""
+        metric = (s.metric or "?").replace("_", " ")
+        parts = [f"{s.measure} of {metric}" if s.measure in ("count", "sum", "average") else metric]
+        for key, values in s.filters.items():
+            parts.append(f"{key.replace('_', ' ')} {', '.join(values)}")
+        if s.dimensions:
+            parts.append("by " + " and ".join(d.replace("_", " ") for d in s.dimensions))
+        if s.conditions:
+            parts.append("; ".join(f"{c['metric']} {c['op']} {c['value']}" for c in s.conditions))
+        parts.append(_period_label(s.period.period) if s.period else "all time")
+        if s.compare_to is not None:
+            parts.append(f"compared with {_period_label(s.compare_to)}")
+        return ", ".join(parts)
 
     def _follow_up(self, s: Slots, last: dict[str, Any]) -> Route | None:
         """ "And in September?" / "what about Contoso?": the previous metric with new slots."""
@@ -603,207 +761,88 @@ class IntentRouter:
             request["period"] = _period_dict(s.period.period)
         if s.top_n and dims:
             request["top_n"] = s.top_n
-        if s.order == "asc" and dims:
-            request["order"] = "asc"
+        if s.order != "desc" and dims:
+            request["order"] = s.order
+        if s.compare_to is not None and s.period is not None:
+            request["compare_to"] = _period_dict(s.compare_to)
+        conditions = [c for c in s.conditions if c["metric"] in self.metrics and dims]
+        if conditions:
+            request["conditions"] = conditions
         return request
 
-    def _args_for(self, tool: str, mapping: dict[str, Any]) -> dict[str, Any]:
-        """Fill a tool's own argument names from generic slot values."""
-        schema = self.tool_schemas.get(tool, {})
-        if not schema:
-            return {k: v for k, v in mapping.items() if v is not None}
-        args: dict[str, Any] = {}
-        for name in schema:
-            low = name.lower()
-            for key, value in mapping.items():
-                if value is None:
-                    continue
-                if low == key or key in low.split("_") or low.startswith(key):
-                    args[name] = value
-                    break
-        return args
-
     def calls_for(self, intent: str, question: str, s: Slots) -> list[PlannedCall]:
+        """The typed call (``agent.intents``) for ``intent`` from the slots, or none when a
+        slot it needs is missing."""
         tool = self._tool_for(intent)
         if tool is None:
             return []
-        if intent == "metric":
-            request = self.metric_request(s)
-            if request is None:
-                return []
-            schema = self.tool_schemas.get(tool, {})
-            if "request" in schema:
-                return [PlannedCall(name=tool, args={"request": request})]
-            return [PlannedCall(name=tool, args=request)]
-        if intent in SQL_INTENTS:
-            sql = self.sql_for(intent, question, s)
-            if sql is None:
-                return []
-            key = next((k for k in self.tool_schemas.get(tool, {}) if k in ("sql", "query")), "sql")
-            return [PlannedCall(name=tool, args={key: sql})]
+        args: RouterArgs | None = None
         client = s.clients[0].entity.name if s.clients else None
-        if intent == "client_profile":
-            if not client:
-                return []
-            return [
-                PlannedCall(
-                    name=tool, args=self._args_for(tool, {"client": client, "name": client})
-                )
-            ]
-        if intent == "search_knowledge":
-            return [
-                PlannedCall(
-                    name=tool,
-                    args=self._args_for(
-                        tool, {"query": question, "question": question, "text": question}
-                    ),
-                )
-            ]
-        if intent == "list_tables":
-            return [PlannedCall(name=tool, args={})]
-        if intent == "describe_table":
-            if not s.table:
-                return []
-            return [
-                PlannedCall(
-                    name=tool, args=self._args_for(tool, {"table": s.table, "name": s.table})
-                )
-            ]
-        if intent == "chart":
+        period = PeriodRange(**_period_dict(s.period.period)) if s.period else None
+        if intent in ("metric", "chart"):
             request = self.metric_request(s)
             if request is None:
                 return []
-            if not request.get("dimensions"):
+            if intent == "chart" and not request.get("dimensions"):
                 request["dimensions"] = ["month"]
-            schema = self.tool_schemas.get(tool, {})
-            if "request" in schema:
-                return [PlannedCall(name=tool, args={"request": request})]
-            args = {k: v for k, v in request.items() if not schema or k in schema}
-            return [PlannedCall(name=tool, args=args)]
-        if intent == "forecast" and not _AHEAD.search(question.lower()):
-            return []  # "and in August?" is not a forecast, however close its wording
-        if intent == "pricing" and s.change_pct is not None and client:
-            # "what if we raise Contoso 10%?": the what-if tool, when there is one
-            tool = next((n for n in self.tool_schemas if "pric" in n and "if" in n), tool)
-        generic = {
-            "client": client,
-            "period": _period_dict(s.period.period) if s.period else None,
-            "top": s.top_n,
-            "limit": s.top_n,
-            "n": s.top_n,
-            "horizon": None,
-            "amount": s.money,
-            "hours": s.hours,
-            "change": s.change_pct,
-        }
-        return [PlannedCall(name=tool, args=self._args_for(tool, generic))]
-
-    def sql_for(self, intent: str, question: str, s: Slots) -> str | None:
-        low = question.lower()
-        today = self.today
-        client_clause = ""
-        if s.clients:
-            client_clause = f" AND c.name = {_sql_str(s.clients[0].entity.name)}"
-        if intent == "clients_in_industry":
-            inds = s.filters.get("industry") or match_vocabulary(
-                low, self.catalogue.industries, 80.0
+            args = MetricArgs.model_validate(request)
+        elif intent in SQL_INTENTS:
+            if intent == "contracts_expiring" and s.days:
+                # "in the next 90 days" counts from today (the day itself included)
+                window = Period(self.today, self.today + dt.timedelta(days=s.days))
+                s.period = PeriodMatch(window, f"next {s.days} days", "day")
+            sql = sql_for(
+                intent,
+                question,
+                today=self.today,
+                client=client,
+                industries=s.filters.get("industry")
+                or match_vocabulary(question.lower(), self.catalogue.industries, 80.0),
+                period=s.period.period if s.period else None,
+                days=s.days,
+                top_n=s.top_n,
             )
-            if not inds:
-                return None
-            return (
-                "SELECT c.name, c.status, c.seats, c.onboarded_on FROM clients c "
-                f"WHERE c.industry = {_sql_str(inds[0])} AND c.status = 'active' "
-                "AND c.deleted_at IS NULL ORDER BY c.name"
-            )
-        if intent == "contracts_expiring":
-            period = (
-                s.period.period
-                if s.period
-                else Period(today, today + dt.timedelta(days=s.days or 90))
-            )
-            return (
-                "SELECT c.name AS client, k.name AS contract, k.kind, k.ends_on, k.monthly_value "
-                "FROM contracts k JOIN clients c ON c.id = k.client_id "
-                f"WHERE k.ends_on >= '{period.start.isoformat()}' "
-                f"AND k.ends_on < '{period.end.isoformat()}' "
-                "AND k.status = 'active' AND k.deleted_at IS NULL"
-                + client_clause
-                + " ORDER BY k.ends_on"
-            )
-        if intent == "clients_onboarded":
-            if s.clients:
-                return (
-                    "SELECT c.name, c.onboarded_on, c.status, c.industry FROM clients c "
-                    f"WHERE c.deleted_at IS NULL{client_clause}"
-                )
-            period = (
-                s.period.period
-                if s.period
-                else Period(dt.date(today.year, 1, 1), today + dt.timedelta(days=1))
-            )
-            return (
-                "SELECT c.name, c.industry, c.onboarded_on FROM clients c "
-                f"WHERE c.onboarded_on >= '{period.start.isoformat()}' "
-                f"AND c.onboarded_on < '{period.end.isoformat()}' AND c.deleted_at IS NULL "
-                "ORDER BY c.onboarded_on"
-            )
-        if intent == "stale_devices":
-            cutoff = today - dt.timedelta(days=s.days or 30)
-            return (
-                "SELECT c.name AS client, a.name AS device, a.kind, a.last_seen_at "
-                "FROM assets a JOIN clients c ON c.id = a.client_id "
-                f"WHERE a.managed = TRUE AND a.last_seen_at < '{cutoff.isoformat()}' "
-                "AND a.deleted_at IS NULL" + client_clause + " ORDER BY a.last_seen_at"
-            )
-        if intent == "oldest_open_tickets":
-            limit = s.top_n or 10
-            return (
-                "SELECT t.subject, c.name AS client, t.priority, t.opened_at "
-                "FROM tickets t JOIN clients c ON c.id = t.client_id "
-                "WHERE t.resolved_at IS NULL AND t.deleted_at IS NULL"
-                + client_clause
-                + f" ORDER BY t.opened_at LIMIT {limit}"
-            )
-        if intent == "largest_invoices":
-            if "overdue" in low or "past due" in low:
-                return (
-                    "SELECT i.number, c.name AS client, i.due_on, i.balance "
-                    "FROM invoices i JOIN clients c ON c.id = i.client_id "
-                    f"WHERE i.balance > 0 AND i.due_on < '{today.isoformat()}' "
-                    "AND i.status <> 'void' AND i.deleted_at IS NULL"
-                    + client_clause
-                    + " ORDER BY i.due_on"
-                )
-            period_sql = ""
-            if s.period:
-                period_sql = (
-                    f" AND i.issued_on >= '{s.period.period.start.isoformat()}'"
-                    f" AND i.issued_on < '{s.period.period.end.isoformat()}'"
-                )
-            return (
-                "SELECT i.number, c.name AS client, i.issued_on, i.total "
-                "FROM invoices i JOIN clients c ON c.id = i.client_id "
-                "WHERE i.status <> 'void' AND i.deleted_at IS NULL"
-                + period_sql
-                + client_clause
-                + f" ORDER BY i.total DESC LIMIT {s.top_n or 5}"
-            )
-        if intent == "technician_list":
-            return (
-                "SELECT t.name, t.role FROM technicians t "
-                "WHERE t.active = TRUE AND t.deleted_at IS NULL ORDER BY t.name"
-            )
-        return None
+            args = SqlArgs(sql=sql) if sql is not None else None
+        elif intent == "client_profile":
+            args = ClientArgs(client=client) if client else None
+        elif intent == "search_knowledge":
+            args = QueryArgs(query=question)
+        elif intent == "list_tables":
+            args = NoArgs()
+        elif intent == "describe_table":
+            args = TableArgs(table=s.table) if s.table else None
+        elif intent == "forecast":
+            if not _AHEAD.search(question.lower()):
+                return []  # "and in August?" is not a forecast, however close its wording
+            args = ForecastArgs(client=client, period=period)
+        elif intent == "pricing" and s.change_pct is not None and client:
+            what_if = self._tool_for("what_if")  # "what if we raise Contoso 10%?"
+            if what_if is not None:
+                tool, args = what_if, WhatIfArgs(client=client, change_pct=s.change_pct)
+            else:
+                args = RankedArgs(client=client, top=s.top_n)
+        elif intent in ("churn", "leaks", "pricing"):
+            args = RankedArgs(client=client, top=s.top_n)
+        elif intent == "margins":
+            args = MarginArgs(client=client, top=s.top_n, period=period)
+        elif intent == "budget":
+            args = BudgetArgs(amount=s.money, hours=s.hours)
+        if args is None:
+            return []
+        return [PlannedCall(name=tool, args=args.as_args())]
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def router_for_context(ctx: Any, tools: Sequence[BaseTool]) -> IntentRouter:
+class HasName(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+def router_for_context(ctx: ToolContext, tools: Iterable[str | HasName]) -> IntentRouter:
     """The router for a caller's scope (its catalogue is read from the tenant's rows)."""
-    client_id = getattr(ctx, "client_id", None)
-    catalogue = Catalogue.load(ctx.engine, ctx.tenant_id, client_id)
-    role = getattr(ctx, "role", "owner")
-    others = other_clients(ctx.engine, ctx.tenant_id, client_id) if client_id else []
-    return IntentRouter(catalogue, ctx.today, tools, role=role, other_clients=others)
+    catalogue = Catalogue.load(ctx.engine, ctx.tenant_id, ctx.client_id)
+    others = other_clients(ctx.engine, ctx.tenant_id, ctx.client_id) if ctx.client_id else []
+    return IntentRouter(catalogue, ctx.today, tools, role=ctx.role, other_clients=others)

@@ -15,100 +15,37 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from pydantic import BaseModel, Field
 
+from mspilot.agent.entities import client_scope_line
 from mspilot.agent.graph import build_graph
 from mspilot.agent.nodes import ToolSelector
 from mspilot.agent.plan import Renderer, Router
+from mspilot.agent.results import AgentAnswer, AgentEvent, answer_from_results
 from mspilot.agent.state import Budget
 from mspilot.agent.turn import new_turn, tool_results
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
+from mspilot.tools.context import ToolContext
 
 log = get_logger(__name__)
 
 
-class ToolCallRecord(BaseModel):
-    name: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    ok: bool = True
-    rows: int = 0
-    content: str = ""
+ToolsFactory = Callable[[ToolContext], Sequence[BaseTool]]
+RouterFactory = Callable[[ToolContext, Sequence[BaseTool]], Router | None]
 
 
-class Citation(BaseModel):
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    period: str | None = None
-    rows: int = 0
-    error: bool = False
+def _scope_key(ctx: ToolContext) -> tuple[Any, ...]:
+    return (ctx.tenant_id, ctx.role, ctx.client_id, ctx.today, id(ctx.engine))
 
 
-class Artifact(BaseModel):
-    tool: str
-    columns: list[str] = Field(default_factory=list)
-    rows: list[list[Any]] = Field(default_factory=list)
-    meta: dict[str, Any] = Field(default_factory=dict)
-
-
-class AgentAnswer(BaseModel):
-    question: str
-    answer: str
-    thread_id: str
-    mode: Literal["router", "llm", "none"] = "none"
-    grounded: bool = True
-    intent: dict[str, Any] | None = None
-    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
-    citations: list[Citation] = Field(default_factory=list)
-    artifacts: list[Artifact] = Field(default_factory=list)
-    stop_reason: str | None = None
-    latency_ms: float = 0.0
-
-
-class AgentEvent(BaseModel):
-    type: Literal["token", "tool_start", "tool_end", "final", "error"]
-    text: str = ""
-    tool: str | None = None
-    args: dict[str, Any] | None = None
-    rows: int | None = None
-    ok: bool | None = None
-    answer: AgentAnswer | None = None
-
-
-ToolsFactory = Callable[[Any], Sequence[BaseTool]]
-RouterFactory = Callable[[Any, Sequence[BaseTool]], Router | None]
-
-
-def _scope_key(ctx: Any) -> tuple[Any, ...]:
-    return (
-        getattr(ctx, "tenant_id", ""),
-        getattr(ctx, "role", "owner"),
-        getattr(ctx, "client_id", None),
-        getattr(ctx, "today", None),
-        id(getattr(ctx, "engine", None)),
-    )
-
-
-def scoped_thread_id(ctx: Any, thread_id: str) -> str:
-    client = getattr(ctx, "client_id", None) or "*"
-    return f"{getattr(ctx, 'tenant_id', '')}:{client}:{thread_id}"
-
-
-def client_scope_line(ctx: Any) -> str | None:
-    """A client user's answers all say whose data they are: "For Contoso (...):"."""
-    client_id = getattr(ctx, "client_id", None)
-    if getattr(ctx, "role", "owner") != "client_user" or not client_id:
-        return None
-    from mspilot.agent.entities import client_name
-    from mspilot.prompts.agent import CLIENT_SCOPE_LINE
-
-    return CLIENT_SCOPE_LINE.format(client=client_name(ctx.engine, ctx.tenant_id, client_id))
+def scoped_thread_id(ctx: ToolContext, thread_id: str) -> str:
+    return f"{ctx.tenant_id}:{ctx.client_id or '*'}:{thread_id}"
 
 
 class AgentService:
@@ -181,7 +118,7 @@ class AgentService:
 
     # ---- wiring ------------------------------------------------------------------------------
 
-    def graph_for(self, ctx: Any) -> Any:
+    def graph_for(self, ctx: ToolContext) -> Any:
         key = _scope_key(ctx)
         with self._lock:
             graph = self._graphs.get(key)
@@ -197,7 +134,7 @@ class AgentService:
                     router=router,
                     renderer=self.renderer,
                     budget=self.budget,
-                    today=getattr(ctx, "today", None),
+                    today=ctx.today,
                     tool_selector=self.tool_selector,
                     fast_path=self.fast_path,
                     scope_line=client_scope_line(ctx),
@@ -205,7 +142,7 @@ class AgentService:
                 self._graphs[key] = graph
             return graph
 
-    def _config(self, ctx: Any, thread_id: str) -> dict[str, Any]:
+    def _config(self, ctx: ToolContext, thread_id: str) -> dict[str, Any]:
         from mspilot.agent.tracing import callbacks
 
         return {
@@ -216,7 +153,7 @@ class AgentService:
 
     # ---- asking ------------------------------------------------------------------------------
 
-    def ask(self, question: str, ctx: Any, thread_id: str | None = None) -> AgentAnswer:
+    def ask(self, question: str, ctx: ToolContext, thread_id: str | None = None) -> AgentAnswer:
         thread_id = thread_id or uuid.uuid4().hex
         started = time.perf_counter()
         state = self.graph_for(ctx).invoke(
@@ -224,7 +161,9 @@ class AgentService:
         )
         return _answer_from_state(question, thread_id, state, time.perf_counter() - started)
 
-    def stream(self, question: str, ctx: Any, thread_id: str | None = None) -> Iterator[AgentEvent]:
+    def stream(
+        self, question: str, ctx: ToolContext, thread_id: str | None = None
+    ) -> Iterator[AgentEvent]:
         """Events as the turn runs: LLM tokens, each tool call starting and ending, the final
         answer (whose text is authoritative: it replaces streamed tokens that failed grounding)."""
         thread_id = thread_id or uuid.uuid4().hex
@@ -257,11 +196,13 @@ class AgentService:
             yield AgentEvent(type="token", text=answer.answer)
         yield AgentEvent(type="final", text=answer.answer, answer=answer)
 
-    async def aask(self, question: str, ctx: Any, thread_id: str | None = None) -> AgentAnswer:
+    async def aask(
+        self, question: str, ctx: ToolContext, thread_id: str | None = None
+    ) -> AgentAnswer:
         return await asyncio.to_thread(self.ask, question, ctx, thread_id)
 
     async def astream(
-        self, question: str, ctx: Any, thread_id: str | None = None
+        self, question: str, ctx: ToolContext, thread_id: str | None = None
     ) -> AsyncIterator[AgentEvent]:
         """``stream`` run in a worker thread, its events handed to the event loop."""
         loop = asyncio.get_running_loop()
@@ -286,7 +227,7 @@ class AgentService:
                 raise item
             yield item
 
-    def history(self, ctx: Any, thread_id: str) -> list[dict[str, str]]:
+    def history(self, ctx: ToolContext, thread_id: str) -> list[dict[str, str]]:
         """The thread's questions and answers, oldest first."""
         state = self.graph_for(ctx).get_state(self._config(ctx, thread_id)).values
         out = []
@@ -318,31 +259,15 @@ def _node_events(node: str, update: dict[str, Any]) -> Iterator[AgentEvent]:
 def _answer_from_state(
     question: str, thread_id: str, state: dict[str, Any], elapsed_s: float
 ) -> AgentAnswer:
-    results = tool_results(state.get("messages", []))
-    return AgentAnswer(
-        question=question,
+    return answer_from_results(
+        question,
+        thread_id,
+        tool_results(state.get("messages", [])),
         answer=state.get("answer", ""),
-        thread_id=thread_id,
+        citations=state.get("citations", []),
         mode=state.get("mode", "none"),
         grounded=state.get("grounded", True),
         intent=state.get("intent"),
-        tool_calls=[
-            ToolCallRecord(
-                name=r.name, args=r.args, ok=not r.error, rows=r.rows, content=r.content[:2000]
-            )
-            for r in results
-        ],
-        citations=[Citation(**c) for c in state.get("citations", [])],
-        artifacts=[
-            Artifact(
-                tool=r.name,
-                columns=list(r.table.get("columns") or []),
-                rows=list(r.table.get("rows") or []),
-                meta=dict(r.table.get("meta") or {}),
-            )
-            for r in results
-            if r.table and not r.error
-        ],
         stop_reason=state.get("stop_reason"),
-        latency_ms=round(elapsed_s * 1000, 1),
+        elapsed_s=elapsed_s,
     )

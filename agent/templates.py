@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from mspilot.agent.render import has_free_text, render_result, render_results
-from mspilot.agent.turn import ToolResult
+from mspilot.agent.results import ToolResult
+from mspilot.prompts.agent import READ_AS
 
 MAX_LINES = 15
 _HAVE_QUESTION = re.compile(r"\b(which|who|list)\b.*\b(have|has|had|with|owe|owes)\b")
@@ -134,6 +135,9 @@ def render_answer(question: str, intent: dict[str, Any] | None, results: list[To
 
     intent = intent or {}
     parts = []
+    if intent.get("unread") and intent.get("reading"):
+        words = ", ".join(f"'{w}'" for w in intent["unread"])
+        parts.append(READ_AS.format(reading=intent["reading"], words=words))
     for result in good:
         model_answer = MODEL_ANSWERS.get(result.name)
         if model_answer is not None and (result.table or {}).get("columns"):

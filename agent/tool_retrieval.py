@@ -10,14 +10,14 @@ import numpy as np
 import numpy.typing as npt
 from langchain_core.tools import BaseTool
 
-from mspilot.agent.router import INTENT_TOOLS
+from mspilot.agent.intents import INTENT_TOOLS
 from mspilot.prompts.router_examples import INTENT_EXAMPLES
 
 
 def _tool_texts(tool: BaseTool) -> list[str]:
     texts = [f"{tool.name.replace('_', ' ')}: {(tool.description or '').split('.')[0]}"]
-    for intent, fragment in INTENT_TOOLS.items():
-        if fragment in tool.name:
+    for intent, (name, _) in INTENT_TOOLS.items():
+        if name == tool.name:
             texts += list(INTENT_EXAMPLES.get(intent, ()))
     if tool.name == "run_sql":
         for intent in ("clients_in_industry", "contracts_expiring", "largest_invoices"):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
-from mspilot.agent.artifacts import Table, row_count, to_table
+from mspilot.agent.artifacts import to_table
+from mspilot.agent.results import ToolResult
 from mspilot.agent.state import AgentState, Budget
 
 
@@ -59,32 +59,6 @@ def last_ai(messages: list[AnyMessage]) -> AIMessage | None:
 
 def call_signature(name: str, args: dict[str, Any]) -> str:
     return f"{name}({json.dumps(args, sort_keys=True, default=str)})"
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """One tool call of this turn and what came back."""
-
-    name: str
-    args: dict[str, Any]
-    content: str
-    table: Table | None
-    error: bool
-
-    @property
-    def rows(self) -> int:
-        return row_count(self.table)
-
-    def citation(self) -> dict[str, Any]:
-        meta = (self.table or {}).get("meta") or {}
-        period = meta.get("period") or meta.get("period_label") or self.args.get("period")
-        return {
-            "tool": self.name,
-            "args": self.args,
-            "period": period if isinstance(period, str) else None,
-            "rows": self.rows,
-            "error": self.error,
-        }
 
 
 def tool_results(messages: list[AnyMessage]) -> list[ToolResult]:

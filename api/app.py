@@ -23,32 +23,40 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mspilot.api import admin
+from mspilot.api.audit_writer import AuditWriter
+from mspilot.api.caches import TokenCache, UserCache
 from mspilot.api.errors import install_handlers
 from mspilot.api.metrics import Metrics
 from mspilot.api.pubsub import Insight, InsightHub
 from mspilot.api.ratelimit import make_limiter
 from mspilot.api.response_cache import ResponseCacheMiddleware
 from mspilot.api.routes import (
-    analytics,
     auth,
+    budget,
     chat,
+    churn,
     clients,
+    forecast,
     health,
     insights,
+    leaks,
+    margins,
     portal,
+    pricing,
     webhooks,
 )
 from mspilot.api.security import signing_key
-from mspilot.api.state import AppState, AuditWriter, ContextFactory, TokenCache, UserCache
+from mspilot.api.state import AppState, ContextFactory
 from mspilot.core import telemetry
 from mspilot.core.clock import Clock
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
 from mspilot.db.engine import make_engine
-from mspilot.db.schema import Tenant
+from mspilot.db.tenants import tenant_ids
 from mspilot.insights.server import insights_router
 from mspilot.slack.server import slack_router
 
@@ -151,16 +159,11 @@ def _release_free_heap() -> None:
         pass
 
 
-def _tenants(engine: Engine) -> list[str]:
-    with engine.connect() as conn:
-        return [str(t) for t in conn.scalars(select(Tenant.id).order_by(Tenant.id))]
-
-
 def load_models(state: AppState) -> None:
     """Load each tenant's champion models into memory (the registry caches them)."""
     from mspilot.models.registry import KINDS, Registry
 
-    for tenant_id in _tenants(state.engine):
+    for tenant_id in tenant_ids(state.engine):
         registry = Registry(state.data_dir, tenant_id, mlflow=False)
         status: dict[str, str] = {}
         for kind in KINDS:
@@ -186,7 +189,7 @@ def load_agent(state: AppState) -> None:
     from mspilot.core.embeddings import get_embedder
 
     get_embedder()
-    for tenant_id in _tenants(state.engine):
+    for tenant_id in tenant_ids(state.engine):
         state.agent.graph_for(state.tool_context(tenant_id, "owner", None))
 
 
@@ -285,10 +288,13 @@ def create_app(
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (health, auth, chat, clients, analytics, insights, portal, webhooks):
+    # the prediction routes, one module per resource (all under the "analytics" tag)
+    analytics = (churn, margins, leaks, forecast, pricing, budget)
+    for module in (health, auth, chat, clients, *analytics, insights, portal, webhooks):
         app.include_router(module.router)
     app.include_router(insights_router(settings, Insight))  # digest scheduler + live feed
     app.include_router(slack_router(settings))  # /slack/events when Slack is configured
+    admin.install(app)  # the console's pages under /admin
     return app
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import Engine, select
 
 from mspilot.api.security import hash_password, issue_token
 from mspilot.core.errors import DataError
-from mspilot.db.schema import Client, Tenant
+from mspilot.db.schema import Client
+from mspilot.db.tenants import list_tenants, resolve_tenant
 from mspilot.db.users import UserRow, get_user_by_email, upsert_user
 
 DEMO_PASSWORD = "mspilot-demo"  # noqa: S105  (a documented demo credential, demo tenants only)
@@ -24,24 +25,18 @@ class DemoUsers:
     client_name: str
 
 
-def first_tenant(engine: Engine) -> tuple[str, str]:
-    with engine.connect() as conn:
-        row = conn.execute(select(Tenant.id, Tenant.name).order_by(Tenant.id)).first()
-    if row is None:
-        raise DataError("no tenant loaded yet: run `mspilot demo run` (or load data) first")
-    return str(row[0]), str(row[1])
-
-
 def ensure_demo_users(engine: Engine, tenant_id: str | None = None) -> DemoUsers:
-    """An owner and a client user (bound to the tenant's first active client by name)."""
+    """An owner and a client user (bound to the tenant's first active client by name) of the
+    named tenant, else of the first one: the demo portal is one page showing one tenant, also
+    in a database holding several (the demo MSP with ``--tenants N``)."""
     if tenant_id is None:
-        tenant_id, tenant_name = first_tenant(engine)
+        known = list_tenants(engine)
+        if not known:
+            raise DataError("no tenant loaded yet: run `mspilot demo run` (or load data) first")
+        tenant = known[0]
     else:
-        with engine.connect() as conn:
-            name = conn.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
-        if name is None:
-            raise DataError(f"no tenant {tenant_id!r}")
-        tenant_name = str(name)
+        tenant = resolve_tenant(engine, tenant_id)
+    tenant_id, tenant_name = tenant.id, tenant.name
     with engine.connect() as conn:
         client = conn.execute(
             select(Client.id, Client.name)

@@ -102,11 +102,6 @@ class InsightHub:
             with self._lock:
                 self._subs.discard(sub)
 
-    @property
-    def subscribers(self) -> int:
-        with self._lock:
-            return len(self._subs)
-
 
 def _offer(queue: asyncio.Queue[Insight], insight: Insight) -> None:
     if queue.full():  # a slow client loses its oldest pending insight, not the server

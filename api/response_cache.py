@@ -1,5 +1,5 @@
 """The response cache in front of the prediction GETs: a repeated request is answered from
-the bytes the first one produced (the cache itself is :class:`~mspilot.api.state.ResponseCache`)."""
+the bytes the first one produced (the cache itself: :class:`~mspilot.api.caches.ResponseCache`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from collections.abc import Awaitable
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mspilot.api.caches import ResponseKey
 from mspilot.api.deps import AUDIT_CAPTURE, authenticate, enforce_rate_limits
 from mspilot.api.errors import ApiError, api_error_response
-from mspilot.api.state import AppState, ResponseKey
+from mspilot.api.state import AppState
 from mspilot.db.audit import AuditRecord, for_caller
 
 #: GET endpoints whose 200 answers depend only on the URL, the tenant, the caller's role and
@@ -36,7 +37,7 @@ def _credentials(scope: Scope) -> tuple[str | None, str | None]:
 
 class ResponseCacheMiddleware:
     """Answers a repeated prediction GET from its serialised bytes (see
-    :class:`~mspilot.api.state.ResponseCache`).
+    :class:`~mspilot.api.caches.ResponseCache`).
 
     A hit still authenticates the caller (same function as the dependencies: disabled users,
     wrong tenants, expired tokens fall through to the full path and get its error), counts the

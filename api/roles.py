@@ -8,21 +8,35 @@ column rules they apply), so chat and the typed endpoints agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-from mspilot.db.semantic_access import ROLES
+from mspilot.core.roles import (
+    CLIENT_USER,
+    COMMERCIAL,
+    EVERYONE,
+    FINANCE,
+    MONEY,
+    OWNER,
+    ROLES,
+    SERVICE_MANAGER,
+    STAFF,
+    TECHNICIAN,
+)
 
-OWNER: Final = "owner"
-FINANCE: Final = "finance"
-SERVICE_MANAGER: Final = "service_manager"
-TECHNICIAN: Final = "technician"
-CLIENT_USER: Final = "client_user"
-
-STAFF: Final = frozenset({OWNER, FINANCE, SERVICE_MANAGER, TECHNICIAN})
-MONEY: Final = frozenset({OWNER, FINANCE, SERVICE_MANAGER})
-COMMERCIAL: Final = frozenset({OWNER, FINANCE})
-EVERYONE: Final = frozenset(ROLES)
+__all__ = [
+    "CAPABILITIES",
+    "CLIENT_USER",
+    "COMMERCIAL",
+    "EVERYONE",
+    "FINANCE",
+    "MONEY",
+    "OWNER",
+    "ROLES",
+    "SERVICE_MANAGER",
+    "STAFF",
+    "TECHNICIAN",
+]
 
 #: capability → roles allowed
 CAPABILITIES: Final[dict[str, frozenset[str]]] = {
@@ -104,7 +118,3 @@ def redact(role: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """``record`` without the fields ``role`` may not see (absent, not nulled)."""
     hidden = hidden_fields(role)
     return {k: v for k, v in record.items() if k not in hidden}
-
-
-def redact_all(role: str, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [redact(role, r) for r in records]

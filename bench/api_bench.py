@@ -14,6 +14,9 @@ Without ``--database-url`` a demo tenant of ``--clients`` clients is generated i
 directory and every model trained (so each prediction endpoint serves a real model). The seed
 quoted < 100 ms average and 5 concurrent chat streams; the targets are p50 ≤ 5 ms, p99 ≤ 25 ms
 at 32 connections, 1,000 streams with zero errors, RSS ≤ 400 MB.
+
+Size: a benchmark script (set-up, load generator, report) kept whole so it reads top to
+bottom.
 """
 
 from __future__ import annotations

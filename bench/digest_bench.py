@@ -94,7 +94,7 @@ def score_only(engine: Any, tenant_id: str, data_dir: Path) -> dict[str, int]:
     risk = np.asarray(churn.predict_proba(features), dtype=float)
     by_id = dict(zip(map(str, features.index), risk.tolist(), strict=True))
     inputs = load_pricing_inputs(engine, tenant_id, AS_OF)
-    response, _fit = history_response(engine, tenant_id, AS_OF, data_dir, inputs, churn_by_id=by_id)
+    response, _fit = history_response(engine, tenant_id, AS_OF, data_dir, inputs, base_by_id=by_id)
     recs = optimise_prices(inputs, response, default_policy(engine, tenant_id), AS_OF)
     leaks = load_findings(data_dir, tenant_id)
     forecast = registry.load("forecast")

@@ -44,7 +44,7 @@ def _median_ms(fn: Callable[[], Any], repeat: int) -> float:
 
 def _world(root: Path, name: str, n_clients: int, years: int) -> tuple[Any, str]:
     """A loaded SQLite demo tenant (generated once per workdir)."""
-    from mspilot.cli.demo import load_tenant
+    from mspilot.cli.demo import load_demo_tenant
     from mspilot.db import migrate
     from mspilot.db.engine import analyze, make_engine
     from mspilot.synthetic.config import DemoConfig
@@ -58,7 +58,7 @@ def _world(root: Path, name: str, n_clients: int, years: int) -> tuple[Any, str]
         path.unlink(missing_ok=True)
         migrate.upgrade(engine)
         ds = generate_tenant(config, 0)
-        load_tenant(engine, ds.tenant, ds.tables)
+        load_demo_tenant(engine, ds.tenant, ds.tables)
         analyze(engine)
         ready.write_text("ok")
     return engine, "demo"

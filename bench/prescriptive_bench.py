@@ -17,6 +17,9 @@
   profit of the recommended prices under the *true* price response of the ground truth, vs the
   oracle (the best legal prices under the truth), holding prices, and raising every price as
   far as policy allows. Ground truth is read here, never by the product.
+
+Size: a benchmark script (set-up, load generator, report) kept whole so it reads top to
+bottom.
 """
 
 from __future__ import annotations
@@ -37,11 +40,10 @@ from mspilot.models.pricing import (
     PricingInputs,
     PricingPolicy,
     candidate_prices,
-    evaluate_prices,
     optimise_prices,
     policy_window,
 )
-from mspilot.models.pricing_response import LogitShiftResponse, expit
+from mspilot.models.pricing_response import LogitShiftResponse
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -310,35 +312,13 @@ def bench_budget(n: int) -> dict[str, Any]:
 # ---- pricing quality against the ground truth ------------------------------------------------
 
 
-def truth_response(inputs: PricingInputs, truth: Any) -> LogitShiftResponse:
-    """The generator's exact price response: monthly hazard σ(z + price·elasticity·pct) for the
-    three months after an increase, z the client's latest logit without price."""
-    latest: dict[str, Any] = {}
-    for m in truth.months:
-        if m.client_id not in latest or m.month > latest[m.client_id].month:
-            latest[m.client_id] = m
-    elasticity = {c.client_id: c.elasticity for c in truth.clients}
-    ext = [cid.split(".")[-1] for cid in inputs.client_id]
-    z = np.array([latest[e].logit_ex_price for e in ext])
-    e = np.array([elasticity[x] for x in ext])
-    hazard = expit(z)
-    return LogitShiftResponse(
-        1 - (1 - hazard) ** 3,
-        truth.churn_model.price * e,
-        "ground truth",
-        monthly=True,
-        increases_only=True,
-    )
-
-
 def pricing_quality(seed: int, n_clients: int = 150, workdir: Path | None = None) -> dict[str, Any]:
     """Generate a demo tenant, train its churn model, price it, score against the truth."""
     from mspilot.core.clock import Clock
     from mspilot.db import migrate
     from mspilot.db.engine import make_engine
     from mspilot.db.loader import Loader, upsert_tenant
-    from mspilot.models.pricing_data import load_pricing_inputs
-    from mspilot.models.pricing_service import default_policy, history_response
+    from mspilot.models.pricing_eval import pricing_quality as pricing_quality_of
     from mspilot.models.training import train_all
     from mspilot.synthetic.config import DemoConfig
     from mspilot.synthetic.generator import generate_tenant
@@ -357,40 +337,9 @@ def pricing_quality(seed: int, n_clients: int = 150, workdir: Path | None = None
     clock = Clock(config.as_of)
     train_all(engine, ds.tenant.id, data_dir, clock, kinds=["churn"], mlflow=False)
 
-    inputs = load_pricing_inputs(engine, ds.tenant.id, config.as_of)
-    policy = default_policy(engine, ds.tenant.id)
-    ours_resp, fit = history_response(engine, ds.tenant.id, config.as_of, data_dir, inputs)
-    truth = truth_response(inputs, ds.truth)
-    ours = optimise_prices(inputs, ours_resp, policy, config.as_of)
-    oracle = optimise_prices(inputs, truth, policy, config.as_of)
-    flat = LogitShiftResponse(ours_resp.base, np.zeros(len(inputs)), monthly=True)
-    max_legal = optimise_prices(inputs, flat, policy, config.as_of)
-
-    def value(prices: list[float]) -> float:
-        return float(evaluate_prices(inputs, np.array(prices), truth, policy, config.as_of).sum())
-
-    v_ours = value([r.recommended_price for r in ours])
-    v_oracle = value([r.recommended_price for r in oracle])
-    v_hold = value([r.current_price for r in ours])
-    v_max = value([r.recommended_price for r in max_legal])
-    gain = v_oracle - v_hold
+    quality = pricing_quality_of(engine, ds.tenant.id, data_dir, ds.truth, config.as_of)
     engine.dispose()
-    return {
-        "seed": seed,
-        "clients_priced": len(inputs),
-        "learned_slope": fit.beta,
-        "learned_slope_se": fit.beta_se,
-        "true_mean_slope": float(np.mean(truth.slope)),
-        "ratio_to_oracle": v_ours / v_oracle,
-        "hold_ratio": v_hold / v_oracle,
-        "max_legal_ratio": v_max / v_oracle,
-        "share_of_oracle_gain": (v_ours - v_hold) / gain if gain > 0 else float("nan"),
-        "max_legal_share_of_gain": (v_max - v_hold) / gain if gain > 0 else float("nan"),
-        "expected_profit_ours": v_ours,
-        "expected_profit_oracle": v_oracle,
-        "mean_change_pct_ours": float(np.mean([r.change_pct for r in ours])),
-        "mean_change_pct_oracle": float(np.mean([r.change_pct for r in oracle])),
-    }
+    return {"seed": seed, **quality}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from mspilot.core.errors import UserInputError
 
 if TYPE_CHECKING:
     from mspilot.agent.service import AgentService
+    from mspilot.tools.context import ToolContext
 
 PROVIDERS = ("none", "local", "fake", "openai", "openai-compatible")
 
@@ -70,10 +71,11 @@ def _logs_to_stderr() -> None:
     )
 
 
-def _context(tenant: str | None, role: str = "owner", client_id: str | None = None) -> Any:
-    from mspilot.agent.golden.env import GoldenEnv
+def _context(tenant: str | None, role: str = "owner", client_id: str | None = None) -> ToolContext:
+    from sqlalchemy import inspect
+
+    from mspilot.cli.deps import resolve_tenant_id
     from mspilot.core.clock import Clock
-    from mspilot.db import migrate
     from mspilot.db.engine import make_engine
     from mspilot.tools.context import ToolContext
 
@@ -81,13 +83,13 @@ def _context(tenant: str | None, role: str = "owner", client_id: str | None = No
     s = settings()
     s.ensure_data_dir()
     engine = make_engine(s.resolved_database_url)
-    if not migrate.current_revisions(engine):
+    if not inspect(engine).has_table("alembic_version"):  # no Alembic import on this path
         from mspilot.core.errors import DataError
 
         raise DataError(
             "the database has no schema yet: run `mspilot demo` (or `mspilot db upgrade`)"
         )
-    tenant_id = tenant or GoldenEnv.first_tenant(engine)
+    tenant_id = resolve_tenant_id(engine, tenant)  # the CLI's one rule (cli/deps.py)
     today = Clock(s.today).today()
     try:
         return ToolContext(
@@ -136,7 +138,7 @@ def _print_events(service: AgentService, question: str, ctx: Any, thread: str) -
                 err_console.print(
                     "[yellow]The answer above had numbers no tool produced; grounded answer:[/]"
                 )
-            console.print(final.answer)
+            console.print(final.answer, markup=False, highlight=False)  # data text stays text
         if not streamed or "Source:" not in "".join(streamed):
             pass
     return final
@@ -156,6 +158,20 @@ def ask(
     if not question.strip():
         raise UserInputError('ask needs a question, e.g. mspilot ask "revenue last month"')
     ctx = _context(tenant, role, client_id)
+    if thread is None and (provider or settings().llm.provider) == "none":
+        # the router answers without the graph: no LangChain, no tracing, no chat model
+        from mspilot.agent.quick import quick_answer
+
+        quick = quick_answer(question, ctx)
+        if quick is not None:
+            if as_json:
+                emit_json(quick.model_dump(mode="json"))
+            else:
+                for call in quick.tool_calls:
+                    status = "ok" if call.ok else "error"
+                    err_console.print(f"[dim]← {call.name} {status}, {call.rows} rows[/]")
+                sys.stdout.write(quick.answer + "\n")
+            return
     service = _service(provider)
     thread_id = thread or uuid.uuid4().hex[:12]
     if as_json:
@@ -206,8 +222,19 @@ def eval_(
     tenant: Tenant = None,
     as_json: AsJson = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every answer.")] = False,
+    suite: Annotated[
+        str, typer.Option("--suite", help="golden (the product's set) or phrasings (dev/test).")
+    ] = "golden",
+    split: Annotated[str, typer.Option("--split", help="phrasings: dev, test or both.")] = "both",
+    show_test: Annotated[
+        bool, typer.Option("--show-test", help="phrasings: print test-split failures too.")
+    ] = False,
 ) -> None:
-    """Run the golden questions: accuracy, tool-choice accuracy, latency p50/p95."""
+    """Run the golden questions (accuracy, tool choice, latency) or the phrasing suite
+    (accuracy, confidently-wrong and hedged rates, latency; dev and test reported apart)."""
+    if suite == "phrasings":
+        _eval_phrasings(provider, fast_path, tenant, split, as_json, verbose, show_test)
+        return
     from mspilot.agent.golden.env import GoldenEnv
     from mspilot.agent.golden.runner import run_eval
     from mspilot.tools.registry import build_tools
@@ -244,3 +271,45 @@ def eval_(
     )  # fmt: skip
     if report.unavailable:
         console.print(f"not scored (tool not available): {', '.join(report.unavailable)}")
+
+
+def _eval_phrasings(
+    provider: str,
+    fast_path: bool,
+    tenant: str | None,
+    split: str,
+    as_json: bool,
+    verbose: bool,
+    show_test: bool,
+) -> None:
+    from mspilot.agent.golden.env import GoldenEnv
+    from mspilot.agent.golden.evaluate import Split, SuiteResult, run_suite
+
+    if split not in ("dev", "test", "both"):
+        raise UserInputError(f"--split must be dev, test or both, not {split!r}")
+    splits: tuple[Split, ...] = ("dev", "test") if split == "both" else (split,)  # type: ignore[assignment]
+    ctx = _context(tenant)
+    service = _service(provider, fast_path=fast_path)
+    env = GoldenEnv.load(ctx.engine, ctx.tenant_id, ctx.today, data_dir=ctx.data_dir)
+
+    def show(r: SuiteResult) -> None:
+        if as_json or (r.split == "test" and not show_test):
+            return  # the test split's failures stay unseen while tuning (the protocol)
+        mark = {"right": "[green]ok[/]", "hedged": "[yellow]hedged[/]"}.get(
+            r.outcome, "[red]WRONG[/]"
+        )
+        err_console.print(f"{mark} {r.id:30} {r.latency_ms:7.0f} ms  {r.question}", markup=True)
+        if verbose or r.outcome != "right":
+            err_console.print(f"     {r.detail} | {r.answer[:240]!r}", markup=False)
+
+    report = run_suite(service, ctx, env, provider=provider, splits=splits, on_result=show)
+    if as_json:
+        emit_json(report.model_dump(mode="json", exclude={"results"} if not show_test else set()))
+        return
+    print_table(
+        f"Phrasing suite — provider {provider}",
+        ["split", "intents", "questions", "accuracy", "confidently wrong", "hedged", "p50 ms",
+         "p95 ms"],
+        [[r.split, r.intents, r.questions, f"{r.accuracy:.1%}", f"{r.confidently_wrong_rate:.1%}",
+          f"{r.hedged_rate:.1%}", f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}"] for r in report.splits],
+    )  # fmt: skip

@@ -99,27 +99,3 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress]:
     )
     with progress:
         yield progress
-
-
-def tenant_scope(tenant: str | None) -> tuple[Any, str, Any]:
-    """(engine, tenant id, product clock) for a command that works on one loaded tenant:
-    the named one, or the first; clear messages when nothing is loaded or the name is wrong."""
-    from sqlalchemy import select
-
-    from mspilot.core.clock import Clock
-    from mspilot.core.errors import DataError, UserInputError
-    from mspilot.db.engine import make_engine
-    from mspilot.db.schema import Tenant
-
-    s = settings()
-    engine = make_engine(s.resolved_database_url)
-    with engine.connect() as conn:
-        try:
-            ids = list(conn.scalars(select(Tenant.id).order_by(Tenant.id)))
-        except Exception as exc:  # no schema yet
-            raise DataError("no database yet: run `mspilot db upgrade` and load data") from exc
-    if not ids:
-        raise DataError("no tenants loaded: run `mspilot demo load` or a connector sync first")
-    if tenant is not None and tenant not in ids:
-        raise UserInputError(f"unknown tenant {tenant!r}; known: {', '.join(ids[:10])}")
-    return engine, tenant or ids[0], Clock(s.today)

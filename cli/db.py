@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mspilot.cli.context import emit_json, friendly_errors, print_table, settings
+from mspilot.cli.deps import database
 
 app = typer.Typer(help="Database schema and statistics.", no_args_is_help=True)
 
@@ -14,11 +15,9 @@ app = typer.Typer(help="Database schema and statistics.", no_args_is_help=True)
 def upgrade(revision: str = typer.Option("heads", help="Target revision.")) -> None:
     """Create or migrate the database schema to the latest revision."""
     from mspilot.db import migrate
-    from mspilot.db.engine import make_engine
 
-    s = settings()
-    s.ensure_data_dir()
-    engine = make_engine(s.resolved_database_url)
+    settings().ensure_data_dir()
+    engine = database(migrated=False)
     migrate.upgrade(engine, revision)
     revs = ", ".join(sorted(migrate.current_revisions(engine)))
     typer.echo(f"database at revision {revs} ({engine.url!r})")
@@ -30,15 +29,9 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     """Rows per table per tenant."""
     from sqlalchemy import func, select
 
-    from mspilot.db import migrate
-    from mspilot.db.engine import make_engine
     from mspilot.db.schema import SYNCED_TABLES
 
-    engine = make_engine(settings().resolved_database_url)
-    if not migrate.current_revisions(engine):
-        from mspilot.core.errors import DataError
-
-        raise DataError("the database has no schema yet: run `mspilot db upgrade` first")
+    engine = database()
     counts: dict[str, dict[str, int]] = {}
     with engine.connect() as conn:
         for model in SYNCED_TABLES:

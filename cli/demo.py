@@ -1,4 +1,8 @@
-"""``mspilot demo``: generate the deterministic demo MSP and load it through the loader."""
+"""``mspilot demo``: generate the deterministic demo MSP and load it through the loader.
+
+Size (~420 lines): one sub-app whose commands (generate, load, run, status) share the demo
+folder and progress reporting; ``run`` chains the others, so they read best side by side.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from mspilot.cli.context import (
     progress_bar,
     settings,
 )
+from mspilot.cli.deps import database
 from mspilot.core.errors import UserInputError
 from mspilot.synthetic.config import MAX_TENANTS, DemoConfig, TenantSpec
 
@@ -37,19 +42,29 @@ Clients = Annotated[int, typer.Option("--clients", help="Clients per tenant (>= 
 Tenants = Annotated[int, typer.Option("--tenants", help=f"Tenants (MSPs), 1-{MAX_TENANTS}.")]
 Years = Annotated[int, typer.Option("--years", help="Years of history up to as-of.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Messy = Annotated[
+    bool,
+    typer.Option(
+        "--messy/--clean",
+        help="The messy world: legitimate look-alikes of leaks, data faults and billing "
+        "anomalies no leak rule names, on top of the planted leaks (--clean: leaks only).",
+    ),
+]
 
 
 def demo_dir() -> Path:
     return settings().data_dir / "demo"
 
 
-def _config(seed: int, as_of: str, clients: int, tenants: int, years: int) -> DemoConfig:
+def _config(
+    seed: int, as_of: str, clients: int, tenants: int, years: int, messy: bool = True
+) -> DemoConfig:
     try:
         day = dt.date.fromisoformat(as_of)
     except ValueError:
         raise UserInputError(f"--as-of must be a real date as YYYY-MM-DD, got {as_of!r}") from None
     return DemoConfig(
-        seed=seed, as_of=day, n_clients=clients, n_tenants=tenants, years=years
+        seed=seed, as_of=day, n_clients=clients, n_tenants=tenants, years=years, messy=messy
     ).validate()
 
 
@@ -116,7 +131,7 @@ def _generate(config: DemoConfig, show: bool) -> dict[str, Any]:
     return summary
 
 
-def load_tenant(
+def load_demo_tenant(
     engine: Engine,
     spec: TenantSpec,
     tables: Mapping[str, Iterable[Mapping[str, Any]]],
@@ -141,14 +156,14 @@ def load_tenant(
 
 def _load(show: bool) -> dict[str, Any]:
     from mspilot.db import migrate
-    from mspilot.db.engine import analyze, make_engine
+    from mspilot.db.engine import analyze
     from mspilot.synthetic import store
 
     root = demo_dir()
     index = store.read_index(root)
     s = settings()
     s.ensure_data_dir()
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     started = time.perf_counter()
     migrate.upgrade(engine)
     summary: dict[str, Any] = {"database": repr(engine.url), "tenants": {}}
@@ -166,7 +181,7 @@ def _load(show: bool) -> dict[str, Any]:
                     progress.advance(tasks[table], n)
 
                 t0 = time.perf_counter()
-                report = load_tenant(
+                report = load_demo_tenant(
                     engine,
                     spec,
                     {
@@ -250,10 +265,11 @@ def generate(
     clients: Clients = 150,
     tenants: Tenants = 1,
     years: Years = 3,
+    messy: Messy = True,
     as_json: AsJson = False,
 ) -> None:
     """Generate the demo MSP (tables + ground truth) into the data directory."""
-    config = _config(seed, as_of, clients, tenants, years)
+    config = _config(seed, as_of, clients, tenants, years, messy)
     summary = _generate(config, show=not as_json)
     emit_json(summary) if as_json else _print_generate(summary)
 
@@ -282,13 +298,12 @@ def _sync_via_connectors(show: bool) -> dict[str, Any]:
 
     from mspilot.connectors.demo_sync import sync_demo_through_fakes
     from mspilot.db import migrate
-    from mspilot.db.engine import analyze, make_engine
+    from mspilot.db.engine import analyze
     from mspilot.synthetic import store
 
     root = demo_dir()
     index = store.read_index(root)
-    s = settings()
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     started = time.perf_counter()
     migrate.upgrade(engine)
     summary: dict[str, Any] = {"database": repr(engine.url), "tenants": {}, "via": "connectors"}
@@ -322,11 +337,10 @@ def _sync_via_connectors(show: bool) -> dict[str, Any]:
 
 def _train(tenant_ids: list[str], as_of: dt.date, show: bool) -> dict[str, Any]:
     from mspilot.core.clock import Clock
-    from mspilot.db.engine import make_engine
     from mspilot.models.training import train_all
 
     s = settings()
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     out: dict[str, Any] = {}
     try:
         with progress_bar(show) as progress:
@@ -349,12 +363,11 @@ def _train(tenant_ids: list[str], as_of: dt.date, show: bool) -> dict[str, Any]:
 
 
 def _index_knowledge(tenant_ids: list[str]) -> dict[str, Any]:
-    from mspilot.db.engine import make_engine
     from mspilot.tools.knowledge import KnowledgeBase
 
     s = settings()
     kb = KnowledgeBase(s.data_dir)
-    engine = make_engine(s.resolved_database_url)
+    engine = database(migrated=False)
     try:
         report: dict[str, Any] = {"documents": kb.index_documents().as_dict()}
         for tenant_id in tenant_ids:
@@ -372,6 +385,7 @@ def run(
     clients: Clients = 150,
     tenants: Tenants = 1,
     years: Years = 3,
+    messy: Messy = True,
     via: Via = "direct",
     train: Annotated[bool, typer.Option(help="Train the models after loading.")] = True,
     serve: Annotated[
@@ -385,7 +399,7 @@ def run(
     (with --serve) serve the chat widget on a demo portal page."""
     if via not in ("direct", "connectors"):
         raise UserInputError(f"--via is direct or connectors, not {via!r}")
-    config = _config(seed, as_of, clients, tenants, years)
+    config = _config(seed, as_of, clients, tenants, years, messy)
     show = not as_json
     result: dict[str, Any] = {"generate": _generate(config, show=show)}
     if show:

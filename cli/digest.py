@@ -1,4 +1,8 @@
-"""``mspilot digest``: preview, run (cron), feedback, delivery settings, Slack links, history."""
+"""``mspilot digest``: preview, run (cron), feedback, delivery settings, Slack links, history.
+
+Size (~430 lines): six thin commands of one sub-app over ``insights``; each is a screenful of
+option parsing and rendering, none holds logic of its own.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from mspilot.cli.context import console, emit_json, friendly_errors, print_table, settings
+from mspilot.cli.deps import TenantOption, database, resolve_tenant_id
 from mspilot.core.clock import Clock
-from mspilot.core.errors import DataError, UserInputError
+from mspilot.core.errors import UserInputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -22,9 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-TenantOpt = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant id (default: the only/first one).")
-]
+TenantOpt = TenantOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 KindOpt = Annotated[
     str, typer.Option("--kind", help="weekly (everything new) or daily (urgent only).")
@@ -33,37 +36,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _engine() -> Engine:
-    from sqlalchemy import inspect
-
     from mspilot.cli.ask import _logs_to_stderr
-    from mspilot.db.engine import make_engine
 
     _logs_to_stderr()  # stdout carries only the digest (or the JSON)
-    s = settings()
-    engine = make_engine(s.resolved_database_url)
-    try:
-        ready = inspect(engine).has_table("digest_runs")
-    except Exception as exc:
-        raise DataError(f"cannot open the database ({exc})") from None
-    if not ready:
-        raise DataError("the database has no insights tables: run `mspilot db upgrade` first")
-    return engine
-
-
-def _tenant(engine: Engine, tenant: str | None) -> str:
-    from sqlalchemy import select
-
-    from mspilot.db.schema import Tenant
-
-    with engine.connect() as conn:
-        ids = list(conn.scalars(select(Tenant.id).order_by(Tenant.id)))
-    if not ids:
-        raise DataError("no tenants loaded: run `mspilot demo run` or a connector sync first")
-    if tenant is None:
-        return str(ids[0])
-    if tenant not in ids:
-        raise UserInputError(f"unknown tenant {tenant!r}; known: {', '.join(ids[:10])}")
-    return tenant
+    return database()
 
 
 def _kind(kind: str) -> Literal["weekly", "daily"]:
@@ -140,7 +116,9 @@ def preview(
     from mspilot.insights.render import to_html
 
     engine = _engine()
-    digest = build_preview(settings(), _tenant(engine, tenant), kind=_kind(kind), engine=engine)
+    digest = build_preview(
+        settings(), resolve_tenant_id(engine, tenant), kind=_kind(kind), engine=engine
+    )
     if as_json:
         text = digest.model_dump_json(indent=2)
     elif as_html:
@@ -184,12 +162,12 @@ def run(
     holder = f"cli:{holder_id()}"
     now = store.utcnow()
     if force:
-        tid = _tenant(engine, tenant)
+        tid = resolve_tenant_id(engine, tenant)
         slot = f"manual:{now:%Y-%m-%dT%H:%M:%S.%f}"
         one = run_digest(engine, s, tid, kind=_kind(kind), slot=slot, holder=holder, flow=flow)
         outcomes = [one] if one is not None else []
     else:
-        tid_filter = _tenant(engine, tenant) if tenant else None
+        tid_filter = resolve_tenant_id(engine, tenant) if tenant else None
         outcomes = run_due(engine, s, now, holder=holder, tenant_id=tid_filter, flow=flow)
     rows: list[dict[str, Any]] = [
         {
@@ -261,7 +239,7 @@ def feedback(
     if verdict not in ("snooze", "dismiss", "wrong", "approve"):
         raise UserInputError("verdict must be snooze, dismiss, wrong or approve")
     engine = _engine()
-    tid = _tenant(engine, tenant)
+    tid = resolve_tenant_id(engine, tenant)
     role, user_id = "owner", None
     if as_user:
         user = get_user_by_email(engine, tid, as_user)
@@ -328,7 +306,7 @@ def configure(
     from mspilot.insights import store
 
     engine = _engine()
-    tid = _tenant(engine, tenant)
+    tid = resolve_tenant_id(engine, tenant)
     values: dict[str, Any] = {}
     if slack_channel is not None:
         values["slack_channel"] = slack_channel.strip() or None
@@ -388,7 +366,7 @@ def link_slack(
     from mspilot.insights import store
 
     engine = _engine()
-    tid = _tenant(engine, tenant)
+    tid = resolve_tenant_id(engine, tenant)
     user = get_user_by_email(engine, tid, email)
     if user is None:
         raise UserInputError(f"no user {email!r} in tenant {tid!r} (`mspilot users create`)")
@@ -410,7 +388,7 @@ def history(
     from mspilot.insights.model import DETECTORS
 
     engine = _engine()
-    tid = _tenant(engine, tenant)
+    tid = resolve_tenant_id(engine, tenant)
     runs = store.runs(engine, tid, limit)
     log = store.feedback_log(engine, tid, limit)
     limits = store.thresholds(engine, tid)

@@ -31,6 +31,7 @@ def _ago(when: dt.datetime | None) -> str:
 
 def schedules(engine: Any, tenant: str | None) -> list[dict[str, Any]]:
     """Every scheduled job with its cadence and its last run."""
+    from mspilot.db.tenants import list_tenants
     from mspilot.insights import store as insights_store
     from mspilot.tasks import store
 
@@ -51,7 +52,7 @@ def schedules(engine: Any, tenant: str | None) -> list[dict[str, Any]]:
             }
         )
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    for tid, _name, tz in insights_store.tenants(engine.db):
+    for tid, tz in ((t.id, t.timezone) for t in list_tenants(engine.db)):
         if tenant is not None and tid != tenant:
             continue
         d = insights_store.delivery_for(engine.db, tid)
@@ -210,14 +211,14 @@ def run(
     as_json: AsJson = False,
 ) -> None:
     """Run a job now for a tenant: in this process without a broker, else through a worker."""
-    from mspilot.cli.context import tenant_scope
+    from mspilot.cli.deps import tenant_scope
     from mspilot.core.errors import UserInputError
     from mspilot.tasks import store
     from mspilot.tasks.jobs import JOBS
 
     if name not in JOBS:
         raise UserInputError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
-    _db, tenant_id, _clock = tenant_scope(tenant)
+    tenant_id = tenant_scope(tenant).tenant_id
     engine = task_engine()
     calls: list[dict[str, Any]] = []
     if name == "sync":
@@ -270,7 +271,7 @@ def account(
     as_json: AsJson = False,
 ) -> None:
     """Connect a tenant's vendor account: schedule its syncs, map its webhooks."""
-    from mspilot.cli.context import tenant_scope
+    from mspilot.cli.deps import tenant_scope
     from mspilot.core.errors import UserInputError
     from mspilot.tasks import store
     from mspilot.tasks.jobs import SYNC_SOURCES
@@ -278,7 +279,7 @@ def account(
 
     if source not in SYNC_SOURCES:
         raise UserInputError(f"--source: choose one of {', '.join(SYNC_SOURCES)}")
-    _db, tenant_id, _clock = tenant_scope(tenant)
+    tenant_id = tenant_scope(tenant).tenant_id
     engine = task_engine()
     values: dict[str, Any] = {"enabled": not disable}
     if account_id is not None:
@@ -306,3 +307,40 @@ def account(
         emit_json(saved.as_dict())
         return
     console.print(saved.as_dict())
+
+
+@app.command()
+@friendly_errors
+def alert(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant.")],
+    teams: Annotated[
+        str | None, typer.Option("--teams", help="Teams incoming-webhook / Workflows URL.")
+    ] = None,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="A URL to POST signed digests to.")
+    ] = None,
+) -> None:
+    """Send the tenant's digests to Microsoft Teams or a signed webhook too (the webhook's
+    signing secret is prompted and stored encrypted: needs MSPILOT_SECRET_KEY)."""
+    from mspilot.cli.context import settings
+    from mspilot.cli.deps import tenant_scope
+    from mspilot.core.errors import UserInputError
+    from mspilot.insights.delivery import add_alert_channel
+
+    if (teams is None) == (webhook is None):
+        raise UserInputError("give one of --teams URL or --webhook URL")
+    scope = tenant_scope(tenant)
+    db, tenant_id = scope.engine, scope.tenant_id
+    secret = typer.prompt("signing secret", hide_input=True) if webhook else None
+    try:
+        channel = add_alert_channel(
+            settings(),
+            db,
+            tenant_id,
+            "teams" if teams else "webhook",
+            str(teams or webhook),
+            secret,
+        )
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    console.print(f"alert channel {channel} added for {tenant_id}")

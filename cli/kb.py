@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mspilot.cli.context import emit_json, friendly_errors, print_table, settings
+from mspilot.cli.deps import TenantOption, database, resolve_tenant_id
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(help="Knowledge base: index and search.", no_args_is_help=True)
 
@@ -15,32 +19,14 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[
     str | None, typer.Option("--tenant", help="Only this tenant's tickets (default: all).")
 ]
+SearchTenant = TenantOption
 
 
-def _engine() -> Any:
-    from mspilot.core.errors import DataError
-    from mspilot.db import migrate
-    from mspilot.db.engine import make_engine
+def _tenants(engine: Engine, tenant: str | None) -> list[str]:
+    """The named tenant (checked), else every tenant (``kb index`` indexes them all)."""
+    from mspilot.db.tenants import tenant_ids
 
-    engine = make_engine(settings().resolved_database_url)
-    if not migrate.current_revisions(engine):
-        raise DataError("the database has no schema yet: run `mspilot db upgrade` first")
-    return engine
-
-
-def _tenants(engine: Any, tenant: str | None) -> list[str]:
-    from sqlalchemy import select
-
-    from mspilot.core.errors import UserInputError
-    from mspilot.db.schema import Tenant
-
-    with engine.connect() as conn:
-        known = list(conn.execute(select(Tenant.id).order_by(Tenant.id)).scalars())
-    if tenant is None:
-        return known
-    if tenant not in known:
-        raise UserInputError(f"unknown tenant {tenant!r}; tenants: {', '.join(known) or 'none'}")
-    return [tenant]
+    return [resolve_tenant_id(engine, tenant)] if tenant is not None else tenant_ids(engine)
 
 
 @app.command()
@@ -60,7 +46,7 @@ def index(
     s.ensure_data_dir()
     kb = KnowledgeBase(s.data_dir)
     started = time.perf_counter()
-    engine = None if documents_only else _engine()
+    engine = None if documents_only else database()
     tenants = [] if engine is None else _tenants(engine, tenant)  # fail fast on a bad tenant
     report: dict[str, Any] = {"documents": kb.index_documents().as_dict(), "tickets": {}}
     if engine is not None:
@@ -84,7 +70,7 @@ def index(
 @friendly_errors
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant whose tickets to search.")],
+    tenant: SearchTenant = None,
     role: Annotated[str, typer.Option("--role", help="Caller's role.")] = "owner",
     k: Annotated[int, typer.Option("--k", min=1, max=20, help="Passages.")] = 4,
     as_json: AsJson = False,
@@ -94,6 +80,7 @@ def search(
     from mspilot.tools.knowledge import KnowledgeBase
 
     check_role(role)
+    tenant = resolve_tenant_id(database(), tenant)
     kb = KnowledgeBase(settings().data_dir)
     passages = kb.search(query, tenant_id=tenant, role=role, k=k)
     if as_json:

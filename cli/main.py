@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from mspilot.cli import ask, db, demo, digest, jobs, kb, models, prescribe, serve, sync, worker
+from mspilot.cli import (
+    ask,
+    db,
+    demo,
+    digest,
+    jobs,
+    kb,
+    models,
+    prescribe,
+    serve,
+    sources,
+    sync,
+    worker,
+)
 
 app = typer.Typer(
     name="mspilot",
@@ -27,7 +40,8 @@ app.command("train")(models.train)
 app.command("evaluate")(models.evaluate)
 app.add_typer(models.app, name="models")
 app.add_typer(serve.users_app, name="users")
-app.add_typer(sync.app)  # mspilot sync, mspilot sources
+app.add_typer(sync.app)  # mspilot sync
+app.add_typer(sources.app, name="sources")
 app.add_typer(jobs.app, name="jobs")
 app.command("worker")(worker.worker)
 app.command("scheduler")(worker.scheduler)

@@ -14,8 +14,8 @@ from mspilot.cli.context import (
     print_table,
     progress_bar,
     settings,
-    tenant_scope,
 )
+from mspilot.cli.deps import TenantOption, tenant_scope
 from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError, UserInputError
 
@@ -26,15 +26,15 @@ app = typer.Typer(
     help="Registered models: versions, champion, rollback, drift.", no_args_is_help=True
 )
 
-TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant id (default: the first).")]
+TenantOpt = TenantOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 #: Steps ``train_all`` reports, for the progress bar's length.
 _STEPS = {"churn": 3, "profitability": 1, "leaks": 1, "anomalies": 1, "forecast": 6}
 
 
 def _setup(tenant: str | None) -> tuple[Engine, str, Clock]:
-    engine, tenant_id, clock = tenant_scope(tenant)
-    return engine, tenant_id, clock
+    scope = tenant_scope(tenant)
+    return scope.engine, scope.tenant_id, scope.clock
 
 
 def _fmt(value: Any) -> str:

@@ -12,21 +12,21 @@ from mspilot.cli.context import (
     friendly_errors,
     print_table,
     settings,
-    tenant_scope,
 )
+from mspilot.cli.deps import TenantOption, tenant_scope
 from mspilot.core.clock import Clock
 from mspilot.core.errors import UserInputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant id (default: the first).")]
+TenantOpt = TenantOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _setup(tenant: str | None) -> tuple[Engine, str, Clock]:
-    engine, tenant_id, clock = tenant_scope(tenant)
-    return engine, tenant_id, clock
+    scope = tenant_scope(tenant)
+    return scope.engine, scope.tenant_id, scope.clock
 
 
 def _money(v: float) -> str:

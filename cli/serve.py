@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mspilot.cli.context import emit_json, friendly_errors, print_table, settings
+from mspilot.cli.deps import TenantOption, database, resolve_tenant_id
 from mspilot.core.errors import UserInputError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    pass
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-Tenant = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant id (default: the only one loaded).")
-]
+Tenant = TenantOption
 
 
 @friendly_errors
@@ -52,30 +51,6 @@ def serve(
 users_app = typer.Typer(help="API users, tokens and API keys.", no_args_is_help=True)
 
 
-def _engine() -> Engine:
-    from mspilot.db.engine import make_engine
-
-    return make_engine(settings().resolved_database_url)
-
-
-def _tenant(engine: Engine, tenant: str | None) -> str:
-    from sqlalchemy import select
-
-    from mspilot.db.schema import Tenant as TenantRow
-
-    with engine.connect() as conn:
-        ids = [str(t) for t in conn.scalars(select(TenantRow.id))]
-    if tenant is not None:
-        if tenant not in ids:
-            raise UserInputError(f"no tenant {tenant!r}; tenants: {', '.join(ids) or 'none'}")
-        return tenant
-    if len(ids) != 1:
-        raise UserInputError(
-            "name the tenant with --tenant" if ids else "no tenant loaded yet: run the demo first"
-        )
-    return ids[0]
-
-
 @users_app.command("create")
 @friendly_errors
 def create(
@@ -98,8 +73,8 @@ def create(
     from mspilot.api.security import hash_password
     from mspilot.db.users import create_user, resolve_client
 
-    engine = _engine()
-    tenant_id = _tenant(engine, tenant)
+    engine = database()
+    tenant_id = resolve_tenant_id(engine, tenant)
     client_id = resolve_client(engine, tenant_id, client) if client else None
     secret = (
         typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
@@ -140,8 +115,8 @@ def token(
     from mspilot.api.security import issue_token, signing_key
     from mspilot.db.users import get_user_by_email
 
-    engine = _engine()
-    tenant_id = _tenant(engine, tenant)
+    engine = database()
+    tenant_id = resolve_tenant_id(engine, tenant)
     user = get_user_by_email(engine, tenant_id, email)
     if user is None or not user.active:
         raise UserInputError(f"no active user {email!r} in tenant {tenant_id!r}")
@@ -171,8 +146,8 @@ def api_key(
     from mspilot.api.security import new_api_key
     from mspilot.db.users import add_api_key, get_user_by_email
 
-    engine = _engine()
-    tenant_id = _tenant(engine, tenant)
+    engine = database()
+    tenant_id = resolve_tenant_id(engine, tenant)
     user = get_user_by_email(engine, tenant_id, email)
     if user is None:
         raise UserInputError(f"no user {email!r} in tenant {tenant_id!r}")
@@ -190,8 +165,8 @@ def list_(tenant: Tenant = None, as_json: AsJson = False) -> None:
     """The tenant's users."""
     from mspilot.db.users import list_users
 
-    engine = _engine()
-    tenant_id = _tenant(engine, tenant)
+    engine = database()
+    tenant_id = resolve_tenant_id(engine, tenant)
     rows = [
         {"email": u.email, "role": u.role, "client_id": u.client_id, "active": u.active, "id": u.id}
         for u in list_users(engine, tenant_id)

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from mspilot.connectors.base import Batch, Source, Stream, SyncContext, VendorRecord
 from mspilot.core.errors import UserInputError
 from mspilot.db.entity_map import live_source_ids
-from mspilot.db.records import RECORDS
+from mspilot.db.records import RECORDS, CanonicalId
 from mspilot.db.schema import TABLES_BY_NAME
 
 BATCH_ROWS = 1000
@@ -98,7 +98,7 @@ class CsvStream(Stream):
         seen = {str(r["external_id"]) for r in self.rows}
         gone = live_source_ids(ctx.engine, ctx.tenant_id, table, "csv") - seen
         yield Batch(
-            deletes={table: sorted(gone)} if gone else {},
+            deletes={table: list(sorted(gone))} if gone else {},
             state={"mode": "full", "sha256": self.digest, "file": self.path.name},
         )
 
@@ -137,6 +137,10 @@ def _read_file(table: str, path: Path, errors: list[str]) -> list[dict[str, Any]
             if k is not None
         }
         data = {k: (None if v in ("", None) else v) for k, v in data.items()}
+        for column in record.refs:  # "=<canonical id>": a row of another source
+            value = data.get(column)
+            if isinstance(value, str) and value.startswith("=") and len(value) > 1:
+                data[column] = CanonicalId(value[1:])
         try:
             record.model_validate(data)
         except ValidationError as exc:

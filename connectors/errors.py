@@ -16,6 +16,15 @@ class SourceAuthError(ConfigurationError):
     """The source refused our credentials (token wrong, expired or revoked)."""
 
 
+class StreamForbidden(SourceAuthError):
+    """The credentials may not read one list (SuperOps ``forbidden``, a QuickBooks entity
+    outside the app's access): an optional stream is skipped with a warning."""
+
+    def __init__(self, message: str, *, what: str = "") -> None:
+        super().__init__(message)
+        self.what = what
+
+
 class SourceConfigError(ConfigurationError):
     """A connection setting is missing or wrong (subdomain, realm, URL)."""
 

@@ -7,14 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from mspilot.connectors.base import Source
 from mspilot.core.errors import UserInputError
 from mspilot.core.settings import Settings
-from mspilot.db.credentials import CredentialStore, SecretBox, fingerprint
-from mspilot.db.loader import upsert_tenant
-from mspilot.db.schema import Tenant
+from mspilot.db.credentials import CredentialStore, SecretBox, fingerprint, local_secret_key
 
 SOURCES = ("superops", "quickbooks", "csv")
 
@@ -33,7 +31,7 @@ def build_source(
         from mspilot.connectors.superops.source import SuperOpsSource
 
         token = None
-        if settings.superops.api_token is None and settings.secret_key is not None:
+        if settings.superops.api_token is None:
             stored = credential_store(settings, engine, tenant_id, "superops").get("api_token")
             token = stored.value if stored else None
         return SuperOpsSource(settings.superops, http, api_token=token)
@@ -45,7 +43,7 @@ def build_source(
             http,
             engine=engine,
             tenant_id=tenant_id,
-            secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
+            secret_key=secret_key(settings),
             now=now,
         )
     if name == "csv":
@@ -57,21 +55,18 @@ def build_source(
     raise UserInputError(f"unknown source {name!r}; choose one of {', '.join(SOURCES)}")
 
 
-def ensure_tenant(engine: Engine, tenant_id: str, name: str | None = None) -> bool:
-    """Create the tenant row if it does not exist yet; True when created."""
-    with engine.begin() as conn:
-        if conn.scalar(select(Tenant.id).where(Tenant.id == tenant_id)) is not None:
-            return False
-        upsert_tenant(conn, tenant_id, name or tenant_id)
-        return True
-
-
 def credential_store(
     settings: Settings, engine: Engine, tenant_id: str, source: str
 ) -> CredentialStore:
     """The encrypted credential store of one source of one tenant."""
-    key = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return CredentialStore(engine, tenant_id, source, SecretBox.from_secret(key))
+    return CredentialStore(engine, tenant_id, source, SecretBox.from_secret(secret_key(settings)))
+
+
+def secret_key(settings: Settings) -> str:
+    """``MSPILOT_SECRET_KEY``, else the data directory's own key (created on first use)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    return local_secret_key(settings.data_dir)
 
 
 def store_secret(

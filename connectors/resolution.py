@@ -44,6 +44,7 @@ from mspilot.db.entity_map import (
     save_link,
 )
 from mspilot.db.loader import Loader
+from mspilot.db.records import CanonicalId, RowName
 
 GENERIC_DOMAINS = frozenset(
     {
@@ -182,7 +183,7 @@ def merge_client(ctx: SyncContext, qbo_row_id: str, target: str, qbo_customer_id
                 now=ctx.now(),
             )
     loader = Loader(ctx.engine, ctx.tenant_id, QBO, run_id=ctx.run_id, now=ctx.now)
-    return loader.mark_deleted("clients", ["=" + qbo_row_id], when=ctx.now())
+    return loader.mark_deleted("clients", [CanonicalId(qbo_row_id)], when=ctx.now())
 
 
 def merge_invoice(ctx: SyncContext, qbo_row: dict[str, Any], target: str) -> int:
@@ -216,8 +217,8 @@ def merge_invoice(ctx: SyncContext, qbo_row: dict[str, Any], target: str) -> int
     loader = Loader(ctx.engine, ctx.tenant_id, QBO, run_id=ctx.run_id, now=ctx.now)
     lines = ids_where(ctx.engine, ctx.tenant_id, "invoice_lines", invoice_id=qbo_row["id"])
     if lines:
-        loader.mark_deleted("invoice_lines", ["=" + i for i in lines], when=ctx.now())
-    return loader.mark_deleted("invoices", ["=" + qbo_row["id"]], when=ctx.now())
+        loader.mark_deleted("invoice_lines", [CanonicalId(i) for i in lines], when=ctx.now())
+    return loader.mark_deleted("invoices", [CanonicalId(qbo_row["id"])], when=ctx.now())
 
 
 def reconcile(ctx: SyncContext) -> dict[str, int]:
@@ -248,10 +249,10 @@ def reconcile(ctx: SyncContext) -> dict[str, int]:
     return counts
 
 
-def qbo_client_ref(ctx: SyncContext, links: dict[str, str], customer_id: str) -> str:
+def qbo_client_ref(ctx: SyncContext, links: dict[str, str], customer_id: str) -> RowName:
     """How a QuickBooks record names its client: the linked row, else the customer."""
     target = links.get(customer_id)
-    return "=" + target if target else customer_id
+    return CanonicalId(target) if target else customer_id
 
 
 def qbo_client_id(ctx: SyncContext, links: dict[str, str], customer_id: str) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 
 from sqlalchemy import Engine, delete, select
 
-from mspilot.db.loader import _dialect_insert
+from mspilot.db.loader import dialect_insert
 from mspilot.db.schema import SyncBookmark
 
 
@@ -51,7 +51,7 @@ def set_bookmark(
         raise ValueError(f"bookmark of {source}/{stream} too long ({len(value)} > 200 chars)")
     stamp = now or dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        stmt = _dialect_insert(conn, SyncBookmark.__table__).values(  # type: ignore[arg-type]
+        stmt = dialect_insert(conn, SyncBookmark.__table__).values(  # type: ignore[arg-type]
             tenant_id=tenant_id, source=source, stream=stream, value=value, updated_at=stamp
         )
         stmt = stmt.on_conflict_do_update(

@@ -1,7 +1,9 @@
 """Source credentials encrypted at rest (Fernet), e.g. QuickBooks' rotating refresh token.
 
 The key comes from settings (``MSPILOT_SECRET_KEY``): either a Fernet key or any string of at
-least 16 characters, from which a key is derived with SHA-256. Plain values never reach the
+least 16 characters, from which a key is derived with SHA-256. Without it, a local key is
+created on first use in the data directory (``secret.key``, mode 0600) and a log line says
+where; ``rotate`` re-encrypts every stored secret under a new key. Plain values never reach the
 database or the logs; ``SecretBox`` has no ``repr`` of its key.
 """
 
@@ -11,19 +13,45 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from mspilot.core.errors import ConfigurationError
-from mspilot.db.loader import _dialect_insert
+from mspilot.core.logging import get_logger
+from mspilot.db.loader import dialect_insert
 from mspilot.db.schema_connectors import SourceCredential
 
 KEY_HELP = (
     "set MSPILOT_SECRET_KEY to a Fernet key (python -c 'from cryptography.fernet import "
     "Fernet; print(Fernet.generate_key().decode())') or to a random string of 16+ characters"
 )
+
+
+LOCAL_KEY_FILE = "secret.key"
+log = get_logger("mspilot.db.credentials")
+
+
+def local_secret_key(data_dir: Path) -> str:
+    """The data directory's own key, created (mode 0600) on first use."""
+    path = data_dir / LOCAL_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: of two processes starting at once, one creates it, both read it
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(Fernet.generate_key().decode() + "\n")
+        log.warning(
+            "created a local key for stored source credentials (set MSPILOT_SECRET_KEY to use "
+            "your own; keep this file with the database)",
+            path=str(path),
+        )
+    return path.read_text().strip()
 
 
 def _as_fernet_key(secret: str) -> bytes:
@@ -123,7 +151,7 @@ class CredentialStore:
             "updated_at": stamp,
         }
         with self.engine.begin() as conn:
-            stmt = _dialect_insert(conn, SourceCredential.__table__).values(values)  # type: ignore[arg-type]
+            stmt = dialect_insert(conn, SourceCredential.__table__).values(values)  # type: ignore[arg-type]
             stmt = stmt.on_conflict_do_update(
                 index_elements=["tenant_id", "source", "name"],
                 set_={
@@ -132,3 +160,36 @@ class CredentialStore:
                 },
             )
             conn.execute(stmt)
+
+
+def rotate(engine: Engine, old: SecretBox, new: SecretBox) -> int:
+    """Re-encrypt every stored secret (all tenants, all sources) under ``new``, in one
+    transaction; returns how many. A secret ``old`` cannot decrypt stops the rotation."""
+    table = SourceCredential
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(table.tenant_id, table.source, table.name, table.ciphertext)
+        ).all()
+        for tenant_id, source, name, ciphertext in rows:
+            conn.execute(
+                update(table)
+                .where(table.tenant_id == tenant_id, table.source == source, table.name == name)
+                .values(ciphertext=new.encrypt(old.decrypt(ciphertext)))
+            )
+    return len(rows)
+
+
+def rotate_local_key(engine: Engine, data_dir: Path) -> int:
+    """A new local key: secrets re-encrypted, then the key file replaced (the new key is
+    written beside it first, so a failure leaves the old key and the old ciphertexts)."""
+    path = data_dir / LOCAL_KEY_FILE
+    old = SecretBox.from_secret(local_secret_key(data_dir))
+    new_key = Fernet.generate_key().decode()
+    staged = path.with_name(path.name + ".rotating")
+    staged.unlink(missing_ok=True)
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(new_key + "\n")
+    count = rotate(engine, old, SecretBox.from_secret(new_key))
+    os.replace(staged, path)
+    return count

@@ -12,6 +12,12 @@ voided at the source never count.
 - Effective hourly rate = revenue / hours worked.
 - Unbilled billable hours: billable entries with no invoice line, older than 35 days.
 - Churn label at a snapshot: the client churns within the next 90 days.
+- Capacity: 8 hours per working day (Monday to Friday) per technician.
+- Utilisation = hours worked / capacity; billable utilisation = billable hours / capacity.
+- Days to pay: a paid invoice's last payment date − its issue date (per payment: that
+  payment's date − the invoice's issue date).
+- Ageing of an open invoice at a date: current (not yet due), 1–30, 31–60, 61–90 or 90+
+  days past its due date.
 """
 
 from __future__ import annotations
@@ -43,12 +49,16 @@ from mspilot.db.schema import (
     Invoice,
     InvoiceLine,
     License,
+    Payment,
     Technician,
     TimeEntry,
 )
 
 UNBILLED_AFTER_DAYS = 35
 CHURN_HORIZON_DAYS = 90
+CAPACITY_HOURS_PER_DAY = 8
+#: (label, first day past due) from the most overdue down; "current" is not yet due.
+AGEING_BUCKETS = (("90+", 91), ("61-90", 61), ("31-60", 31), ("1-30", 1), ("current", None))
 ZERO = Decimal("0")
 
 
@@ -246,3 +256,40 @@ def revenue_total(conn: Connection, tenant_id: str, period: Period) -> Decimal:
     sub = revenue_by_client(tenant_id, period).subquery()
     value = conn.execute(select(func.coalesce(func.sum(sub.c.revenue), 0))).scalar_one()
     return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def working_days(period: Period) -> int:
+    """Monday-to-Friday days in the period."""
+    full_weeks, rest = divmod(period.days, 7)
+    first = period.start.weekday()
+    return full_weeks * 5 + sum(1 for i in range(rest) if (first + i) % 7 < 5)
+
+
+def capacity_hours(period: Period) -> int:
+    """One technician's capacity over the period."""
+    return working_days(period) * CAPACITY_HOURS_PER_DAY
+
+
+def ageing_bucket(due_on: Any, as_of: dt.date) -> ColumnElement[str]:
+    """The ageing bucket of an invoice due on ``due_on`` at ``as_of`` (no due date: current)."""
+    whens = [
+        (due_on <= as_of - dt.timedelta(days=first), label)
+        for label, first in AGEING_BUCKETS
+        if first is not None
+    ]
+    return case(*whens, else_="current")
+
+
+def invoice_paid_on(tenant_id: str) -> AnySelect:
+    """(invoice_id, paid_on): the last payment date of each paid, live invoice."""
+    return (
+        select(Payment.invoice_id.label("invoice_id"), func.max(Payment.paid_on).label("paid_on"))
+        .join(Invoice, and_(Invoice.id == Payment.invoice_id, Invoice.tenant_id == tenant_id))
+        .where(
+            Payment.tenant_id == tenant_id,
+            Payment.deleted_at.is_(None),
+            live_invoices(tenant_id),
+            Invoice.status == "paid",
+        )
+        .group_by(Payment.invoice_id)
+    )

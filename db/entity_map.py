@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, delete, select
 
-from mspilot.db.loader import Loader, TableResult, _dialect_insert
-from mspilot.db.records import RECORDS
+from mspilot.db.loader import Loader, TableResult, dialect_insert
+from mspilot.db.records import RECORDS, CanonicalId
 from mspilot.db.schema import TABLES_BY_NAME, Client, Invoice, InvoiceLine
 from mspilot.db.schema_connectors import EntityLink, EntityReview
 
@@ -161,7 +161,7 @@ def open_review(
     """Put a pair on the review list (a decided review keeps its decision)."""
     with engine.begin() as conn:
         table: Table = EntityReview.__table__  # type: ignore[assignment]
-        stmt = _dialect_insert(conn, table).values(
+        stmt = dialect_insert(conn, table).values(
             tenant_id=tenant_id,
             kind=kind,
             qbo_id=qbo_id,
@@ -290,12 +290,12 @@ def live_source_ids(engine: Engine, tenant_id: str, table: str, source: str) -> 
 
 
 def record_from_row(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """The record a stored row was loaded from (references as ``=canonical id``)."""
+    """The record a stored row was loaded from (references as :class:`CanonicalId`)."""
     record_type = RECORDS[table]
     data = {name: row[name] for name in record_type.model_fields if name in row}
     for column in record_type.refs:
         if data.get(column) is not None:
-            data[column] = "=" + str(data[column])
+            data[column] = CanonicalId(str(data[column]))
     return data
 
 
@@ -322,7 +322,7 @@ def patch_rows(
             continue
         record = record_from_row(table, row)
         for column, value in change.items():
-            record[column] = "=" + value if column in refs and value is not None else value
+            record[column] = CanonicalId(value) if column in refs and value is not None else value
         by_source.setdefault(row["source"], []).append(record)
     results: dict[str, TableResult] = {}
     for source, records in by_source.items():

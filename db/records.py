@@ -4,20 +4,33 @@ A record names itself by ``external_id`` (its id in the source system) and names
 points at by *their* external ids in the same source (``client_id="c0042"``); the loader turns
 both into canonical ids with ``core.ids.make_id``. A source that resolved a reference to an
 existing canonical row already (e.g. a QuickBooks invoice of a client first seen in SuperOps)
-passes the canonical id prefixed with ``=`` (``client_id="=acme.superops.123"``).
+passes a typed :class:`CanonicalId` (``client_id=CanonicalId("acme.superops.123")``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+
+@dataclass(frozen=True)
+class CanonicalId:
+    """A reference to a row by its canonical id (already resolved), not by an external id of
+    the loading source."""
+
+    id: str
+
 
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
 Pct = Annotated[Decimal, Field(ge=-100, le=1000, max_digits=5, decimal_places=2)]
-Ref = Annotated[str, Field(min_length=1, max_length=120)]
+#: a referenced row: its external id in the loading source, or its canonical id
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=120)] | CanonicalId
+#: how a source names a row to delete or patch (the same two ways)
+RowName = str | CanonicalId
 
 
 class Record(BaseModel):

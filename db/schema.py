@@ -48,11 +48,13 @@ NAMING = {
 def sqlite_datetime(value: dt.datetime) -> str:
     """The text a :class:`UTCDateTime` column holds on SQLite (SQLAlchemy's format: naive UTC
     with microseconds), for writers that bypass SQLAlchemy's type processing (bulk paths)."""
-    if value.tzinfo is not dt.UTC:
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+    if offset:  # already at UTC (dt.UTC, pydantic's UTC): no conversion needed
         value = value.astimezone(dt.UTC)
-    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # "YYYY-MM-DD HH:MM:SS.ffffff" and the "+00:00" cut off
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -358,7 +360,11 @@ class SyncBookmark(Base):
 
 
 class DataQualityIssue(Base):
-    """A row a loader refused, with why: reported, never silently dropped."""
+    """What a load could not take as given, with why: never silently dropped.
+
+    ``severity``: ``error`` = the row was refused; ``warning`` = it was loaded with a derived
+    or default value (the reason names the rule), or a stream/partition was skipped.
+    """
 
     __tablename__ = "data_quality_issues"
     __table_args__ = (_tenant_fk("data_quality_issues"),)
@@ -369,6 +375,9 @@ class DataQualityIssue(Base):
     table_name: Mapped[str] = mapped_column(String(40))
     record_key: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(
+        String(10), default="error", server_default="error", comment="error / warning"
+    )
     created_at: Mapped[dt.datetime]
 
 

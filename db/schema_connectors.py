@@ -5,6 +5,8 @@
 - ``entity_links``: a QuickBooks entity that is the same fact as a canonical row first seen in
   SuperOps (customer ↔ client, invoice ↔ invoice), so both sources land on one row.
 - ``entity_reviews``: pairs too close to call, waiting for a person (``mspilot sources review``).
+- ``orphan_rows``: rows waiting for a parent that has not arrived (never dropped with it).
+- ``source_field_maps``: per tenant, which source field holds which canonical fact.
 """
 
 from __future__ import annotations
@@ -70,3 +72,44 @@ class EntityReview(Base):
     status: Mapped[str] = mapped_column(String(20), comment="open / accepted / rejected")
     created_at: Mapped[dt.datetime]
     decided_at: Mapped[dt.datetime | None]
+
+
+class OrphanRow(Base):
+    """A row whose parent is not (yet) in the tenant: it waits here, re-tried whenever a sync
+    ends, instead of being refused with its parent (``db.orphans``)."""
+
+    __tablename__ = "orphan_rows"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_orphan_rows_tenant"),
+    )
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    row_id: Mapped[str] = mapped_column(String(120), primary_key=True, comment="Canonical id")
+    source: Mapped[str] = mapped_column(String(20))
+    record: Mapped[str] = mapped_column(Text, comment="The record as the source gave it (JSON)")
+    waits_for_table: Mapped[str] = mapped_column(String(40))
+    waits_for_id: Mapped[str] = mapped_column(String(120), comment="Canonical id of the parent")
+    reason: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str] = mapped_column(String(40))
+    first_seen_at: Mapped[dt.datetime]
+    last_tried_at: Mapped[dt.datetime]
+
+
+class SourceFieldMap(Base):
+    """Where a tenant's account keeps a canonical fact (a SuperOps custom-field column), as
+    discovered from the account, defaulted, or set by a person (``mspilot sources map``)."""
+
+    __tablename__ = "source_field_maps"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_source_field_maps_tenant"),
+    )
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True, comment="client / ticket")
+    field: Mapped[str] = mapped_column(String(40), primary_key=True, comment="Canonical fact")
+    column_name: Mapped[str | None] = mapped_column(
+        String(80), comment="The source's field (None: the account keeps no such field)"
+    )
+    label: Mapped[str | None] = mapped_column(String(200))
+    origin: Mapped[str] = mapped_column(String(20), comment="discovered / default / manual")
+    updated_at: Mapped[dt.datetime]

@@ -14,11 +14,13 @@ from __future__ import annotations
 from typing import Final
 
 from mspilot.core.errors import UserInputError
+from mspilot.core.roles import EVERYONE, MONEY, ROLES, STAFF
 
-ROLES: Final = ("owner", "finance", "service_manager", "technician", "client_user")
-INTERNAL_ROLES: Final = frozenset({"owner", "finance", "service_manager", "technician"})
-ALL_ROLES: Final = frozenset(ROLES)
-STAFF_WITH_MONEY: Final = frozenset({"owner", "finance", "service_manager"})
+# Older names of the role sets in ``core/roles.py`` (the one vocabulary), kept while the
+# modules that still import them (db/semantic, tools/*) move over: use STAFF, EVERYONE, MONEY.
+INTERNAL_ROLES: Final = STAFF
+ALL_ROLES: Final = EVERYONE
+STAFF_WITH_MONEY: Final = MONEY
 
 
 class AccessDenied(UserInputError):

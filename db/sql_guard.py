@@ -26,8 +26,9 @@ not trusted to be sufficient alone, and the attack suite runs with it switched o
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Final
+from typing import Final, cast
 
 import sqlglot
 from sqlglot import exp
@@ -214,41 +215,51 @@ def visible_columns(role: str, table: str) -> list[str]:
     return [c.name for c in orm.columns if c.name not in hidden]
 
 
-def scoped_select(
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def scoped_select_sql(
     name: str, *, tenant_id: str, client_id: str | None, role: str, source: str | None = None
-) -> exp.Select:
+) -> str:
     """``SELECT <visible cols> FROM <source or name> WHERE tenant_id = … [AND client scope]``,
-    without deleted rows. ``source`` renames the table read (SQLite reads ``main.<name>``)."""
+    without deleted rows: the one definition of a caller's scope over a table, used by the
+    parser guard's rewrite and by SQLite's per-request views. ``source`` renames the table
+    read (SQLite's views read ``main.<name>``)."""
     table = TABLES_BY_NAME[name].__table__
-    src = source or name
-    tenant = exp.Literal.string(tenant_id)
-    where: exp.Condition = exp.and_(
-        exp.EQ(this=exp.column("tenant_id"), expression=tenant),
-        exp.Is(this=exp.column("deleted_at"), expression=exp.Null()),
-    )
+    schema = "main." if source and source.startswith("main.") else ""
+    tenant = _literal(tenant_id)
+    where = [f"tenant_id = {tenant}", "deleted_at IS NULL"]
     if client_id is not None:
-        client = exp.Literal.string(client_id)
+        client = _literal(client_id)
         if name == "clients":
-            cond: exp.Condition = exp.EQ(this=exp.column("id"), expression=client)
+            where.append(f"id = {client}")
         elif "client_id" in table.columns:
-            cond = exp.EQ(this=exp.column("client_id"), expression=client)
+            where.append(f"client_id = {client}")
         elif name == "invoice_lines":
-            invoices = "main.invoices" if source and source.startswith("main.") else "invoices"
-            inner = (
-                exp.select("id")
-                .from_(invoices)
-                .where(
-                    exp.and_(
-                        exp.EQ(this=exp.column("tenant_id"), expression=tenant.copy()),
-                        exp.EQ(this=exp.column("client_id"), expression=client.copy()),
-                    )
-                )
+            where.append(
+                f"invoice_id IN (SELECT id FROM {schema}invoices "
+                f"WHERE tenant_id = {tenant} AND client_id = {client})"
             )
-            cond = exp.In(this=exp.column("invoice_id"), query=exp.Subquery(this=inner))
         else:  # nothing to tie the table to one client: show nothing
-            cond = exp.false()
-        where = exp.and_(where, cond)
-    return exp.select(*visible_columns(role, name)).from_(src).where(where)
+            where.append("1 = 0")
+    cols = ", ".join(visible_columns(role, name))
+    return f"SELECT {cols} FROM {source or name} WHERE {' AND '.join(where)}"
+
+
+@functools.lru_cache(maxsize=256)
+def _scoped_tree(
+    name: str, tenant_id: str, client_id: str | None, role: str, read: str
+) -> exp.Expression:
+    sql = scoped_select_sql(name, tenant_id=tenant_id, client_id=client_id, role=role)
+    return cast(exp.Expression, sqlglot.parse_one(sql, read=read))
+
+
+def scoped_select(
+    name: str, *, tenant_id: str, client_id: str | None, role: str, read: str = "sqlite"
+) -> exp.Expression:
+    """``scoped_select_sql`` as a tree (a fresh copy: the caller grafts it into a query)."""
+    return _scoped_tree(name, tenant_id, client_id, role, read).copy()
 
 
 def _cap(tree: exp.Expression, max_rows: int) -> None:
@@ -375,7 +386,9 @@ def guard_sql(
             cte_alias.set("this", exp.to_identifier(fresh[id(cte)], quoted=True))
     for real in to_table.values():
         alias = real.alias or real.name
-        scoped = scoped_select(real.name, tenant_id=tenant_id, client_id=client_id, role=role)
+        scoped = scoped_select(
+            real.name, tenant_id=tenant_id, client_id=client_id, role=role, read=read
+        )
         real.replace(
             exp.Subquery(
                 this=scoped, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))

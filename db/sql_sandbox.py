@@ -14,7 +14,8 @@ every request. Then ``PRAGMA query_only=ON`` and an authorizer callback that all
 - ``SQLITE_READ`` of ``main`` when the innermost view reading it is one of this request's
   ``_s<nonce>_*`` views (SQLite names a CTE there too, so the unguessable nonce is what tells
   our views from a CTE that borrows a table's name), of ``temp`` views of this request, and
-  of no schema at all (a CTE's or subquery's own rows);
+  of no schema (a read naming no column, e.g. ``count(*)``) only when the name is no real
+  table's (SQLite gives a CTE and a real table alike there);
 - ``SQLITE_FUNCTION`` of the functions in ``SQLITE_FUNCTIONS``.
 
 Everything else is denied: other tables (``users``, ``api_keys``, …), ``sqlite_master``,
@@ -49,11 +50,12 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from sqlalchemy import Engine, text
+from psycopg import sql as pgsql
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from mspilot.db.semantic_access import check_role, sql_tables
-from mspilot.db.sql_guard import SqlRejected, scoped_select
+from mspilot.db.sql_guard import SqlRejected, scoped_select_sql
 
 TIMEOUT_S: Final = 5.0
 MAX_VM_STEPS: Final = 200_000_000
@@ -228,6 +230,7 @@ class _SqliteSandbox:
         )
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.views: list[str] = []
+        self.real: frozenset[str] = frozenset()
         self.inner: frozenset[str] = frozenset()
         self.outer: frozenset[str] = frozenset()
 
@@ -238,18 +241,24 @@ class _SqliteSandbox:
         conn.execute("PRAGMA query_only=OFF")
         for name in self.views:
             conn.execute(f'DROP VIEW IF EXISTS temp."{name}"')
+        self.real = frozenset(
+            str(n).lower()
+            for (n,) in conn.execute(
+                "SELECT name FROM main.sqlite_master WHERE type IN ('table', 'view')"
+            )
+        )
         nonce = secrets.token_hex(12)
         views: list[str] = []
         inner: set[str] = set()
         for table in sorted(sql_tables(scope.role)):
             hidden_name = f"_s{nonce}_{table}"
-            select = scoped_select(
+            select = scoped_select_sql(
                 table,
                 tenant_id=scope.tenant_id,
                 client_id=scope.client_id,
                 role=scope.role,
                 source=f"main.{table}",
-            ).sql(dialect="sqlite")
+            )
             conn.execute(f'CREATE TEMP VIEW "{hidden_name}" AS {select}')
             conn.execute(f'CREATE TEMP VIEW "{table}" AS SELECT * FROM "{hidden_name}"')
             views += [table, hidden_name]
@@ -272,12 +281,19 @@ class _SqliteSandbox:
                 return _SQLITE_OK
             if db == "temp" and arg1 in self.outer:
                 return _SQLITE_OK
-            if db is None:  # a CTE's or subquery's own rows (already authorized when built)
-                return _SQLITE_OK
+            if db is None and not self._names_a_real_table(arg1):
+                return _SQLITE_OK  # a CTE read without naming a column (count(*))
             return _SQLITE_DENY
         if action == sqlite3.SQLITE_FUNCTION:
             return _SQLITE_OK if (arg2 or "").lower() in SQLITE_FUNCTIONS else _SQLITE_DENY
         return _SQLITE_DENY
+
+    def _names_a_real_table(self, name: str | None) -> bool:
+        """SQLite reports a table read that names no column (``count(*)``) with no schema and
+        the name as written, for a real table and a CTE alike: any name a real table has is
+        refused (a CTE named like a table then fails, which is safe)."""
+        low = (name or "").lower()
+        return not low or low in self.real or low.startswith("sqlite_")
 
     def run(
         self, sql: str, *, max_rows: int, timeout_s: float
@@ -350,7 +366,15 @@ def _sqlite_uri(engine: Engine) -> str:
 def _sqlite_error(exc: sqlite3.Error) -> _DbRefused:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     denied = any(
-        k in msg for k in ("not authorized", "prohibited", "readonly", "read-only", "cannot modify")
+        k in msg
+        for k in (
+            "not authorized",
+            "prohibited",
+            "readonly",
+            "read-only",
+            "cannot modify",
+            "vtable constructor failed",
+        )
     )
     if "interrupted" in msg:
         msg = "the query took too long and was stopped; simplify it or filter more"
@@ -410,6 +434,32 @@ def _pg_error(exc: Exception) -> _DbRefused:
     return _DbRefused(msg, denied=denied)
 
 
+_READY: set[tuple[str, str]] = set()
+
+
+def _check_reader(conn: Connection, reader: str, run_fn: str) -> None:
+    """A clear refusal when the reader role or its function is missing (checked once per
+    database URL; without them the run fails closed anyway: it never runs as ourselves)."""
+    key = (str(conn.engine.url), reader)
+    if key in _READY:
+        return
+    ready = conn.execute(
+        text(
+            "SELECT to_regprocedure(:fn) IS NOT NULL AND EXISTS "
+            "(SELECT 1 FROM pg_roles WHERE rolname = :r "
+            "AND pg_has_role(current_user, oid, 'MEMBER'))"
+        ),
+        {"fn": f"{run_fn}(text,integer,integer)", "r": reader},
+    ).scalar_one()
+    if not ready:
+        raise _DbRefused(
+            f"the database has no {reader} role or {run_fn}(): run `mspilot db upgrade` "
+            "as a user that may create roles",
+            denied=True,
+        )
+    _READY.add(key)
+
+
 def _pairs(line: str) -> list[tuple[str, Any]]:
     pairs: list[tuple[str, Any]] = json.loads(line, object_pairs_hook=list)
     return pairs
@@ -433,37 +483,25 @@ def run_postgres(
     run_fn = PG_RUN_FUNCTIONS[reader]
     with engine.connect() as conn:
         try:
-            ready = conn.execute(
-                text(
-                    "SELECT to_regprocedure(:fn) IS NOT NULL AND EXISTS "
-                    "(SELECT 1 FROM pg_roles WHERE rolname = :r "
-                    "AND pg_has_role(current_user, oid, 'MEMBER'))"
-                ),
-                {"fn": f"{run_fn}(text,integer,integer)", "r": reader},
-            ).scalar_one()
-            if not ready:
-                raise _DbRefused(
-                    f"the database has no {reader} role or {run_fn}(): run `mspilot db upgrade` "
-                    "as a user that may create roles",
-                    denied=True,
-                )
-            conn.execute(
-                text(
-                    "INSERT INTO sql_scope (pid, xid, tenant_id, client_id) "
-                    "VALUES (pg_backend_pid(), txid_current(), :t, :c)"
-                ),
-                {"t": tenant_id, "c": client_id},
+            _check_reader(conn, reader, run_fn)
+            # one round trip, literals quoted by the driver: scope row, read-only, settings, role
+            driver: Any = conn.connection.driver_connection
+            setup = pgsql.SQL(
+                "INSERT INTO sql_scope (pid, xid, tenant_id, client_id) "
+                "VALUES (pg_backend_pid(), txid_current(), {t}, {c}); "
+                "SET TRANSACTION READ ONLY; "
+                "SELECT set_config('statement_timeout', {ms}, true), "
+                "set_config('mspilot.tenant_id', {t}, true), "
+                "set_config('mspilot.client_id', {cs}, true); "
+                "SET LOCAL ROLE {role}"
+            ).format(
+                t=pgsql.Literal(tenant_id),
+                c=pgsql.Literal(client_id),
+                cs=pgsql.Literal(client_id or ""),
+                ms=pgsql.Literal(str(max(1, int(timeout_s * 1000)))),
+                role=pgsql.Identifier(reader),
             )
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            conn.execute(
-                text(
-                    "SELECT set_config('statement_timeout', :ms, true), "
-                    "set_config('mspilot.tenant_id', :t, true), "
-                    "set_config('mspilot.client_id', :c, true)"
-                ),
-                {"ms": str(max(1, int(timeout_s * 1000))), "t": tenant_id, "c": client_id or ""},
-            )
-            conn.exec_driver_sql(f"SET LOCAL ROLE {reader}")
+            conn.exec_driver_sql(setup.as_string(driver))
             lines = (
                 conn.execute(
                     text(f"SELECT {run_fn}(:q, :n, :b)"),

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mspilot.core.errors import UserInputError
+from mspilot.core.roles import ROLES
 from mspilot.db.schema import Client, Tenant
 from mspilot.db.schema_api import ApiKey, User
-from mspilot.db.semantic_access import ROLES
 
 
 @dataclass(frozen=True)

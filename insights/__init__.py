@@ -23,13 +23,12 @@ def preview(
     kind: DigestKind = "weekly",
     engine: Engine | None = None,
 ) -> Digest:
-    """The digest ``tenant_id`` (default: the first tenant) would get now; nothing is sent or
+    """The digest ``tenant_id`` (default: the only one loaded) would get now; nothing is sent or
     recorded. Render it with ``insights.render.to_text`` / ``to_html`` or ``model_dump_json``."""
     from mspilot.core.clock import Clock
-    from mspilot.core.errors import DataError
     from mspilot.core.settings import Settings
     from mspilot.db.engine import make_engine
-    from mspilot.insights import store
+    from mspilot.db.tenants import resolve_tenant
     from mspilot.insights.digest import build_digest
 
     settings = settings or Settings()
@@ -37,10 +36,7 @@ def preview(
     db = engine or make_engine(settings.resolved_database_url)
     try:
         if tenant_id is None:
-            known = store.tenants(db)
-            if not known:
-                raise DataError("no tenant in the database: run `mspilot demo run` first")
-            tenant_id = known[0][0]
+            tenant_id = resolve_tenant(db, None).id
         return build_digest(
             db,
             tenant_id,

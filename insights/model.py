@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from mspilot.db.semantic_access import STAFF_WITH_MONEY
+from mspilot.core.roles import MONEY
 from mspilot.models.explain import ChurnDriver
 
 DetectorName = Literal["churn_risk", "revenue_leak", "pricing", "capacity"]
@@ -42,7 +42,7 @@ class Detector:
     change_abs: float = float("inf")
     #: ... or the dollars at stake moved by at least this share
     change_rel: float = 0.25
-    audience: frozenset[str] = STAFF_WITH_MONEY
+    audience: frozenset[str] = MONEY
 
     def raised(self, value: float) -> float:
         new = value + self.step_add if self.step_add else value * self.step_mul

@@ -29,6 +29,7 @@ from mspilot.agent.approvals import ApprovalFlow
 from mspilot.core.clock import Clock
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
+from mspilot.db.tenants import list_tenants
 from mspilot.insights import store
 from mspilot.insights.delivery import deliver
 from mspilot.insights.digest import build_digest, commit_digest
@@ -129,7 +130,9 @@ def run_digest(
             now=now,
         )
         digest.digest_id = run_id
-        outcome.deliveries = deliver(settings, store.delivery_for(engine, tenant_id), digest)
+        outcome.deliveries = deliver(
+            settings, store.delivery_for(engine, tenant_id), digest, engine=engine
+        )
         tried = [o for o in outcome.deliveries.values() if not o.startswith("skipped")]
         if tried and all(o.startswith("failed") for o in tried):
             raise RuntimeError("every channel failed: " + "; ".join(tried))
@@ -167,7 +170,8 @@ def run_due(
     """Run every slot due at ``now`` (each tenant's schedule), each at most once."""
     cfg = settings.insights
     outcomes = []
-    for tid, _name, timezone in store.tenants(engine):
+    for tenant in list_tenants(engine):
+        tid, timezone = tenant.id, tenant.timezone
         if tenant_id is not None and tid != tenant_id:
             continue
         if keep_lease is not None and not keep_lease():

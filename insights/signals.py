@@ -204,7 +204,7 @@ def pricing_signals(
         as_of,
         data_dir,
         inputs,
-        churn_by_id=scores.by_client(),
+        base_by_id=scores.without_price_changes(),
         version=version,
     )
     # what ``price_portfolio`` does, without loading the inputs a second time

@@ -2,6 +2,9 @@
 
 Everything that must hold across processes lives here: what was sent, the feedback and the
 thresholds it tuned, the digest runs (one per tenant and slot) and the scheduler lease.
+
+Size (~710 lines): the repository of the insights tables, one short function per query,
+grouped by table (sent, feedback, thresholds, runs, delivery, lease).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from mspilot.db.schema_insights import (
     SchedulerLease,
     SlackUser,
 )
+from mspilot.db.tenants import tenant_ids
 from mspilot.insights.model import DETECTORS, Decision, Digest, InsightItem, Tuning
 
 #: Verdicts that keep an insight quiet (a snooze only until its date).
@@ -86,15 +90,6 @@ def raise_threshold(
                 .values(value=after, wrong_count=DetectorThreshold.wrong_count + 1, updated_at=now)
             )
     return before, after
-
-
-def reset_thresholds(engine: Engine, tenant_id: str) -> int:
-    with engine.begin() as conn:
-        return int(
-            conn.execute(
-                delete(DetectorThreshold).where(DetectorThreshold.tenant_id == tenant_id)
-            ).rowcount
-        )
 
 
 # ---- sent -----------------------------------------------------------------------------------
@@ -418,17 +413,6 @@ def configure_delivery(engine: Engine, tenant_id: str, now: dt.datetime, **value
     return delivery_for(engine, tenant_id)
 
 
-def tenants(engine: Engine) -> list[tuple[str, str, str]]:
-    """(id, name, timezone) of every tenant."""
-    with engine.connect() as conn:
-        return [
-            (str(i), str(n), str(tz or "UTC"))
-            for i, n, tz in conn.execute(
-                select(Tenant.id, Tenant.name, Tenant.timezone).order_by(Tenant.id)
-            )
-        ]
-
-
 def tenant_name(engine: Engine, tenant_id: str) -> str | None:
     with engine.connect() as conn:
         name = conn.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
@@ -606,7 +590,7 @@ def digests_finished_since(
 def latest_digests(engine: Engine, per_tenant: int = 1) -> list[Digest]:
     """The most recent finished digest(s) of every tenant, oldest first."""
     out: list[Digest] = []
-    for tenant_id, _name, _tz in tenants(engine):
+    for tenant_id in tenant_ids(engine):
         with engine.connect() as conn:
             rows = conn.execute(
                 select(DigestRun.id, DigestRun.payload)

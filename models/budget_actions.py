@@ -310,17 +310,11 @@ def plan_budget(
         from mspilot.models.pricing_data import cached_pricing_inputs
         from mspilot.models.pricing_service import history_response, price_portfolio
 
-        # Reuse the churn scores computed above rather than building the genome twice, and
-        # the pricing inputs read here in price_portfolio (the same data version).
+        # The genome (cached per data version) and the pricing inputs read here are reused
+        # by price_portfolio (the same data version).
         inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
         response, _fit = history_response(
-            engine,
-            tenant_id,
-            as_of,
-            data_dir,
-            inputs,
-            churn_by_id={r.client_id: r.churn_90d for r in risks},
-            version=version,
+            engine, tenant_id, as_of, data_dir, inputs, version=version
         )
         report = price_portfolio(
             engine, tenant_id, clock, data_dir, response=response, version=version

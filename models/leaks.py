@@ -33,6 +33,7 @@ import pandas as pd
 from sqlalchemy import Engine, Float, cast, select
 
 from mspilot.db.definitions import unbilled_time_entries
+from mspilot.models import leak_evidence as evidence
 from mspilot.models.data import TenantFrames, month_index, month_of_index, read_frame
 
 LEAK_TYPES: tuple[str, ...] = (
@@ -74,7 +75,13 @@ def _month_end(index: int) -> dt.date:
 
 
 class _Context:
-    def __init__(self, frames: TenantFrames, as_of: dt.date) -> None:
+    def __init__(
+        self,
+        frames: TenantFrames,
+        as_of: dt.date,
+        notes: pd.DataFrame | None = None,
+        contract_names: dict[str, str] | None = None,
+    ) -> None:
         self.frames = frames
         self.as_of = as_of
         #: invoices for month m are issued on the 1st of m+1: the last month billed by as_of
@@ -100,6 +107,8 @@ class _Context:
         billed = lines[lines["month"] <= self.last_billed]
         self.lines_by_contract = {k: g for k, g in billed.groupby("contract_id")}
         self.invoice_months = inv.groupby("client_id")["month"].agg(set).to_dict()
+        self.notes = notes if notes is not None else pd.DataFrame(columns=["id", "description"])
+        self.contract_names = contract_names or {}
 
     def finding(
         self,
@@ -145,12 +154,20 @@ def unbilled_time(ctx: _Context, engine: Engine, tenant_id: str) -> list[LeakFin
     with engine.connect() as conn:
         rows = read_frame(
             conn,
-            select(sub.c.external_id, sub.c.client_id, sub.c.work_date, cast(sub.c.hours, Float)),
+            select(
+                sub.c.id,
+                sub.c.external_id,
+                sub.c.client_id,
+                sub.c.work_date,
+                cast(sub.c.hours, Float),
+            ),
         )
     if rows.empty:
         return []
-    rows.columns = ["external_id", "client_id", "work_date", "hours"]
-    rows["month"] = month_index(pd.to_datetime(rows["work_date"]))
+    rows.columns = ["id", "external_id", "client_id", "work_date", "hours"]
+    rows["work_date"] = pd.to_datetime(rows["work_date"])
+    rows = rows[~rows["id"].astype(str).isin(_explained_time(ctx, rows))]
+    rows["month"] = month_index(rows["work_date"])
     out = []
     for (client_id, month), grp in rows.groupby(["client_id", "month"]):
         term = ctx.contract_at(str(client_id), int(month))
@@ -166,6 +183,32 @@ def unbilled_time(ctx: _Context, engine: Engine, tenant_id: str) -> list[LeakFin
                 sorted(grp["external_id"].astype(str)),
                 f"{hours:g} h of billable work never invoiced, at ${rate:,.2f}/h",
             )
+        )
+    return out
+
+
+def _explained_time(ctx: _Context, rows: pd.DataFrame) -> set[str]:
+    """Unbilled entries the books account for: a duplicate of a billed worklog, hours billed
+    on a later invoice as a correction naming their month, hours drawn from a prepaid block
+    bought on or before their month."""
+    out = evidence.duplicate_entries(ctx.frames.time_entries) & set(rows["id"].astype(str))
+    fixes = evidence.noted_months(ctx.notes, ctx.lines, evidence.CORRECTION)
+    fixes = fixes[(fixes["kind"] == "labor") & (fixes["billed"] >= fixes["month"])]
+    prepaid = ctx.lines.merge(ctx.notes, on="id")
+    prepaid = prepaid[
+        (prepaid["kind"] == "labor")
+        & prepaid["description"].fillna("").str.contains(evidence.PREPAID)
+    ]
+    rest = rows[~rows["id"].astype(str).isin(out)].sort_values(["work_date", "external_id"])
+    for client_id, grp in rest.groupby("client_id"):
+        mine = fixes[fixes["client_id"] == client_id]
+        out |= evidence.consume(
+            grp, zip(mine["month"], mine["quantity"], strict=True), from_month=False
+        )
+        bought = prepaid[prepaid["client_id"] == client_id]
+        left = grp[~grp["id"].astype(str).isin(out)]
+        out |= evidence.consume(
+            left, zip(bought["month"], bought["quantity"], strict=True), from_month=True
         )
     return out
 
@@ -192,7 +235,7 @@ def license_seats_over_billed(ctx: _Context) -> list[LeakFinding]:
         if billed is None or billed.index[-1] != ctx.last_billed:
             continue
         in_use = float(row.seats_in_use)
-        gap = in_use - float(billed.iloc[-1])
+        gap = in_use - float(billed.iloc[-1]) - _seats_added_since(ctx, row.client_id, billed)
         if gap < 1:
             continue
         # the client's other counts (users/devices billed, other licences) as a reference
@@ -216,6 +259,25 @@ def license_seats_over_billed(ctx: _Context) -> list[LeakFinding]:
             )
         )
     return out
+
+
+def _seats_added_since(ctx: _Context, client_id: str, billed: pd.Series) -> float:
+    """Licence seats the client's users added since its last invoice account for: its user
+    count now over the users that invoice billed (per-user contracts), at the licence's
+    seats-per-user ratio on that invoice. Those seats are billed on the next invoice."""
+    rec = ctx.lines[
+        (ctx.lines["client_id"] == client_id)
+        & (ctx.lines["kind"] == "recurring")
+        & (ctx.lines["month"] == ctx.last_billed)
+    ]
+    term = ctx.contract_at(client_id, ctx.last_billed)
+    if rec.empty or term is None or term["kind"] != "per_user":
+        return 0.0
+    users = float(rec["quantity"].sum())
+    now = float(ctx.clients.loc[client_id, "seats"]) if client_id in ctx.clients.index else users
+    if users <= 0 or now <= users:
+        return 0.0
+    return float(np.ceil((now - users) * float(billed.iloc[-1]) / users))
 
 
 def _onset(billed: pd.Series, gap: float, others: pd.DataFrame | None) -> int:
@@ -279,7 +341,11 @@ def _escalation_finding(
         qty = _money(ln["quantity"])
         disc = Decimal(str(ln["discount_pct"])) if not np.isnan(ln["discount_pct"]) else Decimal(0)
         if ln["kind"] == "recurring":
-            full = _money(qty * exp_price * (100 - disc) / 100)
+            # scaled from the amount billed, so a prorated line counts its share of the month
+            price = _money(ln["unit_price"])
+            billed = _money(qty * price * (100 - disc) / 100)
+            share = _money(ln["amount"]) / billed if billed > 0 else Decimal(1)
+            full = _money(qty * exp_price * (100 - disc) / 100 * share)
             dollars += full - _money(ln["amount"])
             used.append(str(ln["external_id"]))
         elif ln["kind"] == "labor" and term["kind"] in ("block_hours", "time_and_materials"):
@@ -306,6 +372,9 @@ def missing_recurring_invoice(ctx: _Context) -> list[LeakFinding]:
     out = []
     rec_q = rec.groupby(["client_id", "month"])["quantity"].sum()
     lic_amount = lic.groupby(["client_id", "month"])["amount"].sum()
+    # a month a note on the client's invoices waives (goodwill, no charge) was not forgotten
+    noted = evidence.noted_months(ctx.notes, ctx.lines, evidence.WAIVER)
+    waived = set(zip(noted["client_id"], noted["month"], strict=True))
     for client_id, client in ctx.clients.iterrows():
         terms = ctx.terms_by_client.get(client_id)
         if terms is None:
@@ -321,7 +390,7 @@ def missing_recurring_invoice(ctx: _Context) -> list[LeakFinding]:
             last = min(last, int(month_index(pd.Series([client["churned_on"]]))[0]))
         billed = ctx.invoice_months.get(client_id, set())
         for m in range(first + 1, last + 1):
-            if m in billed:
+            if m in billed or (client_id, m) in waived:
                 continue
             live = terms[(terms["start_m"] <= m) & (terms["end_m"] >= m)]
             if live.empty:
@@ -355,11 +424,21 @@ def block_overage_not_billed(ctx: _Context) -> list[LeakFinding]:
     if te.empty or not blocks:
         return []
     te = te[te["client_id"].isin(blocks)]
-    te = te.assign(month=month_index(te["work_date"]))
+    # a worklog saved twice counts once; an entry counts in the month its invoice billed it
+    # (work posted after its month's invoice, overage billed a month late as a correction)
+    te = te[~te["id"].astype(str).isin(evidence.duplicate_entries(te))]
+    fixes = evidence.noted_months(ctx.notes, ctx.lines, evidence.CORRECTION)
+    fixes = fixes[fixes["kind"] == "labor"]
+    regular = ctx.lines[~ctx.lines["id"].isin(set(fixes["id"]))]
+    te = te.assign(month=evidence.billing_month(te, regular))
     hours = te.groupby(["client_id", "month"])["hours"].sum()
     entry_ids = {k: g["external_id"].astype(str) for k, g in te.groupby(["client_id", "month"])}
     labour = ctx.lines[ctx.lines["kind"] == "labor"]
-    overage_hours = labour.groupby(["contract_id", "month"])["quantity"].sum()
+    overage_hours = labour.groupby(["client_id", "month"])["quantity"].sum().to_dict()
+    # a correction bills the month it names, not the month of its invoice
+    for fix in fixes.itertuples(index=False):
+        for key, sign in (((fix.client_id, fix.month), 1), ((fix.client_id, fix.billed), -1)):
+            overage_hours[key] = overage_hours.get(key, 0.0) + sign * fix.quantity
     out = []
     for (client_id, month), used in hours.items():
         m = int(month)
@@ -371,7 +450,7 @@ def block_overage_not_billed(ctx: _Context) -> list[LeakFinding]:
         over = float(used) - float(term["included_hours"])
         if over <= 0:
             continue
-        missing = over - float(overage_hours.get((term["id"], m), 0.0))
+        missing = over - float(overage_hours.get((client_id, m), 0.0))
         if missing <= 0.001:
             continue
         rate = _money(term["hourly_rate"] or 0)
@@ -395,11 +474,17 @@ def discount_beyond_policy(ctx: _Context) -> list[LeakFinding]:
     con = ctx.contracts
     out = []
     for _, term in con[con["discount_pct"].fillna(0) > float(policy)].iterrows():
+        if evidence.documented_discount(ctx.contract_names.get(str(term["id"]), "")):
+            continue  # a special discount approved on the contract itself
         lines = ctx.term_lines(str(term["id"]))
         rec = lines[lines["kind"] == "recurring"]
         dollars = Decimal(0)
         for _, ln in rec.iterrows():
-            fair = _money(_money(ln["quantity"]) * _money(ln["unit_price"]) * (100 - policy) / 100)
+            # on the amount billed, so a prorated line counts its share of the month
+            disc = Decimal(str(ln["discount_pct"])) if not np.isnan(ln["discount_pct"]) else policy
+            if disc >= 100:
+                continue
+            fair = _money(_money(ln["amount"]) * (100 - policy) / (100 - disc))
             dollars += fair - _money(ln["amount"])
         first = int(max(term["start_m"], rec["month"].min() if not rec.empty else term["start_m"]))
         last = int(rec["month"].max()) if not rec.empty else first
@@ -421,7 +506,12 @@ def find_leaks(
     engine: Engine, tenant_id: str, as_of: dt.date, frames: TenantFrames
 ) -> list[LeakFinding]:
     """Every rule's findings as of ``as_of``, largest dollars first."""
-    ctx = _Context(frames, as_of)
+    ctx = _Context(
+        frames,
+        as_of,
+        evidence.line_notes(engine, tenant_id),
+        evidence.contract_names(engine, tenant_id),
+    )
     findings = [
         *unbilled_time(ctx, engine, tenant_id),
         *license_seats_over_billed(ctx),

@@ -399,6 +399,17 @@ class PriceRecommendation(BaseModel):
     reasoning: list[str]
 
 
+class PriceExperiment(BaseModel):
+    """A small price test in the segment whose price sensitivity is least certain."""
+
+    segment: str = Field(description="factor=level, e.g. industry=Legal")
+    slope: float = Field(description="Posterior mean: log-odds of monthly churn per pp")
+    slope_sd: float = Field(description="Posterior standard deviation")
+    clients: list[str] = Field(description="Active clients of the segment the test could use")
+    increase_pct: float
+    proposal: str
+
+
 class PricingReport(BaseModel):
     tenant_id: str
     as_of: dt.date
@@ -411,6 +422,10 @@ class PricingReport(BaseModel):
     expected_gain: float
     n_under_priced: int
     notes: list[str] = Field(default_factory=list)
+    experiments: list[PriceExperiment] = Field(
+        default_factory=list,
+        description="Small price tests where the price sensitivity is least certain",
+    )
 
 
 class WhatIfResult(BaseModel):

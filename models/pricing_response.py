@@ -70,15 +70,24 @@ class LogitShiftResponse:
         monthly: bool = False,
         increases_only: bool = False,
         spread: float = 0.0,
+        slope_sd: np.ndarray | None = None,
     ) -> None:
         self.base = np.asarray(base_90d, dtype=float)
-        # Uncertain slopes: average the answer over slope × exp(spread · ξ), ξ ~ N(0, 1)
-        # (Gauss–Hermite), so a raise is judged by its expected churn, not its typical churn.
-        nodes, weights = np.polynomial.hermite_e.hermegauss(9 if spread > 0 else 1)
-        self._mult = np.exp(spread * nodes) if spread > 0 else np.ones(1)
-        self._weights = weights / weights.sum()
-        self.spread = spread
+        # Uncertain slopes: the answer is averaged over the posterior of each client's slope,
+        # slope ~ N(slope_pp, slope_sd²) (never below 0), times a spread between clients of
+        # one segment, exp(spread · ξ) with ξ ~ N(0, 1) (Gauss–Hermite over both), so a raise
+        # is judged by its expected churn, not its churn at the point estimate.
         self.slope = np.broadcast_to(np.asarray(slope_pp, dtype=float), self.base.shape).copy()
+        sd = np.zeros_like(self.slope) if slope_sd is None else np.asarray(slope_sd, dtype=float)
+        self.slope_sd = np.broadcast_to(sd, self.base.shape).copy()
+        post_x, post_w = np.polynomial.hermite_e.hermegauss(7 if np.any(self.slope_sd > 0) else 1)
+        spread_x, spread_w = np.polynomial.hermite_e.hermegauss(7 if spread > 0 else 1)
+        self._draws = [
+            (px, sx, float(pw * sw))
+            for px, pw in zip(post_x, post_w / post_w.sum(), strict=True)
+            for sx, sw in zip(spread_x, spread_w / spread_w.sum(), strict=True)
+        ]
+        self.spread = spread
         self.source = source
         self.monthly = monthly
         self.increases_only = increases_only
@@ -93,8 +102,10 @@ class LogitShiftResponse:
         if self.increases_only:
             x = np.clip(x, 0.0, None)
         out = np.zeros(np.broadcast(self._base_logit, x).shape)
-        for mult, weight in zip(self._mult, self._weights, strict=True):
-            shifted = expit(self._base_logit + mult * self.slope * 100.0 * x)
+        base, slope, sd = self._base_logit, self.slope, self.slope_sd
+        for post, between, weight in self._draws:
+            drawn = np.clip(slope + post * sd, 0.0, None) * np.exp(self.spread * between)
+            shifted = expit(base + drawn * 100.0 * x)
             out = out + weight * (1.0 - np.power(1.0 - shifted, 3.0) if self.monthly else shifted)
         return out
 

@@ -11,7 +11,6 @@ data changed since the last call, never served stale.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from mspilot.core.clock import Clock
 from mspilot.core.errors import DataError, UserInputError
 from mspilot.models.data import DataVersion, VersionedCache, data_version
 from mspilot.models.pricing import (
+    PriceExperiment,
     PricingInputs,
     PricingPolicy,
     PricingReport,
@@ -39,7 +39,7 @@ from mspilot.models.pricing_response import (
     PriceResponse,
 )
 
-#: Assumed spread (log scale) of price sensitivity between clients of one industry.
+#: Assumed spread (log scale) of price sensitivity between clients of the same segments.
 SLOPE_SPREAD = 0.3
 #: Re-scoring a client "as if a renewal had just changed its price".
 CHANGE_OVERRIDES: dict[str, Any] = {"months_since_price_change": 0.0}
@@ -60,12 +60,13 @@ def default_policy(engine: Engine, tenant_id: str, **overrides: Any) -> PricingP
 def _churn_scores(
     engine: Engine, tenant_id: str, as_of: dt.date, data_dir: Path, version: DataVersion | None
 ) -> dict[str, float]:
-    """Every active client's 90-day churn risk from the champion (``models.serving``)."""
+    """Every active client's 90-day churn risk with no price change, from the champion
+    (``models.serving``)."""
     from mspilot.models.serving import churn_scores
 
     try:
         scores = churn_scores(engine, tenant_id, as_of, Path(data_dir), data_version=version)
-        return scores.by_client()
+        return scores.without_price_changes()
     except (FileNotFoundError, KeyError, LookupError, DataError) as exc:
         raise DataError(
             f"no churn model for tenant {tenant_id!r}: run `mspilot train` first ({exc})"
@@ -79,17 +80,21 @@ def history_response(
     data_dir: Path,
     inputs: PricingInputs,
     *,
-    churn_by_id: Mapping[str, float] | None = None,
+    base_by_id: Mapping[str, float] | None = None,
     version: DataVersion | None = None,
 ) -> tuple[LogitShiftResponse, PriceHistoryFit]:
     """Base risk from the churn model, price sensitivity from the tenant's own price history.
 
-    ``churn_by_id``: 90-day churn scores the caller already computed (a client without one
-    gets their median); without them the champion scores the genome here.
+    ``base_by_id``: each client's 90-day churn risk had its price not moved
+    (``ChurnScores.without_price_changes``), when the caller already has the scores (a client
+    without one gets their median); without them the champion scores the genome here. The
+    response adds the price change to that base, so an escalation already due is not counted
+    twice.
 
-    Each client's slope is its industry's (``models.pricing_history``), its base risk the
-    larger of the churn model's 90-day score and the tenant's base rate. Cuts are given no
-    retention effect: the data shows what increases do, not what discounts would.
+    Each client's slope is the posterior of its segments' (industry, contract kind, size;
+    ``models.pricing_history``), and a raise is judged by its expected churn under that
+    posterior. Cuts are given no retention effect: the data shows what increases do, not what
+    discounts would.
 
     With the tenant's ``version`` (``models.data.data_version``) the fit and the genome are
     reused while the data is unchanged; ``inputs`` must then be that version's."""
@@ -101,24 +106,31 @@ def history_response(
         fit = learn()
     else:
         fit = _FIT_CACHE.for_tenant(engine, tenant_id, as_of, version, learn)
-    slope = np.array([fit.slope_for(seg) for seg in inputs.segment])
-    if churn_by_id is None:
-        churn_by_id = _churn_scores(engine, tenant_id, as_of, data_dir, version)
-    fallback = float(np.median(list(churn_by_id.values()))) if churn_by_id else 0.0
-    base = np.array([churn_by_id.get(c, fallback) for c in inputs.client_id], dtype=float)
-    # A change takes effect at renewal, often months away, when a client's risk is nearer the
-    # tenant's base rate than the churn model's sharp 90-day score: never assume a client is
-    # safer than the base rate the price sensitivity was measured against.
-    base = np.maximum(base, fit.base_90d)
+    posterior = [
+        fit.slope_for_client(cid, {"industry": seg or "Other", "kind": kind})
+        for cid, seg, kind in zip(inputs.client_id, inputs.segment, inputs.kind, strict=True)
+    ]
+    slope = np.array([max(mean, 0.0) for mean, _sd in posterior])
+    slope_sd = np.array([sd for _mean, sd in posterior])
+    if base_by_id is None:
+        base_by_id = _churn_scores(engine, tenant_id, as_of, data_dir, version)
+    fallback = float(np.median(list(base_by_id.values()))) if base_by_id else 0.0
+    base = np.array([base_by_id.get(c, fallback) for c in inputs.client_id], dtype=float)
     source = (
         f"churn model with price sensitivity from {fit.n_exposed_rows:,} client-months "
         "after past increases"
     )
-    # Judge a raise by its expected churn over what the slope could be: the estimate's own
-    # uncertainty plus a spread between clients of the same industry.
-    spread = math.hypot(SLOPE_SPREAD, fit.beta_se / max(fit.beta, 1e-6)) if fit.beta > 0 else 0.0
+    # Judge a raise by its expected churn under the posterior of each client's slope (its
+    # segments' estimate and that estimate's uncertainty) and the spread between clients of
+    # the same segments.
     response = LogitShiftResponse(
-        base, slope, source, monthly=True, increases_only=True, spread=min(spread, 1.0)
+        base,
+        slope,
+        source,
+        monthly=True,
+        increases_only=True,
+        spread=SLOPE_SPREAD,
+        slope_sd=slope_sd,
     )
     return response, fit
 
@@ -175,8 +187,9 @@ def price_portfolio(
         version = data_version(engine, tenant_id)
     inputs = cached_pricing_inputs(engine, tenant_id, as_of, version)
     policy = policy or default_policy(engine, tenant_id)
+    fit: PriceHistoryFit | None = None
     if response is None:
-        response, _fit = history_response(
+        response, fit = history_response(
             engine, tenant_id, as_of, data_dir, inputs, version=version
         )
     recs = optimise_prices(inputs, response, policy, as_of)
@@ -188,7 +201,55 @@ def price_portfolio(
         f"churn reacts to a price change in the {policy.response_months} months after it "
         f"({response.source}).",
     ]
-    return summarise(tenant_id, as_of, policy, response.source, recs, notes)
+    report = summarise(tenant_id, as_of, policy, response.source, recs, notes)
+    if fit is not None:
+        report.experiments = price_experiments(fit, inputs)
+    return report
+
+
+#: A price test raises this much, for at most this many clients of a segment.
+EXPERIMENT_PCT = 3.0
+EXPERIMENT_CLIENTS = 5
+
+
+def price_experiments(
+    fit: PriceHistoryFit, inputs: PricingInputs, top: int = 3
+) -> list[PriceExperiment]:
+    """Where to learn: the segments whose price sensitivity is least certain (posterior sd
+    × the active clients it would price), each with a small raise to try at the next renewal
+    of a few of its clients: their churn in the 3 months after it narrows the estimate most
+    where the recommendations depend on it most."""
+    members: dict[str, list[str]] = {}
+    for cid, name in zip(inputs.client_id, inputs.client_name, strict=True):
+        for factor, level in fit.client_segments.get(cid, {}).items():
+            members.setdefault(f"{factor}={level}", []).append(name)
+    ranked = sorted(
+        (
+            (sd * len(members.get(key, [])), key, mean, sd)
+            for key, (mean, sd) in fit.by_segment.items()
+            if members.get(key)
+        ),
+        reverse=True,
+    )
+    out = []
+    for _value, key, mean, sd in ranked[:top]:
+        names = sorted(members[key])[:EXPERIMENT_CLIENTS]
+        out.append(
+            PriceExperiment(
+                segment=key,
+                slope=round(mean, 4),
+                slope_sd=round(sd, 4),
+                clients=names,
+                increase_pct=EXPERIMENT_PCT,
+                proposal=(
+                    f"Raise {len(names)} {key.split('=', 1)[1]} client(s) by {EXPERIMENT_PCT:.0f}% "
+                    f"at their next renewal: the price sensitivity there is {mean:+.3f} "
+                    f"± {sd:.3f} log-odds of monthly churn per pp, the least certain of the "
+                    "segments, and their churn in the 3 months after teaches the most."
+                ),
+            )
+        )
+    return out
 
 
 def price_what_if(

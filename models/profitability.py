@@ -1,6 +1,6 @@
 """Profitability: exact per-client margins (descriptive) and next-quarter margin (predictive).
 
-- ``client_margins``: revenue, hours, labour and licence cost, margin, margin % and effective
+- ``client_margin_frame``: revenue, hours, labour and licence cost, margin, margin % and effective
   hourly rate per client over a period, straight from ``db.definitions.client_economics``.
 - ``train_profitability``: an XGBoost regressor of the change in gross margin from the last
   quarter (3 months up to a snapshot) to the next one; its prediction is last quarter's
@@ -41,7 +41,7 @@ ROUNDS = 250
 MONEY = ("revenue", "hours", "billable_hours", "labour_cost", "licence_cost", "margin")
 
 
-def client_margins(engine: Engine, tenant_id: str, period: Period) -> pd.DataFrame:
+def client_margin_frame(engine: Engine, tenant_id: str, period: Period) -> pd.DataFrame:
     """Per-client economics over ``period`` (index = client id), from the shared definition."""
     with engine.connect() as conn:
         frame = read_frame(conn, client_economics(tenant_id, period))

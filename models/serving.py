@@ -89,6 +89,10 @@ class ChurnRisk(BaseModel):
     )
 
 
+#: Genome columns that carry the client's own price changes.
+PRICE_COLUMNS: tuple[str, ...] = ("price_change_pct_12m", "escalation_due_3m")
+
+
 @dataclass(frozen=True)
 class ChurnScores:
     """Every active client's 90-day churn risk from one churn model at one date, with the
@@ -105,6 +109,15 @@ class ChurnScores:
 
     def by_client(self) -> dict[str, float]:
         return dict(zip(self.client_ids, self.risk.tolist(), strict=True))
+
+    def without_price_changes(self) -> dict[str, float]:
+        """Each client's 90-day risk had its price not moved: the 12-month price change and an
+        escalation due at renewal set to none (the base a price response adds a change to)."""
+        if self.features.empty:
+            return {}
+        overrides = {column: 0.0 for column in PRICE_COLUMNS}
+        risk = np.asarray(self.model.predict_with(self.features, overrides), dtype=float)
+        return dict(zip(self.client_ids, risk.tolist(), strict=True))
 
 
 def churn_scores(
@@ -177,7 +190,7 @@ class ClientMargin(BaseModel):
 
 def client_margins(engine: Engine, tenant_id: str, period: Period) -> list[ClientMargin]:
     """Per-client revenue, labour and licence cost, margin and effective rate over ``period``."""
-    from mspilot.models.profitability import client_margins as frame_of
+    from mspilot.models.profitability import client_margin_frame as frame_of
 
     frame = frame_of(engine, tenant_id, period)
     return [

@@ -181,23 +181,25 @@ def train_all(
         from mspilot.models.anomalies import client_month_signals, train_anomalies
 
         t = time.perf_counter()
-        step("fitting the anomaly forest")
+        step("scoring billing anomalies")
         last = date_month_index(add_months(month_start(as_of), -1))
         months = list(range(last - 11, last + 1))
         signals = client_month_signals(frames, months)
         anomaly = train_anomalies(signals, seed=seed)
-        found = anomaly.detect(signals, limit=50)
+        found = anomaly.detect(signals, limit=200)
         anomaly.meta = {
             "months": [months[0], months[-1]],
             "rows": len(signals),
             "flagged": [(a.client_id, a.month) for a in found],
+            "forest_flagged": anomaly.forest_rank(signals, 200),
+            "explanations": [a.explanation for a in found],
         }
         metrics = {"flagged_share": len(found) / max(len(signals), 1), "rows": float(len(signals))}
         report.versions["anomalies"] = registry.register(
             "anomalies",
             anomaly,
             metrics=metrics,
-            params={"n_estimators": 200, "contamination": 0.02},
+            params={"detector": "per-client robust baselines", "forest_n_estimators": 200},
             feature_set_version=FEATURE_SET_VERSION,
             data_window=(
                 dt.date(months[0] // 12, months[0] % 12 + 1, 1),

@@ -76,3 +76,13 @@ OTHER_CLIENT_REFUSAL = (
 
 #: The first line of every answer to a client user: whose data it is.
 CLIENT_SCOPE_LINE = "For {client} (the only client you can see):"
+
+#: The router's reading, stated when it is not sure of every word (provider ``none``).
+NOT_UNDERSTOOD_MARK = "I did not understand"
+READ_AS = (
+    "I read this as: {reading}. "
+    + NOT_UNDERSTOOD_MARK
+    + " {words}, so this may not be what you asked."
+)
+#: One clarifying question instead of a guess.
+CLARIFY = "Do you mean {reading}? " + NOT_UNDERSTOOD_MARK + " {words}; rephrase it, e.g. {example}."

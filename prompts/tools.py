@@ -226,3 +226,18 @@ SQL_NOTES: Final = (
     "Money is in the MSP's currency. Timestamps are UTC; dates are ISO (YYYY-MM-DD). "
     "Ids are text. Deleted rows are already excluded."
 )
+# query_metrics: the arguments added with the owners' measures (order best/worst, conditions,
+# period comparisons)
+ARG_ORDER_BEST: Final = (
+    "Sort by the metric: desc (largest first, default), asc, or best / worst — the good or "
+    "bad end of THIS metric (worst SLA breach rate = highest; worst CSAT = lowest)."
+)
+ARG_CONDITIONS: Final = (
+    "Keep only groups meeting conditions on a metric of the same rows, e.g. "
+    '[{{"metric": "tickets", "op": ">=", "value": 20}}] for "at least 20 tickets".'
+)
+ARG_COMPARE_TO: Final = (
+    "A baseline period to compare with (same forms as period): the answer then shows the "
+    "value in both periods and the change, absolute and in percent. 'Q2 vs Q1': period 'Q2', "
+    "compare_to 'Q1'. A period text such as 'September vs August' is split the same way."
+)

@@ -8,6 +8,8 @@
 - Insight buttons: *Explain* opens an agent thread under the digest, *Snooze 30 days*,
   *Dismiss*, *Wrong* (a modal asks why; the detector's threshold goes up) and *Approve* (pricing:
   resumes the approval graph, which records the action).
+
+Size (~500 lines): the Bolt handlers must be registered on one app object; each is short.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ class Billing:
     leaks: list[PlantedLeak]
 
 
-def _label(day: dt.date) -> str:
+def month_label(day: dt.date) -> str:
     return f"{MONTH_ABBR[day.month - 1]} {day.year}"
 
 
@@ -157,7 +157,7 @@ class _Biller:
         term_index = int(panel.term_at[i, m])
         term = panel.terms[term_index]
         kind = int(panel.kind[i])
-        label = _label(self.window.months[m])
+        label = month_label(self.window.months[m])
         lines: list[dict[str, Any]] = []
         links: list[tuple[int, int]] = []
         group = self.groups.get(i * self.window.n_months + m, [])
@@ -301,7 +301,7 @@ class _Biller:
                     found.dollars += sum((r["amount"] for r in lines), ZERO)
                     term = panel.terms[int(panel.term_at[i, m])]
                     found.evidence.append(term.external_id)
-                    found.detail = f"no invoice for {_label(window.months[m])}"
+                    found.detail = f"no invoice for {month_label(window.months[m])}"
                     continue
                 self.invoice(i, m, issued)
         # a contract-level leak stays visible in ``contracts`` even if it billed nothing

@@ -21,6 +21,9 @@ class DemoConfig:
     n_clients: int = 150
     n_tenants: int = 1
     years: int = 3
+    #: the messy world (:mod:`mspilot.synthetic.messy`): look-alikes, data faults and the
+    #: held-apart anomalies on top of the planted leaks; the demo CLI turns it on
+    messy: bool = False
 
     def validate(self) -> DemoConfig:
         """Raise :class:`UserInputError` with a clear message for a config that cannot work."""

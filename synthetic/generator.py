@@ -33,6 +33,8 @@ from mspilot.synthetic.calendar import Window
 from mspilot.synthetic.config import DemoConfig, TenantSpec
 from mspilot.synthetic.inventory import asset_rows, build_licenses, license_rows
 from mspilot.synthetic.leaks import plan_leaks
+from mspilot.synthetic.ledger import Ledger
+from mspilot.synthetic.messy import make_messy
 from mspilot.synthetic.panel import BURN_IN, KINDS, TM, Panel, build_panel
 from mspilot.synthetic.truth import ClientMonth, ClientTruth, GroundTruth
 
@@ -53,7 +55,19 @@ SOURCE = "demo"
 Row = dict[str, Any]
 StepCallback = Callable[[str], None]
 
-_STREAMS = ("panel", "technicians", "tickets", "entries", "licenses", "leaks", "billing", "assets")
+#: one stream per stage; new stages go at the end (spawned children keep their index, so the
+#: existing streams, and the clean world's rows, do not change)
+_STREAMS = (
+    "panel",
+    "technicians",
+    "tickets",
+    "entries",
+    "licenses",
+    "leaks",
+    "billing",
+    "assets",
+    "messy",
+)
 
 
 @dataclass
@@ -139,6 +153,12 @@ def generate_tenant(
     }
     step("ground truth")
     truth = _truth(config, spec, panel, window, billing)
+    if config.messy:
+        step("messy world")
+        books = Ledger(
+            tables, panel, window, licenses, truth.leaks, spec.max_discount_pct, rngs["messy"]
+        )
+        truth.leaks, truth.noise, truth.anomalies = make_messy(books)
     return TenantDataset(tenant=spec, tables=tables, truth=truth)
 
 

@@ -1,5 +1,9 @@
 """Client-level simulation: who the clients are, their latent state month by month, their
-contract terms and prices, and the churn process (see :mod:`mspilot.synthetic.truth`)."""
+contract terms and prices, and the churn process (see :mod:`mspilot.synthetic.truth`).
+
+Size (~800 lines): one simulation whose random draws, in order, define the demo MSP (a
+change of order changes every seeded world); ``build_panel`` runs it as named steps.
+"""
 
 from __future__ import annotations
 

@@ -119,6 +119,7 @@ def config_to_json(config: DemoConfig) -> dict[str, Any]:
         "n_clients": config.n_clients,
         "n_tenants": config.n_tenants,
         "years": config.years,
+        "messy": config.messy,
     }
 
 
@@ -129,6 +130,7 @@ def config_from_json(data: Mapping[str, Any]) -> DemoConfig:
         n_clients=int(data["n_clients"]),
         n_tenants=int(data["n_tenants"]),
         years=int(data["years"]),
+        messy=bool(data.get("messy", False)),
     )
 
 

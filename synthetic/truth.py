@@ -3,7 +3,8 @@
 Product code never reads this (it lives under ``<data_dir>/ground_truth/<tenant_id>/``, apart
 from the product's tables). Files: ``meta.json`` (config, model coefficients, demand model,
 holidays), ``clients.csv`` (per-client latent parameters), ``client_months.csv`` (per
-client-month hazard, drivers, 90-day churn probability, expected demand) and ``leaks.json``.
+client-month hazard, drivers, 90-day churn probability, expected demand), ``leaks.json`` and,
+for the messy world, ``noise.json`` and ``anomalies.json``.
 
 Notation: month ``m`` is a calendar month of the window (``m = 0`` is the first month); a
 client is *at risk* in month ``m`` if it was onboarded before ``m`` and has not churned before
@@ -101,6 +102,19 @@ lost and the external ids of the rows that show it (``evidence``):
   but no overage line was billed; dollars = overage hours × hourly rate.
 - ``discount_beyond_policy``: a contract term whose lines carry a ``discount_pct`` above the
   tenant's ``max_discount_pct``; dollars = the discount above policy over invoiced months.
+
+**The messy world** (``config.messy``, :mod:`mspilot.synthetic.messy`; on in the demo CLI):
+``noise.json`` lists every legitimate look-alike (``family: lookalike``; ``resembles`` names
+the leak type it looks like: a documented special discount, a goodwill waiver noted on the
+next invoice, a prepaid block drawn down by unlinked entries, a billing correction a month
+later, seats added after the last invoice; prorated months, mid-month seat lines and
+goodwill credits resemble none) and data fault (``family: fault``: duplicate worklogs,
+worklogs posted late, a technician's cost rate changed mid-month), with the evidence rows.
+``anomalies.json`` lists the held-apart anomaly family no leak rule names (a duplicated
+invoice, time logged to the wrong client, a silent drop in billed seats with unchanged
+usage, a recurring line priced off its contract), with the dollars each over- or
+under-billed. Look-alikes (but not prorations and mid-month lines) and anomalies go to
+clients carrying no planted leak, one per client.
 """
 
 from __future__ import annotations
@@ -247,6 +261,61 @@ class PlantedLeak:
         return a if a == b else f"{a}..{b}"
 
 
+NoiseKind = Literal[
+    # legitimate look-alikes the leak rules must not flag
+    "goodwill_credit",
+    "goodwill_waiver",
+    "prorated_month",
+    "mid_month_seats",
+    "seats_added_after_invoice",
+    "prepaid_block",
+    "special_discount",
+    "billing_correction",
+    # data faults
+    "duplicate_time_entry",
+    "late_posted_worklog",
+    "technician_rate_change",
+]
+AnomalyKind = Literal[
+    "duplicated_invoice", "time_to_wrong_client", "silent_seat_drop", "off_contract_price"
+]
+ANOMALY_KINDS: tuple[AnomalyKind, ...] = (
+    "duplicated_invoice",
+    "time_to_wrong_client",
+    "silent_seat_drop",
+    "off_contract_price",
+)
+
+
+@dataclass(frozen=True)
+class PlantedNoise:
+    """A legitimate look-alike (``family == "lookalike"``) or a data fault (``"fault"``) of
+    the messy world: not a leak, though ``resembles`` names the leak type it looks like."""
+
+    kind: NoiseKind
+    family: Literal["lookalike", "fault"]
+    client_id: str
+    period_start: dt.date
+    period_end: dt.date
+    evidence: tuple[str, ...]
+    resembles: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PlantedAnomaly:
+    """A billing anomaly none of the six leak rules names (the held-apart family)."""
+
+    anomaly_id: str
+    kind: AnomalyKind
+    client_id: str
+    period_start: dt.date
+    period_end: dt.date
+    dollars: Decimal
+    evidence: tuple[str, ...]
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class ClientTruth:
     client_id: str
@@ -299,6 +368,8 @@ class GroundTruth:
     clients: list[ClientTruth] = field(default_factory=list)
     months: list[ClientMonth] = field(default_factory=list)
     leaks: list[PlantedLeak] = field(default_factory=list)
+    noise: list[PlantedNoise] = field(default_factory=list)
+    anomalies: list[PlantedAnomaly] = field(default_factory=list)
 
     def leaks_of(self, leak_type: LeakType) -> list[PlantedLeak]:
         return [leak for leak in self.leaks if leak.type == leak_type]
@@ -381,6 +452,24 @@ def write(truth: GroundTruth, directory: Path) -> None:
     _write_csv(out / "client_months.csv", truth.months, ClientMonth)
     leaks = [asdict(leak) for leak in truth.leaks]
     (out / "leaks.json").write_text(json.dumps(leaks, indent=1, default=_json_default) + "\n")
+    for name, items in (("noise", truth.noise), ("anomalies", truth.anomalies)):
+        rows = [asdict(item) for item in items]
+        text = json.dumps(rows, indent=1, default=_json_default) + "\n"
+        (out / f"{name}.json").write_text(text)
+
+
+def _dated(item: dict[str, Any]) -> dict[str, Any]:
+    out = dict(item)
+    out["period_start"] = dt.date.fromisoformat(item["period_start"])
+    out["period_end"] = dt.date.fromisoformat(item["period_end"])
+    out["evidence"] = tuple(item["evidence"])
+    if "dollars" in out:
+        out["dollars"] = Decimal(out["dollars"])
+    return out
+
+
+def _read_json(path: Path) -> list[dict[str, Any]]:
+    return list(json.loads(path.read_text())) if path.exists() else []
 
 
 def read(directory: Path, tenant_id: str) -> GroundTruth:
@@ -416,4 +505,6 @@ def read(directory: Path, tenant_id: str) -> GroundTruth:
         clients=_read_csv(src / "clients.csv", ClientTruth),
         months=_read_csv(src / "client_months.csv", ClientMonth),
         leaks=leaks,
+        noise=[PlantedNoise(**_dated(x)) for x in _read_json(src / "noise.json")],
+        anomalies=[PlantedAnomaly(**_dated(x)) for x in _read_json(src / "anomalies.json")],
     )

@@ -34,7 +34,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware
 from sqlalchemy import Engine
 
-from mspilot.core.errors import ConfigurationError, UserInputError
+from mspilot.core.errors import ConfigurationError, DataError, UserInputError
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
 from mspilot.tasks import store
@@ -43,11 +43,11 @@ from mspilot.tasks.settings import TaskSettings
 
 log = get_logger(__name__)
 ACTOR_PREFIX = "mspilot_"
-#: errors a retry cannot fix: the message goes to the dead-letter queue at once
-POISON = (UserInputError, ConfigurationError, TypeError)
+#: errors a retry cannot fix (bad arguments, missing configuration, data that cannot support
+#: the job, e.g. too few churned clients to train on): the message is dead-lettered at once
+POISON = (UserInputError, ConfigurationError, DataError, TypeError)
 #: how often, at most, a job that finds its lock taken is deferred before it gives up
 MAX_DEFERRALS = 20
-DEFER_MS = 15_000
 
 
 def worker_name() -> str:
@@ -82,22 +82,15 @@ class RunRecorder(Middleware):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def after_process_message(
-        self,
-        broker: dramatiq.Broker,
-        message: Any,
-        *,
-        result: Any = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        if exception is not None and getattr(message, "failed", False):
-            error = f"dead-lettered after {message.options.get('retries', 0)} retries: " + (
-                f"{type(exception).__name__}: {exception}"
-            )
-            try:
-                store.mark_dead(self.engine, message.message_id, error, store.utcnow())
-            except Exception as exc:  # the broker's own dead-letter queue still has it
-                log.warning("dead letter not recorded", error=repr(exc))
+    def after_nack(self, broker: dramatiq.Broker, message: Any) -> None:
+        """A failed message is rejected into the dead-letter queue (nack)."""
+        exc = getattr(message, "_exception", None)
+        reason = f"{type(exc).__name__}: {exc}" if exc is not None else "rejected"
+        error = f"dead-lettered after {message.options.get('retries', 0)} retries: {reason}"
+        try:
+            store.mark_dead(self.engine, message.message_id, error, store.utcnow())
+        except Exception as exc:  # the broker's own dead-letter queue still has it
+            log.warning("dead letter not recorded", error=repr(exc))
 
 
 class TaskEngine:
@@ -202,8 +195,9 @@ class TaskEngine:
             if self._defers(name, params):
                 deferrals = int(kwargs.get("deferrals", 0))
                 if deferrals < MAX_DEFERRALS:
-                    self.enqueue(name, {**params, "deferrals": deferrals + 1}, delay_ms=DEFER_MS)
-                    result["deferred_ms"] = DEFER_MS
+                    delay = self.tasks.tasks.defer_ms
+                    self.enqueue(name, {**params, "deferrals": deferrals + 1}, delay_ms=delay)
+                    result["deferred_ms"] = delay
             store.finish_run(
                 self.db,
                 run_id,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mspilot.core.logging import get_logger
+from mspilot.db.tenants import list_tenants
 from mspilot.insights import store as insights_store
 from mspilot.insights.scheduler import due_slots
 from mspilot.tasks import store
@@ -68,7 +69,7 @@ def due(engine: TaskEngine, now: dt.datetime) -> list[Due]:
                 {"tenant_id": account.tenant_id, "source": account.source},
             )
         )
-    for tenant_id, _name, timezone in insights_store.tenants(engine.db):
+    for tenant_id, timezone in ((t.id, t.timezone) for t in list_tenants(engine.db)):
         local = now.astimezone(_zone(timezone))
         night = local.replace(hour=cfg.train_hour, minute=0, second=0, microsecond=0)
         if night > local:

@@ -31,6 +31,9 @@ class TasksGroup(BaseModel):
     train_time_limit_s: float = Field(default=3600.0, gt=0)
     default_time_limit_s: float = Field(default=600.0, gt=0)
     worker_threads: int = Field(default=2, ge=1, le=64)
+    defer_ms: int = Field(
+        default=15_000, ge=1, description="A job whose lock is taken tries again this much later"
+    )
     redis_heartbeat_timeout_ms: int = Field(
         default=30_000,
         ge=1000,

@@ -177,16 +177,21 @@ def mark_dead(engine: Engine, message_id: str, error: str, now: dt.datetime) -> 
             )
 
 
-def mark_lost(engine: Engine, message_id: str, now: dt.datetime) -> int:
-    """Earlier attempts of a redelivered message still 'running': their worker died."""
+def mark_lost(engine: Engine, message_id: str, now: dt.datetime) -> list[str]:
+    """Earlier attempts of a redelivered message still 'running': their worker died (the
+    broker only redelivers an unacknowledged message when its worker's connection is gone).
+    Marks them lost and frees the leases those workers held; returns the workers."""
+    where = (TaskRun.message_id == message_id, TaskRun.status == "running")
     with engine.begin() as conn:
-        return int(
+        workers = sorted({str(w) for w in conn.scalars(select(TaskRun.worker).where(*where))})
+        if workers:
             conn.execute(
                 update(TaskRun)
-                .where(TaskRun.message_id == message_id, TaskRun.status == "running")
+                .where(*where)
                 .values(status="lost", error="worker died; redelivered", finished_at=now)
-            ).rowcount
-        )
+            )
+            conn.execute(delete(TaskLock).where(TaskLock.holder.in_(workers)))
+    return workers
 
 
 def abandon_runs(engine: Engine, worker_prefix: str, now: dt.datetime) -> int:

@@ -19,6 +19,13 @@ from sqlalchemy import Engine, create_engine, text
 from mspilot.db import migrate
 from mspilot.db.engine import make_engine
 
+#: the worlds several folders test against (the API's, the connectors' fakes, the demo MSP)
+pytest_plugins = [
+    "support.fixtures.api",
+    "support.fixtures.connectors",
+    "support.fixtures.models",
+]
+
 PG_URL = os.environ.get("MSPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

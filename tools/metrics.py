@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field, create_model
 from sqlalchemy import select
 
 from mspilot.core.errors import UserInputError
-from mspilot.core.periods import parse_period
+from mspilot.core.periods import Period, find_comparison, parse_period
 from mspilot.db.schema import Technician
 from mspilot.db.semantic import (
     DIMENSIONS,
+    MetricCondition,
     MetricRequest,
     MetricResult,
     metrics_for_role,
@@ -50,7 +51,18 @@ def metric_args_schema(role: str) -> type[BaseModel]:
         ),
         "period": (str | PeriodArg | None, Field(default=None, description=P.ARG_PERIOD)),
         "top_n": (int | None, Field(default=None, ge=1, le=1000, description=P.ARG_TOP_N)),
-        "order": (Literal["desc", "asc"], Field(default="desc", description=P.ARG_ORDER)),
+        "order": (
+            Literal["desc", "asc", "best", "worst"],
+            Field(default="desc", description=P.ARG_ORDER_BEST),
+        ),
+        "conditions": (
+            list[MetricCondition],
+            Field(default_factory=list, description=P.ARG_CONDITIONS),
+        ),
+        "compare_to": (
+            str | PeriodArg | None,
+            Field(default=None, description=P.ARG_COMPARE_TO),
+        ),
     }
     return create_model(f"QueryMetricsArgs_{role}", **fields)
 
@@ -95,13 +107,10 @@ def _resolve_names(
 def metric_request(ctx: ToolContext, args: dict[str, Any]) -> tuple[MetricRequest, list[str]]:
     filters = {k: v if isinstance(v, list) else [v] for k, v in (args.get("filters") or {}).items()}
     filters, notes = _resolve_names(ctx, filters)
-    period = args.get("period")
-    if isinstance(period, BaseModel):
-        period = period.model_dump()
-    try:
-        period = parse_period(period, ctx.today)
-    except ValueError as exc:
-        raise UserInputError(str(exc)) from None
+    period, compare_to = _periods(ctx, args.get("period"), args.get("compare_to"))
+    conditions = [
+        c.model_dump() if isinstance(c, BaseModel) else c for c in args.get("conditions") or []
+    ]
     request = MetricRequest(
         metric=str(args["metric"]).strip().lower(),
         dimensions=[str(x).strip().lower() for x in args.get("dimensions") or []],
@@ -109,8 +118,24 @@ def metric_request(ctx: ToolContext, args: dict[str, Any]) -> tuple[MetricReques
         period=period,
         top_n=args.get("top_n"),
         order=args.get("order") or "desc",
+        conditions=conditions,
+        compare_to=compare_to,
     )
     return request, notes
+
+
+def _periods(ctx: ToolContext, period: Any, compare_to: Any) -> tuple[Period | None, Any]:
+    """The period and the baseline (if any): 'Q2 vs Q1' as a period names both."""
+    values = [v.model_dump() if isinstance(v, BaseModel) else v for v in (period, compare_to)]
+    try:
+        if isinstance(values[0], str) and values[1] is None:
+            found = find_comparison(values[0], ctx.today)
+            if found is not None:
+                return found.current.period, found.baseline.period
+        first = parse_period(values[0], ctx.today)
+        return first, parse_period(values[1], ctx.today)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
 
 
 def run_request(ctx: ToolContext, request: MetricRequest) -> MetricResult:
@@ -125,9 +150,13 @@ def run_request(ctx: ToolContext, request: MetricRequest) -> MetricResult:
 
 
 def describe_result(result: MetricResult, notes: list[str]) -> str:
-    dims = [c for c in result.columns[:-1]]
+    value_columns = 4 if result.measure == "change" else 1
+    dims = [] if result.measure == "list" else result.columns[:-value_columns]
     head = f"{result.metric} ({result.unit})" + (f" by {', '.join(dims)}" if dims else "")
-    head += f", {result.period_label}: {result.row_count} rows."
+    head += f", {result.period_label}"
+    if result.baseline_label:
+        head += f" compared with {result.baseline_label}"
+    head += f": {result.row_count} rows."
     if notes:
         head += " Note: " + "; ".join(notes) + "."
     return f"{head} {P.DATA_NOTICE}\n{text_table(result.columns, result.rows)}"
@@ -143,6 +172,8 @@ def result_artifact(result: MetricResult, request: MetricRequest) -> dict[str, A
         period=result.period_label,
         as_of=result.as_of.isoformat() if result.as_of else None,
         sql=result.sql,
+        measure=result.measure,
+        baseline=result.baseline_label,
         request=request.model_dump(mode="json"),
     )
 

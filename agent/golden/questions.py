@@ -156,10 +156,10 @@ def _client_churn(env: GoldenEnv) -> float:
 def _unprofitable(env: GoldenEnv, answer: object) -> Check:
     """Every client with a negative margin over the last 12 months (this month included) is
     named, or the answer says there is none."""
-    from mspilot.models.profitability import client_margins
+    from mspilot.models.profitability import client_margin_frame
 
     period = Period.months_before(add_months(env.today, 1), 12)
-    frame = client_margins(env.engine, env.tenant_id, period)
+    frame = client_margin_frame(env.engine, env.tenant_id, period)
     losing = sorted(str(n) for n in frame[frame["margin"] < 0]["name"])
     if losing:
         return names(lambda e: losing[:15])(env, answer)

@@ -18,8 +18,8 @@ from mspilot.api.deps import (
 )
 from mspilot.api.errors import ApiError, not_found, unauthorized
 from mspilot.api.security import hash_password, issue_token, new_api_key, verify_password
+from mspilot.core.roles import ROLES
 from mspilot.db.audit import AuditRecord, recent_events
-from mspilot.db.semantic_access import ROLES
 from mspilot.db.users import (
     UserRow,
     add_api_key,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from mspilot.api.deps import AuditDep, InsightsPublisher, InsightsReader, PageDep, StateDep
 from mspilot.api.pubsub import Insight, Severity
 from mspilot.api.roles import MONEY
-from mspilot.db.semantic_access import ROLES
+from mspilot.core.roles import ROLES
 
 router = APIRouter(tags=["insights"])
 

@@ -85,7 +85,10 @@ def _get(record: Any, path: str) -> Any:
 def _as_time(value: Any) -> dt.datetime | None:
     if value is None or value == "":
         return None
-    return parse_time(str(value))
+    try:
+        return parse_time(str(value))
+    except ValueError:  # a value that is no time matches no date condition
+        return None
 
 
 def _as_number(value: Any) -> float | None:
@@ -211,6 +214,8 @@ class SuperOpsFake:
         self.on_request: Callable[[int], None] | None = None
         self._version = 0
         self._prepared: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        #: root queries the token's role may not run (answered ``forbidden``)
+        self.forbidden: set[str] = set()
 
     # ---- list plumbing --------------------------------------------------------------------
     def _page(
@@ -324,7 +329,15 @@ class SuperOpsFake:
                 raise GraphQLError("Internal Server Error")
             return self._page(info, d.assets, input, "assets", "assetId")
 
-        return {
+        def custom_fields(records: Callable[[], list[dict[str, Any]]]) -> Callable[..., Any]:
+            def resolve(info: ResolveInfo) -> Any:
+                return [_clone(r) for r in records()]
+
+            return resolve
+
+        resolvers: dict[str, Callable[..., Any]] = {
+            "getClientCustomFieldList": custom_fields(lambda: d.client_custom_fields),
+            "getTicketCustomFieldList": custom_fields(lambda: d.ticket_custom_fields),
             "getClientList": listed(lambda: d.clients, "clients", "accountId"),
             "getClientSiteList": sites,
             "getTechnicianList": listed(lambda: d.technicians, "userList", "userId"),
@@ -336,6 +349,15 @@ class SuperOpsFake:
             "getAssetList": assets,
             "getUnMonitoredAssetList": listed(lambda: d.unmonitored_assets, "assets", "assetId"),
         }
+        return {name: self._guard(name, fn) for name, fn in resolvers.items()}
+
+    def _guard(self, name: str, resolve: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(info: ResolveInfo, **kwargs: Any) -> Any:
+            if name in self.forbidden:
+                raise ClientError("forbidden")
+            return resolve(info, **kwargs)
+
+        return guarded
 
     # ---- HTTP ----------------------------------------------------------------------------
     def app(self, path: str = "/msp") -> FastAPI:

@@ -35,6 +35,7 @@ from mspilot.connectors.superops.conventions import (
     display_status,
     escalation_text,
 )
+from mspilot.connectors.superops.fieldmap import custom_field_definitions
 from mspilot.connectors.util import format_service_period, format_superops_time
 
 QBO_TZ = dt.timezone(dt.timedelta(hours=-7))
@@ -97,6 +98,9 @@ class SuperOpsData:
     invoices: list[dict[str, Any]] = field(default_factory=list)
     assets: list[dict[str, Any]] = field(default_factory=list)
     unmonitored_assets: list[dict[str, Any]] = field(default_factory=list)
+    #: custom-field definitions (``getClientCustomFieldList`` / ``getTicketCustomFieldList``)
+    client_custom_fields: list[dict[str, Any]] = field(default_factory=list)
+    ticket_custom_fields: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -123,112 +127,62 @@ def _kind_of_skus(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str
     return kinds
 
 
-def split_dataset(
-    tables: Mapping[str, Sequence[Mapping[str, Any]]],
-    *,
-    conventions: SuperOpsConventions | None = None,
-    vary_customers: bool = True,
-) -> VendorData:
-    """Build both vendors' views of a canonical dataset.
+class _Split:
+    """Both vendors' views of one canonical dataset, built step by step by ``split_dataset``:
+    the shared state (id map, both vendors' data, lookups of the canonical rows) lives here and
+    each step is a named method."""
 
-    ``vary_customers`` makes the books look like real books: every fifth customer has no
-    e-mail (so only its name can match it) and a legal suffix on its name.
-    """
-    conv = conventions or SuperOpsConventions()
-    ids = IdMap()
-    so = SuperOpsData()
-    qb = QuickBooksData(
-        {k: {} for k in ("Customer", "Item", "Invoice", "Payment", "Bill", "Purchase")}
-    )
-    clients = {r["external_id"]: r for r in tables.get("clients", [])}
-    techs = {r["external_id"]: r for r in tables.get("technicians", [])}
-    tickets = {r["external_id"]: r for r in tables.get("tickets", [])}
-    lines_by_invoice: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for line in tables.get("invoice_lines", []):
-        lines_by_invoice[line["invoice_id"]].append(line)
-    line_by_id = {line["external_id"]: line for line in tables.get("invoice_lines", [])}
-    sku_kinds = _kind_of_skus(tables)
+    def __init__(
+        self,
+        tables: Mapping[str, Sequence[Mapping[str, Any]]],
+        conventions: SuperOpsConventions | None,
+        vary_customers: bool,
+    ) -> None:
+        self.tables = tables
+        self.vary_customers = vary_customers
+        self.conv = conventions or SuperOpsConventions()
+        self.ids = IdMap()
+        layout = custom_field_definitions(self.conv)
+        self.so = SuperOpsData(
+            client_custom_fields=layout["client"], ticket_custom_fields=layout["ticket"]
+        )
+        self.qb = QuickBooksData(
+            {k: {} for k in ("Customer", "Item", "Invoice", "Payment", "Bill", "Purchase")}
+        )
+        self.clients = {r["external_id"]: r for r in self.tables.get("clients", [])}
+        self.techs = {r["external_id"]: r for r in self.tables.get("technicians", [])}
+        self.tickets = {r["external_id"]: r for r in self.tables.get("tickets", [])}
+        self.lines_by_invoice: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for line in self.tables.get("invoice_lines", []):
+            self.lines_by_invoice[line["invoice_id"]].append(line)
+        self.line_by_id = {
+            line["external_id"]: line for line in self.tables.get("invoice_lines", [])
+        }
+        self.sku_kinds = _kind_of_skus(self.tables)
 
-    # ---- SuperOps: clients, sites, technicians ------------------------------------------------
-    def client_ref(cid: str) -> dict[str, str]:
+        self.service_items: dict[str, dict[str, Any]] = {}
+        self.block_items: dict[tuple[str, Any], dict[str, Any]] = {}
+        self.extra_items: list[dict[str, Any]] = []
+        self.vd = VendorData(self.so, self.qb, self.ids)
+
+    def client_ref(self, cid: str) -> dict[str, str]:
         return {
-            "accountId": ids.get("superops", "clients", cid) or "",
-            "name": clients[cid]["name"],
+            "accountId": self.ids.get("superops", "clients", cid) or "",
+            "name": self.clients[cid]["name"],
         }
 
-    def tech_ref(kid: str | None) -> dict[str, str] | None:
+    def tech_ref(self, kid: str | None) -> dict[str, str] | None:
         if kid is None:
             return None
-        return {"userId": ids.get("superops", "technicians", kid) or "", "name": techs[kid]["name"]}
+        return {
+            "userId": self.ids.get("superops", "technicians", kid) or "",
+            "name": self.techs[kid]["name"],
+        }
 
-    for kid, tech in techs.items():
-        uid = ids.put("superops", "technicians", kid, superops_id("tech", kid))
-        first, _, last = tech["name"].partition(" ")
-        so.technicians.append(
-            {
-                "userId": uid,
-                "firstName": first,
-                "lastName": last or None,
-                "name": tech["name"],
-                "email": tech.get("email") or f"{kid}@msp.invalid",
-                "contactNumber": None,
-                "designation": {
-                    "designationId": superops_id("designation", tech.get("role") or ""),
-                    "name": tech.get("role") or "Technician",
-                },
-                "team": None,
-                "role": {"roleId": "3", "name": "Technician"},
-                "groups": [],
-            }
-        )
-    for cid, client in clients.items():
-        acc = client.get("superops_account_id") or superops_id("client", cid)
-        ids.put("superops", "clients", cid, acc)
-        site_id = superops_id("site", cid)
-        custom = {}
-        for column, key in conv.client_fields.items():
-            value = client.get(column)
-            if value is not None:
-                custom[key] = value.isoformat() if isinstance(value, dt.date) else str(value)
-        so.clients.append(
-            {
-                "accountId": acc,
-                "name": client["name"],
-                "stage": STAGE_BY_STATUS[client["status"]],
-                "status": "Paid",
-                "emailDomains": [client["email_domain"]] if client.get("email_domain") else [],
-                "accountManager": tech_ref(next(iter(techs), None)),
-                "primaryContact": {"userId": superops_id("contact", cid), "name": "Office Manager"},
-                "secondaryContact": None,
-                "hqSite": {"id": site_id, "name": "HQ"},
-                "technicianGroups": [],
-                "customFields": custom,
-            }
-        )
-        so.sites.append(
-            {
-                "id": site_id,
-                "name": "HQ",
-                "timezoneCode": "America/Chicago",
-                "working24x7": False,
-                "line1": "1 Main St",
-                "city": "Springfield",
-                "postalCode": "62701",
-                "countryCode": "US",
-                "stateCode": "IL",
-                "contactNumber": None,
-                "client": client_ref(cid),
-                "hq": True,
-            }
-        )
-
-    # ---- SuperOps: service items (one per SKU) --------------------------------------------------
-    service_items: dict[str, dict[str, Any]] = {}
-
-    def service_item(sku: str, kind: str, quantity_type: str | None = None) -> dict[str, Any]:
-        if sku not in service_items:
+    def service_item(self, sku: str, kind: str, quantity_type: str | None = None) -> dict[str, Any]:
+        if sku not in self.service_items:
             qtype = quantity_type or ("HOURS" if kind == "labor" else "UNITS")
-            service_items[sku] = {
+            self.service_items[sku] = {
                 "itemId": superops_id("service_item", sku),
                 "name": sku,
                 "description": f"{CATEGORY_BY_KIND.get(kind, 'Other')}: {sku}",
@@ -240,335 +194,436 @@ def split_dataset(
                 "useAsWorklogItem": qtype == "HOURS",
                 "unitPrice": None,
             }
-        return service_items[sku]
+        return self.service_items[sku]
 
-    block_items: dict[tuple[str, Any], dict[str, Any]] = {}
-
-    def block_item(sku: str, hours: Any) -> dict[str, Any]:
+    def block_item(self, sku: str, hours: Any) -> dict[str, Any]:
         """Block-hour service items carry the hours in the block (one item per size)."""
-        if sku not in service_items:
-            service_item(sku, sku_kinds.get(sku, "recurring"), "BLOCK_HOURS")
+        if sku not in self.service_items:
+            self.service_item(sku, self.sku_kinds.get(sku, "recurring"), "BLOCK_HOURS")
         key = (sku, hours)
-        if key not in block_items:
-            if not block_items.get((sku, "first")):
-                item = service_items[sku]
-                block_items[(sku, "first")] = item
+        if key not in self.block_items:
+            if not self.block_items.get((sku, "first")):
+                item = self.service_items[sku]
+                self.block_items[(sku, "first")] = item
             else:
-                item = dict(service_items[sku])
+                item = dict(self.service_items[sku])
                 item["itemId"] = superops_id("service_item", f"{sku}:{hours}")
-                extra_items.append(item)
+                self.extra_items.append(item)
             item["quantity"] = _s(hours)
             item["quantityType"] = "BLOCK_HOURS"
-            block_items[key] = item
-        return block_items[key]
+            self.block_items[key] = item
+        return self.block_items[key]
 
-    extra_items: list[dict[str, Any]] = []
-
-    def item_ref(item: Mapping[str, Any]) -> dict[str, Any]:
+    def item_ref(self, item: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "itemId": item["itemId"],
             "name": item["name"],
             "quantityType": item["quantityType"],
         }
 
-    # contracts: the charge item is the SKU its recurring lines are billed under
-    contract_sku: dict[str, str] = {}
-    for line in tables.get("invoice_lines", []):
-        if line.get("contract_id") and line.get("sku"):
-            contract_sku.setdefault(line["contract_id"], line["sku"])
-    for contract in tables.get("contracts", []):
-        kid = contract["external_id"]
-        contract_id = ids.put("superops", "contracts", kid, superops_id("contract", kid))
-        kind = contract["kind"]
-        sku = contract_sku.get(kid, f"CONTRACT-{kind.upper()}")
-        if kind == "block_hours":
-            charge = block_item(sku, contract.get("included_hours"))
-        else:
-            charge = service_item(sku, sku_kinds.get(sku, "recurring"))
-        quantity = contract.get("quantity")
-        if kind == "time_and_materials":
-            details = [{"value": _s(contract.get("hourly_rate")), "afterHoursValue": None}]
-        else:
-            details = [
+    def _superops_people(self) -> None:
+        """SuperOps clients, their sites and technicians."""
+
+        for kid, tech in self.techs.items():
+            uid = self.ids.put("superops", "technicians", kid, superops_id("tech", kid))
+            first, _, last = tech["name"].partition(" ")
+            self.so.technicians.append(
                 {
-                    "value": _s(contract.get("unit_price")),
-                    "afterHoursValue": _s(contract.get("hourly_rate")),
+                    "userId": uid,
+                    "firstName": first,
+                    "lastName": last or None,
+                    "name": tech["name"],
+                    "email": tech.get("email") or f"{kid}@msp.invalid",
+                    "contactNumber": None,
+                    "designation": {
+                        "designationId": superops_id("designation", tech.get("role") or ""),
+                        "name": tech.get("role") or "Technician",
+                    },
+                    "team": None,
+                    "role": {"roleId": "3", "name": "Technician"},
+                    "groups": [],
                 }
-            ]
-        status = {"active": "ACTIVE", "draft": "DRAFT"}.get(
-            contract.get("status", "active"), "INACTIVE"
-        )
-        so.contracts.append(
-            {
-                "contractId": contract_id,
-                "client": client_ref(contract["client_id"]),
-                "startDate": _d(contract["starts_on"]),
-                "endDate": _d(contract.get("ends_on")),
-                "contractStatus": status,
-                "contract": {
+            )
+        for cid, client in self.clients.items():
+            acc = client.get("superops_account_id") or superops_id("client", cid)
+            self.ids.put("superops", "clients", cid, acc)
+            site_id = superops_id("site", cid)
+            custom = {}
+            for column, key in self.conv.client_fields.items():
+                value = client.get(column)
+                if value is not None:
+                    custom[key] = value.isoformat() if isinstance(value, dt.date) else str(value)
+            self.so.clients.append(
+                {
+                    "accountId": acc,
+                    "name": client["name"],
+                    "stage": STAGE_BY_STATUS[client["status"]],
+                    "status": "Paid",
+                    "emailDomains": [client["email_domain"]] if client.get("email_domain") else [],
+                    "accountManager": self.tech_ref(next(iter(self.techs), None)),
+                    "primaryContact": {
+                        "userId": superops_id("contact", cid),
+                        "name": "Office Manager",
+                    },
+                    "secondaryContact": None,
+                    "hqSite": {"id": site_id, "name": "HQ"},
+                    "technicianGroups": [],
+                    "customFields": custom,
+                }
+            )
+            self.so.sites.append(
+                {
+                    "id": site_id,
+                    "name": "HQ",
+                    "timezoneCode": "America/Chicago",
+                    "working24x7": False,
+                    "line1": "1 Main St",
+                    "city": "Springfield",
+                    "postalCode": "62701",
+                    "countryCode": "US",
+                    "stateCode": "IL",
+                    "contactNumber": None,
+                    "client": self.client_ref(cid),
+                    "hq": True,
+                }
+            )
+
+    def _superops_contracts(self) -> None:
+        """SuperOps service items (one per SKU) and client contracts."""
+
+        # contracts: the charge item is the SKU its recurring lines are billed under
+        contract_sku: dict[str, str] = {}
+        for line in self.tables.get("invoice_lines", []):
+            if line.get("contract_id") and line.get("sku"):
+                contract_sku.setdefault(line["contract_id"], line["sku"])
+        for contract in self.tables.get("contracts", []):
+            kid = contract["external_id"]
+            contract_id = self.ids.put("superops", "contracts", kid, superops_id("contract", kid))
+            kind = contract["kind"]
+            sku = contract_sku.get(kid, f"CONTRACT-{kind.upper()}")
+            if kind == "block_hours":
+                charge = self.block_item(sku, contract.get("included_hours"))
+            else:
+                charge = self.service_item(sku, self.sku_kinds.get(sku, "recurring"))
+            quantity = contract.get("quantity")
+            if kind == "time_and_materials":
+                details = [{"value": _s(contract.get("hourly_rate")), "afterHoursValue": None}]
+            else:
+                details = [
+                    {
+                        "value": _s(contract.get("unit_price")),
+                        "afterHoursValue": _s(contract.get("hourly_rate")),
+                    }
+                ]
+            status = {"active": "ACTIVE", "draft": "DRAFT"}.get(
+                contract.get("status", "active"), "INACTIVE"
+            )
+            self.so.contracts.append(
+                {
                     "contractId": contract_id,
-                    "name": contract.get("name"),
-                    "description": "; ".join(
-                        part
-                        for part in (
-                            contract.get("name"),
-                            escalation_text(contract["annual_escalation_pct"])
-                            if contract.get("annual_escalation_pct") is not None
-                            else None,
+                    "client": self.client_ref(contract["client_id"]),
+                    "startDate": _d(contract["starts_on"]),
+                    "endDate": _d(contract.get("ends_on")),
+                    "contractStatus": status,
+                    "contract": {
+                        "contractId": contract_id,
+                        "name": contract.get("name"),
+                        "description": "; ".join(
+                            part
+                            for part in (
+                                contract.get("name"),
+                                escalation_text(contract["annual_escalation_pct"])
+                                if contract.get("annual_escalation_pct") is not None
+                                else None,
+                            )
+                            if part
                         )
-                        if part
+                        or None,
+                        "contractType": "TIME_AND_MATERIAL"
+                        if kind == "time_and_materials"
+                        else "SERVICE",
+                        "billableContract": {
+                            "contractId": contract_id,
+                            "chargeItem": self.item_ref(charge),
+                            "quantityCalculationType": "DYNAMIC"
+                            if kind in ("per_user", "per_device")
+                            else "FIXED",
+                            "sellingPriceCalculationType": "FIXED",
+                            "provisionRule": {
+                                BASIS_KEY: {
+                                    "per_user": "USERS",
+                                    "per_device": "DEVICES",
+                                    "block_hours": "BLOCK",
+                                    "flat": "FLAT",
+                                    "time_and_materials": "HOURS",
+                                }[kind]
+                            },
+                            "sellingPriceOverridden": False,
+                            "sellingPrice": {"model": "PER_UNIT", "details": details},
+                            "discountRate": _s(contract.get("discount_pct")),
+                            "frequencyType": "RECURRING",
+                            "billableSiteType": "ALL",
+                            "recurringContract": {
+                                "contractId": contract_id,
+                                "recurringMode": "ADVANCE",
+                                "frequencyDurationUnit": "MONTH",
+                                "frequencyInterval": 1,
+                                "billingOffset": 0,
+                                "nextBillDate": None,
+                            },
+                            "changes": []
+                            if quantity is None
+                            else [
+                                {
+                                    "changeId": superops_id("change", kid),
+                                    "effectiveDate": _d(contract["starts_on"]),
+                                    "endDate": _d(contract.get("ends_on")),
+                                    "quantity": _s(quantity),
+                                    "quantityChangeOperation": "BASELINE",
+                                }
+                            ],
+                            "blockItemsInfo": [],
+                        },
+                    },
+                }
+            )
+
+    def _superops_tickets(self) -> None:
+        """SuperOps tickets."""
+        hours_by_ticket: dict[str, Decimal] = defaultdict(Decimal)
+        for entry in self.tables.get("time_entries", []):
+            if entry.get("ticket_id"):
+                hours_by_ticket[entry["ticket_id"]] += Decimal(str(entry["hours"]))
+        seq_by_day: dict[dt.date, int] = defaultdict(int)
+        for tid, ticket in sorted(self.tickets.items(), key=lambda kv: (kv[1]["opened_at"], kv[0])):
+            ticket_id = self.ids.put("superops", "tickets", tid, superops_id("ticket", tid))
+            day = ticket["opened_at"].date()
+            seq_by_day[day] += 1
+            updated = max(
+                t for t in (ticket["opened_at"], ticket.get("resolved_at")) if t is not None
+            )
+            custom = {}
+            for column, key in self.conv.ticket_fields.items():
+                if ticket.get(column) is not None:
+                    custom[key] = str(ticket[column])
+            self.so.tickets.append(
+                {
+                    "ticketId": ticket_id,
+                    "displayId": f"{day:%m%d%y}-{seq_by_day[day]:04d}",
+                    "subject": ticket["subject"],
+                    "ticketType": "INCIDENT",
+                    "requestType": "Incident",
+                    "source": "EMAIL",
+                    "client": self.client_ref(ticket["client_id"]),
+                    "site": {"id": superops_id("site", ticket["client_id"]), "name": "HQ"},
+                    "requester": {
+                        "userId": superops_id("contact", ticket["client_id"]),
+                        "name": "Office Manager",
+                    },
+                    "technician": self.tech_ref(ticket.get("technician_id")),
+                    "status": display_status(ticket["status"]),
+                    "priority": PRIORITY_NAMES[ticket["priority"]],
+                    "category": ticket["category"],
+                    "createdTime": format_superops_time(ticket["opened_at"]),
+                    "updatedTime": format_superops_time(updated),
+                    "firstResponseViolated": False,
+                    "resolutionTime": format_superops_time(ticket["resolved_at"])
+                    if ticket.get("resolved_at")
+                    else None,
+                    "resolutionViolated": bool(ticket.get("sla_breached")),
+                    "worklogTimespent": _s(hours_by_ticket.get(tid, Decimal(0))),
+                    "customFields": custom,
+                }
+            )
+
+    def _place_invoices(self) -> None:
+        """Which system each invoice lives in (SuperOps, QuickBooks or both)."""
+        for invoice in self.tables.get("invoices", []):
+            iid = invoice["external_id"]
+            kinds = {line["kind"] for line in self.lines_by_invoice.get(iid, [])}
+            if kinds and kinds <= QBO_ONLY_KINDS:
+                self.vd.qbo_invoices.add(iid)
+            else:
+                self.vd.superops_invoices.add(iid)
+                if invoice["status"] != "draft":
+                    self.vd.qbo_invoices.add(iid)
+
+    def _superops_invoices(self) -> None:
+        """SuperOps invoices with their items."""
+        paid_on: dict[str, dt.date] = {}
+        for payment in self.tables.get("payments", []):
+            if payment.get("invoice_id"):
+                prev = paid_on.get(payment["invoice_id"])
+                paid_on[payment["invoice_id"]] = (
+                    max(prev, payment["paid_on"]) if prev else payment["paid_on"]
+                )
+        for invoice in self.tables.get("invoices", []):
+            iid = invoice["external_id"]
+            if iid not in self.vd.superops_invoices:
+                continue
+            invoice_id = self.ids.put("superops", "invoices", iid, superops_id("invoice", iid))
+            items = []
+            for line in self.lines_by_invoice.get(iid, []):
+                sku = line.get("sku") or f"ITEM-{line['kind'].upper()}"
+                svc = self.service_item(sku, line["kind"])
+                item_id = self.ids.put(
+                    "superops",
+                    "invoice_lines",
+                    line["external_id"],
+                    superops_id("invoice_item", line["external_id"]),
+                )
+                items.append(
+                    {
+                        "itemId": item_id,
+                        "billedDate": _d(invoice.get("period_start") or invoice["issued_on"]),
+                        "details": line.get("description"),
+                        "quantity": _s(line["quantity"]),
+                        "unitPrice": _s(line["unit_price"]),
+                        "discountRate": _s(line.get("discount_pct")),
+                        "amount": _s(line["amount"]),
+                        "taxable": False,
+                        "tax": None,
+                        "serviceItem": self.item_ref(svc),
+                        "taxAmount": "0.00",
+                        "totalAmount": _s(line["amount"]),
+                    }
+                )
+            self.so.invoices.append(
+                {
+                    "invoiceId": invoice_id,
+                    "displayId": invoice["number"],
+                    "client": self.client_ref(invoice["client_id"]),
+                    "site": {"id": superops_id("site", invoice["client_id"]), "name": "HQ"},
+                    "invoiceDate": _d(invoice["issued_on"]),
+                    "dueDate": _d(invoice.get("due_on")),
+                    "statusEnum": INVOICE_STATUS[invoice["status"]],
+                    "sentToClient": invoice["status"] != "draft",
+                    "items": items,
+                    "taxes": [],
+                    "discountAmount": "0.00",
+                    "additionalDiscount": None,
+                    "additionalDiscountRate": None,
+                    "totalAmount": _s(invoice["total"]),
+                    "notes": format_service_period(
+                        invoice.get("period_start"), invoice.get("period_end")
                     )
                     or None,
-                    "contractType": "TIME_AND_MATERIAL"
-                    if kind == "time_and_materials"
-                    else "SERVICE",
-                    "billableContract": {
-                        "contractId": contract_id,
-                        "chargeItem": item_ref(charge),
-                        "quantityCalculationType": "DYNAMIC"
-                        if kind in ("per_user", "per_device")
-                        else "FIXED",
-                        "sellingPriceCalculationType": "FIXED",
-                        "provisionRule": {
-                            BASIS_KEY: {
-                                "per_user": "USERS",
-                                "per_device": "DEVICES",
-                                "block_hours": "BLOCK",
-                                "flat": "FLAT",
-                                "time_and_materials": "HOURS",
-                            }[kind]
-                        },
-                        "sellingPriceOverridden": False,
-                        "sellingPrice": {"model": "PER_UNIT", "details": details},
-                        "discountRate": _s(contract.get("discount_pct")),
-                        "frequencyType": "RECURRING",
-                        "billableSiteType": "ALL",
-                        "recurringContract": {
-                            "contractId": contract_id,
-                            "recurringMode": "ADVANCE",
-                            "frequencyDurationUnit": "MONTH",
-                            "frequencyInterval": 1,
-                            "billingOffset": 0,
-                            "nextBillDate": None,
-                        },
-                        "changes": []
-                        if quantity is None
-                        else [
-                            {
-                                "changeId": superops_id("change", kid),
-                                "effectiveDate": _d(contract["starts_on"]),
-                                "endDate": _d(contract.get("ends_on")),
-                                "quantity": _s(quantity),
-                                "quantityChangeOperation": "BASELINE",
-                            }
-                        ],
-                        "blockItemsInfo": [],
-                    },
-                },
-            }
-        )
-
-    # ---- SuperOps: tickets ----------------------------------------------------------------------
-    hours_by_ticket: dict[str, Decimal] = defaultdict(Decimal)
-    for entry in tables.get("time_entries", []):
-        if entry.get("ticket_id"):
-            hours_by_ticket[entry["ticket_id"]] += Decimal(str(entry["hours"]))
-    seq_by_day: dict[dt.date, int] = defaultdict(int)
-    for tid, ticket in sorted(tickets.items(), key=lambda kv: (kv[1]["opened_at"], kv[0])):
-        ticket_id = ids.put("superops", "tickets", tid, superops_id("ticket", tid))
-        day = ticket["opened_at"].date()
-        seq_by_day[day] += 1
-        updated = max(t for t in (ticket["opened_at"], ticket.get("resolved_at")) if t is not None)
-        custom = {}
-        for column, key in conv.ticket_fields.items():
-            if ticket.get(column) is not None:
-                custom[key] = str(ticket[column])
-        so.tickets.append(
-            {
-                "ticketId": ticket_id,
-                "displayId": f"{day:%m%d%y}-{seq_by_day[day]:04d}",
-                "subject": ticket["subject"],
-                "ticketType": "INCIDENT",
-                "requestType": "Incident",
-                "source": "EMAIL",
-                "client": client_ref(ticket["client_id"]),
-                "site": {"id": superops_id("site", ticket["client_id"]), "name": "HQ"},
-                "requester": {
-                    "userId": superops_id("contact", ticket["client_id"]),
-                    "name": "Office Manager",
-                },
-                "technician": tech_ref(ticket.get("technician_id")),
-                "status": display_status(ticket["status"]),
-                "priority": PRIORITY_NAMES[ticket["priority"]],
-                "category": ticket["category"],
-                "createdTime": format_superops_time(ticket["opened_at"]),
-                "updatedTime": format_superops_time(updated),
-                "firstResponseViolated": False,
-                "resolutionTime": format_superops_time(ticket["resolved_at"])
-                if ticket.get("resolved_at")
-                else None,
-                "resolutionViolated": bool(ticket.get("sla_breached")),
-                "worklogTimespent": _s(hours_by_ticket.get(tid, Decimal(0))),
-                "customFields": custom,
-            }
-        )
-
-    # ---- invoices: where each lives -----------------------------------------------------------
-    vd = VendorData(so, qb, ids)
-    for invoice in tables.get("invoices", []):
-        iid = invoice["external_id"]
-        kinds = {line["kind"] for line in lines_by_invoice.get(iid, [])}
-        if kinds and kinds <= QBO_ONLY_KINDS:
-            vd.qbo_invoices.add(iid)
-        else:
-            vd.superops_invoices.add(iid)
-            if invoice["status"] != "draft":
-                vd.qbo_invoices.add(iid)
-
-    # ---- SuperOps: invoices with items --------------------------------------------------------
-    paid_on: dict[str, dt.date] = {}
-    for payment in tables.get("payments", []):
-        if payment.get("invoice_id"):
-            prev = paid_on.get(payment["invoice_id"])
-            paid_on[payment["invoice_id"]] = (
-                max(prev, payment["paid_on"]) if prev else payment["paid_on"]
-            )
-    for invoice in tables.get("invoices", []):
-        iid = invoice["external_id"]
-        if iid not in vd.superops_invoices:
-            continue
-        invoice_id = ids.put("superops", "invoices", iid, superops_id("invoice", iid))
-        items = []
-        for line in lines_by_invoice.get(iid, []):
-            sku = line.get("sku") or f"ITEM-{line['kind'].upper()}"
-            svc = service_item(sku, line["kind"])
-            item_id = ids.put(
-                "superops",
-                "invoice_lines",
-                line["external_id"],
-                superops_id("invoice_item", line["external_id"]),
-            )
-            items.append(
-                {
-                    "itemId": item_id,
-                    "billedDate": _d(invoice.get("period_start") or invoice["issued_on"]),
-                    "details": line.get("description"),
-                    "quantity": _s(line["quantity"]),
-                    "unitPrice": _s(line["unit_price"]),
-                    "discountRate": _s(line.get("discount_pct")),
-                    "amount": _s(line["amount"]),
-                    "taxable": False,
-                    "tax": None,
-                    "serviceItem": item_ref(svc),
-                    "taxAmount": "0.00",
-                    "totalAmount": _s(line["amount"]),
+                    "paymentDate": _d(paid_on.get(iid)) if invoice["status"] == "paid" else None,
+                    "paymentMethod": None,
+                    "paymentReference": None,
+                    "invoicePaymentTerm": None,
                 }
             )
-        so.invoices.append(
-            {
-                "invoiceId": invoice_id,
-                "displayId": invoice["number"],
-                "client": client_ref(invoice["client_id"]),
-                "site": {"id": superops_id("site", invoice["client_id"]), "name": "HQ"},
-                "invoiceDate": _d(invoice["issued_on"]),
-                "dueDate": _d(invoice.get("due_on")),
-                "statusEnum": INVOICE_STATUS[invoice["status"]],
-                "sentToClient": invoice["status"] != "draft",
-                "items": items,
-                "taxes": [],
-                "discountAmount": "0.00",
-                "additionalDiscount": None,
-                "additionalDiscountRate": None,
-                "totalAmount": _s(invoice["total"]),
-                "notes": format_service_period(
-                    invoice.get("period_start"), invoice.get("period_end")
-                )
-                or None,
-                "paymentDate": _d(paid_on.get(iid)) if invoice["status"] == "paid" else None,
-                "paymentMethod": None,
-                "paymentReference": None,
-                "invoicePaymentTerm": None,
+
+    def _superops_worklogs(self) -> None:
+        """SuperOps worklog entries."""
+        self.so.worklogs = {"TICKET": [], "PROJECT": []}
+        display_ids = {t["ticketId"]: t["displayId"] for t in self.so.tickets}
+        for entry in self.tables.get("time_entries", []):
+            eid = entry["external_id"]
+            item_id = self.ids.put("superops", "time_entries", eid, superops_id("worklog", eid))
+            billed_on = self.line_by_id.get(entry.get("invoice_line_id") or "")
+            svc_sku = (
+                billed_on["sku"]
+                if billed_on and billed_on.get("sku") and billed_on["kind"] == "labor"
+                else "LABOR"
+            )
+            svc = self.service_item(svc_sku, "labor", "HOURS")
+            if billed_on is not None and billed_on["kind"] == "recurring":
+                status = "UNDER_CONTRACT"  # covered by a prepaid block, billed on its line
+            elif billed_on is not None:
+                status = "INVOICED"
+            elif entry["billable"]:
+                status = "APPROVED"  # billable, not invoiced yet
+            else:
+                status = "UNDER_CONTRACT"  # in scope of a managed-services contract
+            if entry.get("ticket_id"):
+                ticket_vendor_id = self.ids.get("superops", "tickets", entry["ticket_id"])
+                display = display_ids.get(ticket_vendor_id or "", "")
+                module = "TICKET"
+                work_item = {"workId": ticket_vendor_id, "displayId": display, "module": "TICKET"}
+            else:
+                module = "PROJECT"
+                work_item = {
+                    "workId": superops_id("project", entry["client_id"]),
+                    "displayId": f"PRJ-{entry['client_id']}",
+                    "module": "PROJECT",
+                    "client": self.client_ref(entry["client_id"]),
+                }
+            self.so.worklogs[module].append(
+                {
+                    "itemId": item_id,
+                    "status": status,
+                    "serviceItem": {"itemId": svc["itemId"], "name": svc["name"]},
+                    "billable": bool(entry["billable"]),
+                    "afterHours": False,
+                    "qty": _s(entry["hours"]),
+                    "unitPrice": None,
+                    "billDateTime": f"{entry['work_date'].isoformat()}T09:00:00",
+                    "technician": self.tech_ref(entry["technician_id"]),
+                    "notes": entry.get("notes"),
+                    "workItem": work_item,
+                }
+            )
+
+    def _superops_assets(self) -> None:
+        """SuperOps assets (monitored and not)."""
+        for asset in self.tables.get("assets", []):
+            aid = self.ids.put(
+                "superops",
+                "assets",
+                asset["external_id"],
+                superops_id("asset", asset["external_id"]),
+            )
+            record = {
+                "assetId": aid,
+                "name": asset.get("name") or asset["external_id"],
+                "assetClass": {"classId": "1", "name": asset["kind"].title()},
+                "client": self.client_ref(asset["client_id"]),
+                "site": {"id": superops_id("site", asset["client_id"]), "name": "HQ"},
+                "requester": None,
+                "status": asset["status"].upper(),
+                "platformCategory": asset["kind"].upper(),
+                "lastCommunicatedTime": format_superops_time(asset["last_seen_at"])
+                if asset.get("last_seen_at")
+                else None,
+                "hostName": asset.get("name"),
+                "customFields": {},
             }
+            (self.so.assets if asset.get("managed", True) else self.so.unmonitored_assets).append(
+                record
+            )
+        self.so.service_items = sorted(
+            [*self.service_items.values(), *self.extra_items],
+            key=lambda s: (s["name"], s["itemId"]),
         )
 
-    # ---- SuperOps: worklog entries ------------------------------------------------------------
-    so.worklogs = {"TICKET": [], "PROJECT": []}
-    display_ids = {t["ticketId"]: t["displayId"] for t in so.tickets}
-    for entry in tables.get("time_entries", []):
-        eid = entry["external_id"]
-        item_id = ids.put("superops", "time_entries", eid, superops_id("worklog", eid))
-        billed_on = line_by_id.get(entry.get("invoice_line_id") or "")
-        svc_sku = (
-            billed_on["sku"]
-            if billed_on and billed_on.get("sku") and billed_on["kind"] == "labor"
-            else "LABOR"
-        )
-        svc = service_item(svc_sku, "labor", "HOURS")
-        if billed_on is not None and billed_on["kind"] == "recurring":
-            status = "UNDER_CONTRACT"  # covered by a prepaid block, billed on its line
-        elif billed_on is not None:
-            status = "INVOICED"
-        elif entry["billable"]:
-            status = "APPROVED"  # billable, not invoiced yet
-        else:
-            status = "UNDER_CONTRACT"  # in scope of a managed-services contract
-        if entry.get("ticket_id"):
-            ticket_vendor_id = ids.get("superops", "tickets", entry["ticket_id"])
-            display = display_ids.get(ticket_vendor_id or "", "")
-            module = "TICKET"
-            work_item = {"workId": ticket_vendor_id, "displayId": display, "module": "TICKET"}
-        else:
-            module = "PROJECT"
-            work_item = {
-                "workId": superops_id("project", entry["client_id"]),
-                "displayId": f"PRJ-{entry['client_id']}",
-                "module": "PROJECT",
-                "client": client_ref(entry["client_id"]),
-            }
-        so.worklogs[module].append(
-            {
-                "itemId": item_id,
-                "status": status,
-                "serviceItem": {"itemId": svc["itemId"], "name": svc["name"]},
-                "billable": bool(entry["billable"]),
-                "afterHours": False,
-                "qty": _s(entry["hours"]),
-                "unitPrice": None,
-                "billDateTime": f"{entry['work_date'].isoformat()}T09:00:00",
-                "technician": tech_ref(entry["technician_id"]),
-                "notes": entry.get("notes"),
-                "workItem": work_item,
-            }
-        )
 
-    # ---- SuperOps: assets ---------------------------------------------------------------------
-    for asset in tables.get("assets", []):
-        aid = ids.put(
-            "superops", "assets", asset["external_id"], superops_id("asset", asset["external_id"])
-        )
-        record = {
-            "assetId": aid,
-            "name": asset.get("name") or asset["external_id"],
-            "assetClass": {"classId": "1", "name": asset["kind"].title()},
-            "client": client_ref(asset["client_id"]),
-            "site": {"id": superops_id("site", asset["client_id"]), "name": "HQ"},
-            "requester": None,
-            "status": asset["status"].upper(),
-            "platformCategory": asset["kind"].upper(),
-            "lastCommunicatedTime": format_superops_time(asset["last_seen_at"])
-            if asset.get("last_seen_at")
-            else None,
-            "hostName": asset.get("name"),
-            "customFields": {},
-        }
-        (so.assets if asset.get("managed", True) else so.unmonitored_assets).append(record)
-    so.service_items = sorted(
-        [*service_items.values(), *extra_items], key=lambda s: (s["name"], s["itemId"])
-    )
+def split_dataset(
+    tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    conventions: SuperOpsConventions | None = None,
+    vary_customers: bool = True,
+) -> VendorData:
+    """Build both vendors' views of a canonical dataset.
 
-    # ---- QuickBooks -----------------------------------------------------------------------------
-    _build_quickbooks(tables, vd, clients, lines_by_invoice, sku_kinds, vary_customers)
-    return vd
+    ``vary_customers`` makes the books look like real books: every fifth customer has no
+    e-mail (so only its name can match it) and a legal suffix on its name.
+    """
+    split = _Split(tables, conventions, vary_customers)
+    for step in (
+        split._superops_people,
+        split._superops_contracts,
+        split._superops_tickets,
+        split._place_invoices,
+        split._superops_invoices,
+        split._superops_worklogs,
+        split._superops_assets,
+    ):
+        step()
+    s = split
+    _build_quickbooks(tables, s.vd, s.clients, s.lines_by_invoice, s.sku_kinds, vary_customers)
+    return s.vd
 
 
 def _build_quickbooks(

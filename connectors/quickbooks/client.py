@@ -17,6 +17,7 @@ from mspilot.connectors.errors import (
     SourceAPIError,
     SourceAuthError,
     SourceConfigError,
+    StreamForbidden,
     TransientError,
 )
 from mspilot.connectors.http import RetryPolicy, Throttle, raise_for_transient, retry_after_seconds
@@ -174,8 +175,10 @@ class QuickBooksClient:
         self.page_size = page_size
         self.requests = 0
         self._auth_failures = 0
+        self.last_date: str | None = None
 
     def _check(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        self.last_date = response.headers.get("date")  # for ``sources check``'s clock skew
         try:
             body: Any = response.json()
         except ValueError:
@@ -203,10 +206,11 @@ class QuickBooksClient:
             self.auth.invalidate()
             raise TransientError(f"QuickBooks {what}: access token expired or revoked")
         if response.status_code == 403 or (fault and fault.get("type") == "AuthorizationFault"):
-            raise SourceAuthError(
+            raise StreamForbidden(
                 f"QuickBooks denied access to company {self.realm_id} ({message or 'HTTP 403'}): "
                 "check MSPILOT_QUICKBOOKS__REALM_ID and the app's scope "
-                "(com.intuit.quickbooks.accounting)"
+                "(com.intuit.quickbooks.accounting)",
+                what=what,
             )
         raise_for_transient(response, f"QuickBooks {what}")
         if fault is not None:

@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import Engine
 
 from mspilot.connectors.base import Source, Stream, SyncContext
+from mspilot.connectors.checks import CheckReport
 from mspilot.connectors.errors import SourceConfigError
 from mspilot.connectors.http import RetryPolicy, Throttle
 from mspilot.connectors.quickbooks.client import OAuth2Refresh, QuickBooksClient
@@ -75,6 +76,11 @@ class QuickBooksSource(Source):
 
     def streams(self) -> list[Stream]:
         return [cls(self) for cls in STREAMS]
+
+    def check(self, ctx: SyncContext) -> CheckReport:
+        from mspilot.connectors.quickbooks.check import check_quickbooks
+
+        return check_quickbooks(self, ctx)
 
     def finish(self, ctx: SyncContext) -> dict[str, int]:
         from mspilot.connectors.resolution import reconcile

@@ -37,6 +37,7 @@ from mspilot.db.entity_map import (
     load_links,
     save_links,
 )
+from mspilot.db.records import CanonicalId, RowName
 
 if TYPE_CHECKING:
     from mspilot.connectors.quickbooks.source import QuickBooksSource
@@ -128,7 +129,7 @@ class QuickBooksStream(Stream):
     def map_records(self, ctx: SyncContext, records: list[Any]) -> Batch:
         return Batch()
 
-    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[str]]:
+    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[RowName]]:
         """Rows to mark deleted because QuickBooks deleted these entities."""
         return {self.tables[0]: list(entity_ids)} if self.tables else {}
 
@@ -161,10 +162,11 @@ class QuickBooksStream(Stream):
                 deleted = [
                     str(o["Id"]) for o in objects if str(o.get("status", "")).lower() == "deleted"
                 ]
-                live = [
-                    self.parse(o) for o in objects if str(o.get("status", "")).lower() != "deleted"
-                ]
-                batch = self.map_records(ctx, live) if live else Batch()
+                live, refused = self.parse_page(
+                    [o for o in objects if str(o.get("status", "")).lower() != "deleted"]
+                )
+                batch = self.map_safely(live, lambda rs: self.map_records(ctx, rs))
+                batch.issues.extend(refused)
                 for table, ids in self.deleted_rows(ctx, deleted).items():
                     batch.deletes.setdefault(table, []).extend(ids)
                 batch.records = len(objects)
@@ -178,10 +180,11 @@ class QuickBooksStream(Stream):
         seen: set[str] = set()
         for items, server_time in self.src.client.query_pages(self.entity):
             first_time = first_time or server_time
-            records = [self.parse(i) for i in items]
-            batch = self.map_records(ctx, records)
-            batch.records = len(records)
-            seen |= self.seen_ids(records)
+            records, refused = self.parse_page(items)
+            batch = self.map_safely(records, lambda rs: self.map_records(ctx, rs))
+            batch.issues.extend(refused)
+            batch.records = len(items)
+            seen |= self.seen_ids(records) | {self.key_of(i) for i in items}
             yield batch
         final = Batch(state={"mode": "full", "since": first_time or ctx.now().isoformat()})
         if self.tables and not self.reference:
@@ -221,6 +224,7 @@ def _name(ref: JSON | None) -> str | None:
 
 class CustomersStream(QuickBooksStream):
     name = "customers"
+    required = True
     entity = "Customer"
     primary_key = ("Id",)
     cursor_field = "MetaData.LastUpdatedTime"
@@ -265,7 +269,7 @@ class CustomersStream(QuickBooksStream):
         ctx.cache["quickbooks.client_links"] = links
         return batch
 
-    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[str]]:
+    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[RowName]]:
         links = load_links(ctx.engine, ctx.tenant_id, CLIENT)
         return {"clients": [i for i in entity_ids if i not in links]}
 
@@ -283,6 +287,7 @@ def _invoice_status(rec: QBInvoice, today: dt.date) -> str:
 
 class InvoicesStream(QuickBooksStream):
     name = "invoices"
+    required = True
     entity = "Invoice"
     primary_key = ("Id",)
     cursor_field = "MetaData.LastUpdatedTime"
@@ -371,7 +376,7 @@ class InvoicesStream(QuickBooksStream):
             own = make_id(ctx.tenant_id, QBO, rec.Id)
             gone = [lid for lid, inv in stored_lines.items() if inv == own and lid not in keep]
             if gone:
-                batch.deletes.setdefault("invoice_lines", []).extend("=" + g for g in gone)
+                batch.deletes.setdefault("invoice_lines", []).extend(CanonicalId(g) for g in gone)
         save_links(ctx.engine, ctx.tenant_id, new_links, now=ctx.now())
         return batch
 
@@ -381,14 +386,14 @@ class InvoicesStream(QuickBooksStream):
         live = set(ids_where(ctx.engine, ctx.tenant_id, "invoices", id=list(links.values())))
         return own | {qbo for qbo, target in links.items() if target in live}
 
-    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[str]]:
+    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[RowName]]:
         links = load_links(ctx.engine, ctx.tenant_id, INVOICE)
-        invoices: list[str] = []
+        invoices: list[RowName] = []
         for i in entity_ids:
-            invoices.append("=" + links[i] if i in links else i)
+            invoices.append(CanonicalId(links[i]) if i in links else i)
         own = [make_id(ctx.tenant_id, QBO, i) for i in entity_ids if i not in links]
         lines = ids_where(ctx.engine, ctx.tenant_id, "invoice_lines", invoice_id=own) if own else []
-        return {"invoices": invoices, "invoice_lines": ["=" + line for line in lines]}
+        return {"invoices": invoices, "invoice_lines": [CanonicalId(line) for line in lines]}
 
 
 class PaymentsStream(QuickBooksStream):
@@ -415,13 +420,15 @@ class PaymentsStream(QuickBooksStream):
                 for txn in line.LinkedTxn or []
                 if txn.get("TxnType") == "Invoice" and txn.get("TxnId")
             ]
-            rows: list[tuple[str, str | None, Decimal | None]] = []
+            rows: list[tuple[str, RowName | None, Decimal | None]] = []
             if not links:
                 rows.append((rec.Id, None, money(rec.TotalAmt)))
             for line, txn in links:
                 ext = rec.Id if len(links) == 1 else f"{rec.Id}:{txn['TxnId']}"
                 invoice = str(txn["TxnId"])
-                ref = "=" + invoice_links[invoice] if invoice in invoice_links else invoice
+                ref: RowName = (
+                    CanonicalId(invoice_links[invoice]) if invoice in invoice_links else invoice
+                )
                 rows.append((ext, ref, money(line.Amount)))
             keep = set()
             for ext, invoice_ref, amount in rows:
@@ -446,10 +453,10 @@ class PaymentsStream(QuickBooksStream):
             i.split(":")[0] for i in live_source_ids(ctx.engine, ctx.tenant_id, "payments", QBO)
         }
 
-    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[str]]:
+    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[RowName]]:
         doomed = set(entity_ids)
         payments = live_source_ids(ctx.engine, ctx.tenant_id, "payments", QBO)
-        return {"payments": sorted(p for p in payments if p.split(":")[0] in doomed)}
+        return {"payments": list(sorted(p for p in payments if p.split(":")[0] in doomed))}
 
 
 class _LicenceCostStream(QuickBooksStream):
@@ -531,8 +538,8 @@ class _LicenceCostStream(QuickBooksStream):
             if i.startswith(self.id_prefix) and i[len(self.id_prefix) :].split("-")[0] in doomed
         )
 
-    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[str]]:
-        return {"licenses": self._rows_of(ctx, entity_ids)}
+    def deleted_rows(self, ctx: SyncContext, entity_ids: list[str]) -> dict[str, list[RowName]]:
+        return {"licenses": list(self._rows_of(ctx, entity_ids))}
 
 
 class BillsStream(_LicenceCostStream):

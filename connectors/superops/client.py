@@ -13,6 +13,7 @@ from mspilot.connectors.errors import (
     SourceAPIError,
     SourceAuthError,
     SourceConfigError,
+    StreamForbidden,
     TransientError,
 )
 from mspilot.connectors.http import RetryPolicy, Throttle, raise_for_transient
@@ -77,9 +78,10 @@ def raise_for_errors(body: dict[str, Any], what: str) -> None:
                 code=code,
             )
     if "forbidden" in codes:
-        raise SourceAuthError(
+        raise StreamForbidden(
             f"SuperOps {what}: forbidden. The user the API token belongs to may not read this "
-            "data; give that user a role with access (or use another user's token)"
+            "data; give that user a role with access (or use another user's token)",
+            what=what,
         )
     if client:
         detail = "; ".join(f"{c.get('code')} {c.get('param') or ''}".strip() for c in client)
@@ -111,8 +113,15 @@ class GraphQLClient:
         self.throttle = throttle
         self.retry = retry
         self.requests = 0
+        #: the last answer's ``Date`` and rate-limit headers (for ``sources check``)
+        self.last_date: str | None = None
+        self.last_rate_limit: dict[str, str] = {}
 
     def _check(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        self.last_date = response.headers.get("date")
+        self.last_rate_limit = {
+            k.lower(): v for k, v in response.headers.items() if "ratelimit" in k.lower()
+        }
         if response.status_code == 401:
             raise SourceAuthError(
                 f"SuperOps rejected the API token (HTTP 401): {RENEW_CREDENTIAL_ADVICE}"

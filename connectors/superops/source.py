@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 
 from mspilot.connectors.base import Source, Stream, SyncContext
+from mspilot.connectors.checks import CheckReport
 from mspilot.connectors.errors import SourceConfigError
 from mspilot.connectors.http import RetryPolicy, Throttle
 from mspilot.connectors.superops.client import BearerAuth, GraphQLClient, ListInfoPaginator
@@ -52,6 +53,8 @@ class SuperOpsSource(Source):
         )
         self.paginator = ListInfoPaginator(page_size or settings.page_size)
         self.conventions = conventions or SuperOpsConventions()
+        #: conventions given in code win over the tenant's field map (tests, the demo)
+        self.explicit_conventions = conventions is not None
         self.hourly_costs = {k.lower(): v for k, v in (hourly_costs or {}).items()}
         self.default_hourly_cost = Decimal(str(settings.default_hourly_cost)).quantize(
             Decimal("0.01")
@@ -59,6 +62,11 @@ class SuperOpsSource(Source):
 
     def streams(self) -> list[Stream]:
         return [cls(self) for cls in STREAMS]
+
+    def check(self, ctx: SyncContext) -> CheckReport:
+        from mspilot.connectors.superops.check import check_superops
+
+        return check_superops(self, ctx)
 
     def finish(self, ctx: SyncContext) -> dict[str, int]:
         from mspilot.connectors.resolution import reconcile

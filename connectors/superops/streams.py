@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from mspilot.connectors.base import Batch, Stream, SyncContext, VendorRecord
+from mspilot.connectors.base import Batch, Skipped, Stream, SyncContext, VendorRecord
+from mspilot.connectors.errors import StreamForbidden
 from mspilot.connectors.superops.conventions import (
     BASIS_KEY,
     ESCALATION,
@@ -41,6 +42,7 @@ from mspilot.connectors.util import (
 from mspilot.core.clock import add_months
 from mspilot.core.ids import make_id
 from mspilot.db.entity_map import column_by_id, ids_where, labor_lines, live_source_ids, rows_by_id
+from mspilot.db.records import CanonicalId, RowName
 
 if TYPE_CHECKING:
     from mspilot.connectors.superops.source import SuperOpsSource
@@ -240,12 +242,27 @@ def _escalation(description: str | None) -> Decimal | None:
     return money(match.group(1)) if match else None
 
 
+def _newest(newest: str | None, value: str | None) -> str | None:
+    """The later of two wire times (a value that is not a time is ignored)."""
+    try:
+        when = parse_time(value)
+    except ValueError:
+        return newest
+    if when is None:
+        return newest
+    return value if newest is None or when > parse_time(newest) else newest  # type: ignore[operator]
+
+
 def _iso(value: str | None) -> str | None:
     when = parse_time(value)
     return when.isoformat() if when else None
 
 
 # ---- the stream base --------------------------------------------------------------------------
+class _Unstable(Exception):
+    """A partition's total changed while it was read: skip deletion detection this run."""
+
+
 class SuperOpsStream(Stream):
     root: ClassVar[str]
     list_field: ClassVar[str]
@@ -322,38 +339,17 @@ class SuperOpsStream(Stream):
         seen: set[str] = set()
         stable = True
         for partition in self.partitions():
-            condition = None
-            if not full and partition in cursors:
-                since = parse_time(cursors[partition])
-                assert since is not None
-                condition = {
-                    "attribute": self.sort_attr,
-                    "operator": "after",
-                    "value": format_superops_time(since - self.lookback),
-                }
-            if self.mode == "full":
-                sort = [{"attribute": self.primary_key[0], "order": "ASC"}]
-            else:
-                sort = [{"attribute": self.sort_attr, "order": "DESC"}]
-            totals: list[int] = []
-            newest = cursors.get(partition)
-            for items, info in self.fetch(partition, condition, sort):
-                records = [self.parse(item) for item in items]
-                batch = self.map_records(ctx, records, partition)
-                batch.records = len(records)
-                batch.total = info.get("totalCount")
-                if isinstance(info.get("totalCount"), int):
-                    totals.append(info["totalCount"])
-                for record in records:
-                    seen.add(str(getattr(record, self.primary_key[0])))
-                    value = self.cursor_of(record)
-                    if value and (newest is None or parse_time(value) > parse_time(newest)):  # type: ignore[operator]
-                        newest = value
-                yield batch
-            if totals and (min(totals) != max(totals)):
+            try:
+                yield from self._read_partition(ctx, partition, full, cursors, seen)
+            except _Unstable:
                 stable = False
-            if newest is not None and self.mode != "full":
-                cursors[partition] = _iso(newest) or newest
+            except StreamForbidden as exc:
+                if len(self.partitions()) == 1:
+                    raise
+                # an optional partition (unmonitored assets, project worklogs) the token may
+                # not read: skipped and recorded; rows of it are not taken as deleted
+                ctx.skipped.append(Skipped(self.name, partition, str(exc)))
+                stable = False
         new_state: dict[str, Any] = {"mode": "full" if full else "incremental"}
         if self.mode != "full":
             new_state["cursor"] = cursors
@@ -363,8 +359,49 @@ class SuperOpsStream(Stream):
             table = self.tables[0]
             gone = live_source_ids(ctx.engine, ctx.tenant_id, table, SOURCE) - seen
             if gone:
-                final.deletes[table] = sorted(gone)
+                final.deletes[table] = list(sorted(gone))
         yield final
+
+    def _read_partition(
+        self,
+        ctx: SyncContext,
+        partition: str,
+        full: bool,
+        cursors: dict[str, str],
+        seen: set[str],
+    ) -> Iterator[Batch]:
+        """One partition's pages; raises ``_Unstable`` at its end when its total moved."""
+        condition = None
+        if not full and partition in cursors:
+            since = parse_time(cursors[partition])
+            assert since is not None
+            condition = {
+                "attribute": self.sort_attr,
+                "operator": "after",
+                "value": format_superops_time(since - self.lookback),
+            }
+        if self.mode == "full":
+            sort = [{"attribute": self.primary_key[0], "order": "ASC"}]
+        else:
+            sort = [{"attribute": self.sort_attr, "order": "DESC"}]
+        totals: list[int] = []
+        newest = cursors.get(partition)
+        for items, info in self.fetch(partition, condition, sort):
+            records, refused = self.parse_page(items)
+            batch = self.map_safely(records, lambda rs: self.map_records(ctx, rs, partition))
+            batch.issues.extend(refused)
+            batch.records = len(items)
+            batch.total = info.get("totalCount")
+            if isinstance(info.get("totalCount"), int):
+                totals.append(info["totalCount"])
+            seen.update(self.key_of(item) for item in items)
+            for record in records:
+                newest = _newest(newest, self.cursor_of(record))
+            yield batch
+        if newest is not None and self.mode != "full":
+            cursors[partition] = _iso(newest) or newest
+        if totals and (min(totals) != max(totals)):
+            raise _Unstable
 
 
 # ---- reference streams ------------------------------------------------------------------------
@@ -442,6 +479,7 @@ class TechniciansStream(SuperOpsStream):
 
 class ClientsStream(SuperOpsStream):
     name = "clients"
+    required = True
     primary_key = ("accountId",)
     schema = SOClient
     tables = ("clients",)
@@ -625,6 +663,7 @@ class TicketsStream(SuperOpsStream):
 
 class InvoicesStream(SuperOpsStream):
     name = "invoices"
+    required = True
     primary_key = ("invoiceId",)
     cursor_field = "invoiceDate"
     schema = SOInvoice
@@ -727,7 +766,7 @@ class InvoicesStream(SuperOpsStream):
                 lid for lid, inv in existing_lines.items() if inv == row_id and lid not in new_lines
             ]
             if gone:
-                batch.deletes.setdefault("invoice_lines", []).extend("=" + g for g in gone)
+                batch.deletes.setdefault("invoice_lines", []).extend(CanonicalId(g) for g in gone)
         return batch
 
 
@@ -768,9 +807,10 @@ class WorklogsStream(SuperOpsStream):
         for rec in records:
             module = str(rec.workItem.get("module") or partition).upper()
             ticket = str(rec.workItem.get("workId")) if module == "TICKET" else None
+            client: RowName | None
             if ticket is not None:
                 canonical = ticket_client.get(make_id(ctx.tenant_id, SOURCE, ticket))
-                client = "=" + canonical if canonical else None
+                client = CanonicalId(canonical) if canonical else None
             else:
                 client = _ref(rec.workItem.get("client"), "accountId")
             when = parse_time(rec.billDateTime)
@@ -811,8 +851,10 @@ class WorklogsStream(SuperOpsStream):
         if not billed:
             return
 
-        def canonical(client: str) -> str:
-            return client[1:] if client.startswith("=") else make_id(ctx.tenant_id, SOURCE, client)
+        def canonical(client: RowName) -> str:
+            if isinstance(client, CanonicalId):
+                return client.id
+            return make_id(ctx.tenant_id, SOURCE, client)
 
         lines_by_client = defaultdict(list)
         clients = {canonical(r["client_id"]) for _x, r in billed}
@@ -838,7 +880,7 @@ class WorklogsStream(SuperOpsStream):
             sku = str(rec.serviceItem.get("name") or "")
             covering.sort(key=lambda ln: (ln.sku != sku, ln.issued_on, ln.line_id))
             if covering:
-                row["invoice_line_id"] = "=" + covering[0].line_id
+                row["invoice_line_id"] = CanonicalId(covering[0].line_id)
 
 
 class AssetsStream(SuperOpsStream):

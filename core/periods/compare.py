@@ -9,14 +9,14 @@ from dataclasses import dataclass, replace
 from mspilot.core.clock import add_months
 from mspilot.core.periods.period import Period
 from mspilot.core.periods.words import (
-    _FILLER,
-    _NUM,
-    _UNIT_MONTHS,
+    FILLER,
+    NUMBER_PATTERN,
+    UNIT_MONTHS,
     PeriodMatch,
-    _Ctx,
-    _normal,
-    _search,
-    _unit_start,
+    ReadContext,
+    normalise,
+    search_period,
+    unit_start,
 )
 
 
@@ -39,7 +39,7 @@ _CHANGE = re.compile(
 )
 _PREVIOUS = re.compile(
     r"^(?:the\s+)?(?:last|previous|prior|preceding|one before|period before)"
-    rf"(?:\s+(?:{_NUM}))?(?:\s+(?:one|period|(?:day|week|month|quarter|year)s?))?\b|^before\b"
+    rf"(?:\s+(?:{NUMBER_PATTERN}))?(?:\s+(?:one|period|(?:day|week|month|quarter|year)s?))?\b|^before\b"
 )
 _YEAR_AGO = re.compile(
     r"^(?:the\s+)?(?:same\s+(?:period|time|month|quarter|span|days)\s+)?"
@@ -52,7 +52,7 @@ _OVER = re.compile(
 _OVER_UNIT = {"yoy": "year", "mom": "month", "qoq": "quarter"}
 
 
-def _follow(right: str, first: PeriodMatch, ctx: _Ctx) -> PeriodMatch | None:
+def _follow(right: str, first: PeriodMatch, ctx: ReadContext) -> PeriodMatch | None:
     """The second half of a comparison, read against the first."""
     right = right.strip()
     if (m := _YEAR_AGO.match(right)) and (first.grain != "year" or "same" in m[0]):
@@ -64,8 +64,8 @@ def _follow(right: str, first: PeriodMatch, ctx: _Ctx) -> PeriodMatch | None:
     # a bare month or quarter falls in the first half's year (or the one before)
     year = first.period.start.year if first.grain in ("month", "quarter", "half") else None
     text = "vs " + right  # so that "May" after "vs" reads as the month
-    found = _search(text, _Ctx(ctx.today, year))
-    if found is None or _FILLER.sub(" ", text[3 : found[1][0]]).strip():
+    found = search_period(text, ReadContext(ctx.today, year))
+    if found is None or FILLER.sub(" ", text[3 : found[1][0]]).strip():
         return None  # the period must open the second half
     words = text[max(found[1][0], 3) : found[1][1]].strip()
     return replace(found[0], text=re.sub(r"^(?:vs\.?|versus)\s+", "", words))
@@ -75,16 +75,16 @@ def _last_complete(unit: str, today: dt.date) -> Period:
     if unit == "week":
         monday = today - dt.timedelta(days=today.weekday())
         return Period(monday - dt.timedelta(days=7), monday)
-    start = _unit_start(today, unit)
-    return Period(add_months(start, -_UNIT_MONTHS[unit]), start)
+    start = unit_start(today, unit)
+    return Period(add_months(start, -UNIT_MONTHS[unit]), start)
 
 
-def _over(low: str, ctx: _Ctx) -> Comparison | None:
+def _over(low: str, ctx: ReadContext) -> Comparison | None:
     m = _OVER.search(low)
     if m is None:
         return None
     unit = m[1] or _OVER_UNIT[m[0]]
-    named = _search(low[: m.start()] + " " + low[m.end() :], ctx)
+    named = search_period(low[: m.start()] + " " + low[m.end() :], ctx)
     if named is not None:
         current = named[0]
     else:  # the last complete unit
@@ -99,15 +99,15 @@ def find_comparison(text: str, today: dt.date) -> Comparison | None:
     """Two periods compared in ``text`` ("A vs B", "A compared to last", "YoY"...), or ``None``.
 
     "between A and B" / "from A to B" count only with a word of change (growth, drop...)."""
-    low, ctx = _normal(text), _Ctx(today)
+    low, ctx = normalise(text), ReadContext(today)
     if over := _over(low, ctx):
         return over
     seps = list(_VS.finditer(low))
     strong = [sep for sep in seps if sep[0].strip() not in ("and", "to")]
     weak = [sep for sep in seps if sep not in strong] if _CHANGE.search(low) else []
     for sep in strong + weak:  # "A to B compared to C" splits at "compared to"
-        left = _search(low[: sep.start()], ctx)
-        if left is None or _FILLER.sub(" ", low[left[1][1] : sep.start()]).strip():
+        left = search_period(low[: sep.start()], ctx)
+        if left is None or FILLER.sub(" ", low[left[1][1] : sep.start()]).strip():
             continue
         right = _follow(low[sep.end() :], left[0], ctx)
         if right is None or right.period == left[0].period:
@@ -115,7 +115,7 @@ def find_comparison(text: str, today: dt.date) -> Comparison | None:
         a, b = left[0], right
         if not a.year_given and b.year_given and b.grain in ("month", "quarter", "half"):
             # "Q1 vs Q2 2025": the bare half takes the other's year
-            again = _search(low[: sep.start()], _Ctx(today, b.period.start.year))
+            again = search_period(low[: sep.start()], ReadContext(today, b.period.start.year))
             a = again[0] if again else a
         current, baseline = (a, b) if b.period.start < a.period.start else (b, a)
         return Comparison(current, baseline, low[left[1][0] : sep.end()] + right.text)

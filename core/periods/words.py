@@ -51,10 +51,10 @@ NUMBER_WORDS = {
 }
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3}
 _STEP = {"this": 0, "current": 0, "last": -1, "previous": -1, "prior": -1, "next": 1, "coming": 1}
-_UNIT_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+UNIT_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 _MON = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_NUM = r"\d+|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+NUMBER_PATTERN = r"\d+|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 _Y4 = r"(?:19|20)\d\d"
 _ISO = r"\d{4}-\d{2}-\d{2}"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?(?!\d)"
@@ -71,7 +71,7 @@ class PeriodMatch:
 
 
 @dataclass(frozen=True)
-class _Ctx:
+class ReadContext:
     today: dt.date | None
     year: int | None = None  # the year a bare month/quarter defaults to (the other half's)
 
@@ -105,7 +105,7 @@ def _year(token: str) -> int:
     return y + 2000 if y < 100 else y
 
 
-def _date(text: str, ctx: _Ctx, year: int | None = None) -> tuple[dt.date, bool]:
+def _date(text: str, ctx: ReadContext, year: int | None = None) -> tuple[dt.date, bool]:
     """A single date in words or ISO; (date, year given)."""
     text = text.strip().rstrip(",")
     if re.fullmatch(_ISO, text):
@@ -119,7 +119,7 @@ def _date(text: str, ctx: _Ctx, year: int | None = None) -> tuple[dt.date, bool]
     return dt.date(y, month, day), bool(given)
 
 
-Handler = Callable[[re.Match[str], _Ctx], "tuple[Period, Grain, bool] | None"]
+Handler = Callable[[re.Match[str], ReadContext], "tuple[Period, Grain, bool] | None"]
 _RULES: list[tuple[re.Pattern[str], Handler]] = []
 
 
@@ -132,7 +132,7 @@ def _rule(pattern: str) -> Callable[[Handler], Handler]:
 
 
 @_rule(rf"\b(?:from\s+|between\s+)?({_DATE}){_TO}({_DATE})(?![\w-])")
-def _date_range(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _date_range(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     end, end_given = _date(m[3], ctx)
     start, start_given = _date(m[1], ctx, end.year if end_given else None)
     if start > end and not start_given:
@@ -141,7 +141,7 @@ def _date_range(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | Non
 
 
 @_rule(rf"\b(?:from\s+|between\s+)?({_MON})(?:\s+({_Y4}))?{_TO}({_MON})(?:\s*,?\s*({_Y4}))?\b")
-def _month_range(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _month_range(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     first, last = MONTHS[m[1].rstrip(".")], MONTHS[m[4].rstrip(".")]
     if m[3] == "and" and first >= last:
         return None  # "September and August": two months, not a range
@@ -152,31 +152,31 @@ def _month_range(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | No
 
 
 @_rule(r"\b(?:(?:fiscal\s+)?year[- ]to[- ]date|(?:this\s+|current\s+|fiscal\s+)?ytd)\b")
-def _ytd(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _ytd(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     return Period(dt.date(ctx.day.year, 1, 1), ctx.day + dt.timedelta(days=1)), "range", True
 
 
 @_rule(r"\b(?:quarter[- ]to[- ]date|qtd)\b")
-def _qtd(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _qtd(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     start = dt.date(ctx.day.year, 3 * ((ctx.day.month - 1) // 3) + 1, 1)
     return Period(start, ctx.day + dt.timedelta(days=1)), "range", True
 
 
 @_rule(r"\b(?:month[- ]to[- ]date|mtd)\b")
-def _mtd(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _mtd(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     return Period(month_start(ctx.day), ctx.day + dt.timedelta(days=1)), "range", True
 
 
 @_rule(r"\b(?:ttm|ltm|l12m|trailing twelve months|trailing 12 months|rolling 12 months)\b")
-def _ttm(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _ttm(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     return Period.months_before(ctx.day, 12), "range", True
 
 
 @_rule(
     r"\b(last|past|previous|trailing|rolling|next|coming|upcoming)\s+"
-    rf"(?:(?:the\s+)?({_NUM})\s+)?(day|week|month|quarter|year)s?\b"
+    rf"(?:(?:the\s+)?({NUMBER_PATTERN})\s+)?(day|week|month|quarter|year)s?\b"
 )
-def _last_n(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _last_n(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     which, count, unit = m[1], m[2], m[3]
     if count is None and which in ("last", "previous", "next", "coming"):
         return None  # "last month": one calendar unit (the relative rule)
@@ -189,17 +189,17 @@ def _last_n(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
         monday = today - dt.timedelta(days=today.weekday())
         start = monday + dt.timedelta(weeks=1 if ahead else -n)
         return Period(start, start + dt.timedelta(weeks=n)), "range", True
-    months = n * _UNIT_MONTHS[unit]
+    months = n * UNIT_MONTHS[unit]
     if ahead:
-        start = add_months(_unit_start(today, unit), _UNIT_MONTHS[unit])
+        start = add_months(unit_start(today, unit), UNIT_MONTHS[unit])
         return Period(start, add_months(start, months)), "range", True
     if unit == "month" or which in ("past", "trailing", "rolling"):
         return Period.months_before(today, months), "range", True
-    end = _unit_start(today, unit)  # "last 2 quarters": whole quarters before this one
+    end = unit_start(today, unit)  # "last 2 quarters": whole quarters before this one
     return Period(add_months(end, -months), end), "range", True
 
 
-def _unit_start(day: dt.date, unit: str) -> dt.date:
+def unit_start(day: dt.date, unit: str) -> dt.date:
     if unit == "quarter":
         return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
     if unit == "year":
@@ -211,19 +211,19 @@ def _unit_start(day: dt.date, unit: str) -> dt.date:
     rf"\b(?:({_Y4})[- ]?q([1-4])|q([1-4])\s*(?:of\s+)?(?:(?:fy\s*)?({_Y4})|(?:fy\s*|')(\d\d))"
     rf"|(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+(?:of\s+)?({_Y4}))\b"
 )
-def _quarter_year(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _quarter_year(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     q = int(m[2] or m[3] or 0) or _ORDINALS.get(m[6], 4)
     return Period.quarter(_year(m[1] or m[4] or m[5] or m[7]), q), "quarter", True
 
 
 @_rule(r"\b(?:q([1-4])|(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter)\b")
-def _quarter(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _quarter(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     q = int(m[1]) if m[1] else _ORDINALS.get(m[2], 4)
     return Period.quarter(ctx.latest_year(3 * q - 2), q), "quarter", False
 
 
 @_rule(rf"\b(?:h([12])|(first|second)\s+half)(?:\s+(?:of\s+)?({_Y4}))?\b|\b({_Y4})-h([12])\b")
-def _half(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _half(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     h = int(m[1] or m[5] or (1 if m[2] == "first" else 2))
     year = int(m[3] or m[4] or 0) or ctx.latest_year(6 * h - 5)
     start = dt.date(year, 6 * h - 5, 1)
@@ -231,20 +231,20 @@ def _half(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
 
 
 @_rule(rf"\bsince\s+({_MON})(?:\s+({_Y4}))?")
-def _since(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _since(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     month = MONTHS[m[1].rstrip(".")]
     year = int(m[2]) if m[2] else ctx.latest_year(month)
     return Period(dt.date(year, month, 1), ctx.day + dt.timedelta(days=1)), "range", bool(m[2])
 
 
 @_rule(rf"(?<![\w-])({_ISO})(?![\w-])|\b({_MON}\s+{_DAY},?\s*{_Y4}|{_DAY}\s+{_MON},?\s*{_Y4})\b")
-def _one_day(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _one_day(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     day, _ = _date(m[1] or m[2], ctx)
     return Period(day, day + dt.timedelta(days=1)), "day", True
 
 
 @_rule(rf"\b({_MON})\s*,?\s*({_Y4})\b|(?<![\w-])({_Y4})-(0[1-9]|1[0-2])(?![\w-])")
-def _month_year(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _month_year(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     if m[1]:
         return Period.month(int(m[2]), MONTHS[m[1].rstrip(".")]), "month", True
     return Period.month(int(m[3]), int(m[4])), "month", True
@@ -253,7 +253,7 @@ def _month_year(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | Non
 @_rule(
     rf"\b(?:in|for|during|of|over|than|vs\.?|versus|and|to|with)\s+({_MON})(?![\w])|^({_MON})(?![\w])|\b({_MON})(?=\s*(?:\?|\.|,|$))"
 )
-def _month(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _month(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     name = (m[1] or m[2] or m[3]).rstrip(".")
     if name == "may" and not m[1]:
         return None  # "may" the verb
@@ -262,13 +262,13 @@ def _month(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
 
 
 @_rule(r"\b(this|current|last|previous|prior|next|coming)\s+(month|quarter|year|week)\b")
-def _relative(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _relative(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     step, unit, today = _STEP[m[1]], m[2], ctx.day
     if unit == "week":
         monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(weeks=step)
         return Period(monday, monday + dt.timedelta(days=7)), "week", True
-    start = add_months(_unit_start(today, unit), step * _UNIT_MONTHS[unit])
-    period = Period(start, add_months(start, _UNIT_MONTHS[unit]))
+    start = add_months(unit_start(today, unit), step * UNIT_MONTHS[unit])
+    period = Period(start, add_months(start, UNIT_MONTHS[unit]))
     return period, "year" if unit == "year" else "month" if unit == "month" else "quarter", True
 
 
@@ -276,21 +276,21 @@ def _relative(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
     r"(?<![\w/$.-])(?:fy\s*)?(20\d\d)(?![\w/-])"
     r"(?!\s*(?:h\b|hours?|tickets?|seats?|users?|devices?|clients?|invoices?|dollars?|usd|%))"
 )
-def _one_year(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _one_year(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     return Period.year(int(m[1])), "year", True
 
 
 @_rule(r"\b(yesterday|today)\b")
-def _day_word(m: re.Match[str], ctx: _Ctx) -> tuple[Period, Grain, bool] | None:
+def _day_word(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | None:
     day = ctx.day - dt.timedelta(days=1 if m[1] == "yesterday" else 0)
     return Period(day, day + dt.timedelta(days=1)), "day", True
 
 
-def _normal(text: str) -> str:
+def normalise(text: str) -> str:
     return " ".join(text.lower().replace("_", " ").split())
 
 
-def _search(low: str, ctx: _Ctx) -> tuple[PeriodMatch, tuple[int, int]] | None:
+def search_period(low: str, ctx: ReadContext) -> tuple[PeriodMatch, tuple[int, int]] | None:
     for pattern, handler in _RULES:
         for m in pattern.finditer(low):
             try:
@@ -305,22 +305,22 @@ def _search(low: str, ctx: _Ctx) -> tuple[PeriodMatch, tuple[int, int]] | None:
 
 def find_period(text: str, today: dt.date) -> PeriodMatch | None:
     """The first period named in ``text`` (by rule priority), or ``None``."""
-    found = _search(_normal(text), _Ctx(today))
+    found = search_period(normalise(text), ReadContext(today))
     return found[0] if found else None
 
 
 _ALL_TIME = {"", "all time", "all-time", "ever", "all", "overall", "lifetime", "to date"}
-_FILLER = re.compile(r"\b(?:in|for|during|of|over|the|period|from|between)\b|[,.?!()]")
+FILLER = re.compile(r"\b(?:in|for|during|of|over|the|period|from|between)\b|[,.?!()]")
 _API_LAST = re.compile(r"^last-(\d{1,3})-months$")
 
 
-def _whole(text: str, ctx: _Ctx) -> PeriodMatch | None:
-    low = _normal(text)
-    found = _search(low, ctx)
+def _whole(text: str, ctx: ReadContext) -> PeriodMatch | None:
+    low = normalise(text)
+    found = search_period(low, ctx)
     if found is None:
         return None
     rest = low[: found[1][0]] + " " + low[found[1][1] :]
-    return found[0] if not _FILLER.sub(" ", rest).strip() else None
+    return found[0] if not FILLER.sub(" ", rest).strip() else None
 
 
 def parse_period(value: Any, today: dt.date | None = None) -> Period | None:
@@ -338,13 +338,13 @@ def parse_period(value: Any, today: dt.date | None = None) -> Period | None:
         return Period(start, end)
     if not isinstance(value, str):
         raise ValueError(f"cannot read a period from {value!r}")
-    text = _normal(value)
+    text = normalise(value)
     if text in _ALL_TIME:
         return None
     if (api := _API_LAST.match(text)) and today is not None:
         return Period.months_before(add_months(today, 1), max(int(api[1]), 1))
     try:
-        found = _whole(text, _Ctx(today))
+        found = _whole(text, ReadContext(today))
     except _NeedsToday:
         raise ValueError(f"period {value!r} is relative: it needs today's date") from None
     if found is None:

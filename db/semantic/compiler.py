@@ -26,9 +26,9 @@ from mspilot.db.schema import (
 from mspilot.db.semantic.base import DEFAULT_COST_MONTHS, TIME_DIMENSIONS, SemanticError
 from mspilot.db.semantic.catalogue import METRICS, metrics_for_role
 from mspilot.db.semantic.dimensions import DIMENSIONS
-from mspilot.db.semantic.fact_base import Fact, _Build
+from mspilot.db.semantic.fact_base import Build, Fact
 from mspilot.db.semantic.facts import FACTS
-from mspilot.db.semantic.measures import MetricDef
+from mspilot.db.semantic.measures import MetricDef, agg_share
 from mspilot.db.semantic.models import MetricRequest
 from mspilot.db.semantic_access import (
     AccessDenied,
@@ -107,6 +107,9 @@ def compile_metric(
 
     ``partition_dims``: for share metrics, how many leading dimensions the shares are taken
     within (default: all but the last)."""
+    default_dims = METRICS[request.metric].default_dimensions if request.metric in METRICS else ()
+    if default_dims and not request.dimensions:
+        request = request.model_copy(update={"dimensions": list(default_dims)})
     metric, fact = _validate(request, role)
     if role == "client_user" and client_id is None:
         raise AccessDenied("a client user needs a client_id")
@@ -123,7 +126,7 @@ def compile_metric(
     if fact.snapshot and grain is not None and period is None:
         period = Period.months_before(add_months(today, 1), DEFAULT_COST_MONTHS)
     needs = {DIMENSIONS[x].needs for x in [*request.dimensions, *request.filters]}
-    b = _Build(tenant_id, client_id, period, as_of, grain, frozenset({*needs, metric.name}))
+    b = Build(tenant_id, client_id, period, as_of, grain, frozenset({*needs, metric.name}))
     f = fact.build(b).subquery("f")
 
     clients_joined = False
@@ -182,18 +185,24 @@ def compile_metric(
             cond = or_(cond, f.c.technician_id.in_([str(v) for v in values]))
         conditions.append(cond)
 
+    direction = order_direction(metric, request.order)
+    if metric.kind == "list":
+        return _list(request, metric, f, src, dims, conditions, direction, period, as_of)
     keep = len(dims) - 1 if partition_dims is None else partition_dims
     partition = dims[: max(keep, 0)]
     value = metric.agg(f, [c.element for c in partition]).label(metric.name)
     stmt = select(*dims, value).select_from(src)
     if conditions:
         stmt = stmt.where(and_(*conditions))
+    having = _having(request, metric, f)
     if dims:
         stmt = stmt.group_by(*[c.element for c in dims])
         if metric.nonzero:
-            stmt = stmt.having(value.element != 0)
+            having.append(value.element != 0)
+    if having:
+        stmt = stmt.having(and_(*having))
     time_cols = [c for c in dims if c.name in TIME_DIMENSIONS]
-    by_value = value.desc() if request.order == "desc" else value.asc()
+    by_value = value.desc() if direction == "desc" else value.asc()
     nulls_last = case((value.is_(None), 1), else_=0)
     if time_cols and request.top_n is None:
         stmt = stmt.order_by(*time_cols, nulls_last, by_value)
@@ -202,3 +211,61 @@ def compile_metric(
     if request.top_n is not None:
         stmt = stmt.limit(request.top_n)
     return _Compiled(stmt, [*request.dimensions, metric.name], period, as_of, metric)
+
+
+def order_direction(metric: MetricDef, order: str) -> str:
+    """desc/asc as asked; best/worst by the metric's good end ("worst" breach rate: highest)."""
+    if order in ("desc", "asc"):
+        return order
+    if metric.better is None:
+        raise SemanticError(
+            f"{metric.name!r} has no better or worse end; ask for the highest or the lowest"
+        )
+    return "desc" if (order == "best") == (metric.better == "higher") else "asc"
+
+
+_OPS = {">=": "__ge__", ">": "__gt__", "<=": "__le__", "<": "__lt__", "=": "__eq__"}
+
+
+def _having(request: MetricRequest, metric: MetricDef, f: Any) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    for cond in request.conditions:
+        other = METRICS.get(cond.metric)
+        if other is None:
+            raise _unknown("metric", cond.metric, list(METRICS))
+        if other.fact != metric.fact or other.kind in ("list",) or other.agg is agg_share:
+            same = [m.name for m in METRICS.values() if m.fact == metric.fact and m.kind != "list"]
+            raise SemanticError(
+                f"a condition on {metric.name!r} can use a metric of the same rows: "
+                f"{', '.join(n for n in same if METRICS[n].agg is not agg_share)}"
+            )
+        out.append(getattr(other.agg(f, []), _OPS[cond.op])(cond.value))
+    return out
+
+
+def _list(
+    request: MetricRequest,
+    metric: MetricDef,
+    f: Any,
+    src: Any,
+    dims: list[Any],
+    conditions: list[ColumnElement[bool]],
+    direction: str,
+    period: Period | None,
+    as_of: dt.date,
+) -> _Compiled:
+    """A list metric: one row per fact row, its dimensions and its own columns."""
+    if request.conditions:
+        raise SemanticError(f"{metric.name!r} lists rows; conditions apply to totals")
+    cols = [f.c[column].label(label) for label, column in metric.list_columns]
+    value = cols[-1]
+    stmt = select(*dims, *cols).select_from(src)
+    if conditions:
+        stmt = stmt.where(and_(*conditions))
+    by_value = value.desc() if direction == "desc" else value.asc()
+    stmt = stmt.order_by(*dims, case((value.is_(None), 1), else_=0), by_value)
+    if request.top_n is not None:
+        stmt = stmt.order_by(None).order_by(case((value.is_(None), 1), else_=0), by_value)
+        stmt = stmt.limit(request.top_n)
+    labels = [label for label, _ in metric.list_columns]
+    return _Compiled(stmt, [*request.dimensions, *labels], period, as_of, metric)

@@ -97,5 +97,21 @@ DIMENSIONS: dict[str, DimensionDef] = {
             ("billability",),
             "billable",
         ),
+        DimensionDef(
+            "ageing_bucket",
+            "How far past due an open invoice is today: current (not yet due), 1-30, 31-60, "
+            "61-90 or 90+ days; paid invoices are 'closed'",
+            ("ageing", "aging", "days past due", "age bucket", "aging bucket", "overdue age"),
+            "ageing_bucket",
+        ),
+        DimensionDef(
+            "invoice", "The invoice, by number", ("invoice number", "bill"), "invoice_number"
+        ),
+        DimensionDef(
+            "contract",
+            "The contract (agreement) by name",
+            ("agreement", "service agreement", "msa"),
+            "contract",
+        ),
     )
 }

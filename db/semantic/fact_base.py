@@ -30,7 +30,7 @@ from mspilot.db.semantic.dimensions import DIMENSIONS
 
 
 @dataclass(frozen=True)
-class _Build:
+class Build:
     tenant_id: str
     client_id: str | None
     period: Period | None
@@ -41,7 +41,7 @@ class _Build:
     needs: frozenset[str] = frozenset()
 
 
-FactBuilder = Callable[[_Build], "AnySelect"]
+FactBuilder = Callable[[Build], "AnySelect"]
 
 
 @dataclass(frozen=True)
@@ -57,17 +57,17 @@ class Fact:
         return tuple(n for n, dim in DIMENSIONS.items() if dim.needs in self.columns)
 
 
-def _scoped(col: Any, b: _Build) -> ColumnElement[bool]:
+def client_scope(col: Any, b: Build) -> ColumnElement[bool]:
     return col == b.client_id if b.client_id is not None else true()
 
 
-def _in(col: Any, period: Period | None) -> ColumnElement[bool]:
+def in_window(col: Any, period: Period | None) -> ColumnElement[bool]:
     if period is None:
         return true()
     return and_(col >= period.start, col < period.end)
 
 
-def _in_utc(col: Any, period: Period | None) -> ColumnElement[bool]:
+def in_window_utc(col: Any, period: Period | None) -> ColumnElement[bool]:
     if period is None:
         return true()
     start = dt.datetime.combine(period.start, dt.time(), tzinfo=dt.UTC)
@@ -75,34 +75,34 @@ def _in_utc(col: Any, period: Period | None) -> ColumnElement[bool]:
     return and_(col >= start, col < end)
 
 
-def _live(model: Any, b: _Build, *, on: Any = None, utc: bool = False) -> ColumnElement[bool]:
+def live_rows(model: Any, b: Build, *, on: Any = None, utc: bool = False) -> ColumnElement[bool]:
     """The model's live rows of this tenant (and client), within the period on ``on``."""
-    in_period = (_in_utc if utc else _in)(on, b.period) if on is not None else true()
+    in_period = (in_window_utc if utc else in_window)(on, b.period) if on is not None else true()
     return and_(
         model.tenant_id == b.tenant_id,
         model.deleted_at.is_(None),
         in_period,
-        _scoped(model.id if model is Client else model.client_id, b),
+        client_scope(model.id if model is Client else model.client_id, b),
     )
 
 
-def _union(arms: list[AnySelect]) -> AnySelect:
+def union_arms(arms: list[AnySelect]) -> AnySelect:
     return arms[0] if len(arms) == 1 else select(union_all(*arms).subquery())
 
 
-def _money(value: Any) -> ColumnElement[Any]:
+def as_money(value: Any) -> ColumnElement[Any]:
     return cast(value, Numeric(14, 2))
 
 
-def _zero() -> ColumnElement[Any]:
+def money_zero() -> ColumnElement[Any]:
     return cast(literal(0), Numeric(14, 2))
 
 
-def _day(value: dt.date) -> ColumnElement[Any]:
+def day_literal(value: dt.date) -> ColumnElement[Any]:
     return literal(value, Date)
 
 
-def _buckets(b: _Build) -> list[tuple[dt.date, dt.date]]:
+def snapshot_buckets(b: Build) -> list[tuple[dt.date, dt.date]]:
     """(bucket start, snapshot day) for snapshot facts: one per time bucket, or just one."""
     snap_end = b.as_of
     if b.period is not None:

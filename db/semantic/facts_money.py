@@ -26,21 +26,33 @@ from mspilot.db.schema import (
     Payment,
 )
 from mspilot.db.semantic.fact_base import (
-    _buckets,
-    _Build,
-    _day,
-    _in,
-    _live,
-    _money,
-    _scoped,
-    _union,
-    _zero,
+    Build,
+    as_money,
+    client_scope,
+    day_literal,
+    in_window,
+    live_rows,
+    money_zero,
+    snapshot_buckets,
+    union_arms,
 )
-from mspilot.db.semantic.facts_work import _time_entries
+from mspilot.db.semantic.facts_work import build_time_entries
 
 
-def _revenue_lines(b: _Build) -> AnySelect:
+def build_revenue_lines(b: Build) -> AnySelect:
     with_contract = "contract_kind" in b.needs
+    product = (
+        select(func.min(License.product))
+        .where(
+            License.tenant_id == b.tenant_id,
+            License.deleted_at.is_(None),
+            License.sku == InvoiceLine.sku,
+        )
+        .scalar_subquery()
+        if "product" in b.needs
+        else null()
+    )
+    licence_line = InvoiceLine.kind == "license"
     stmt = (
         select(
             Invoice.client_id.label("client_id"),
@@ -48,7 +60,9 @@ def _revenue_lines(b: _Build) -> AnySelect:
             Invoice.status.label("status"),
             InvoiceLine.kind.label("line_kind"),
             (Contract.kind if with_contract else null()).label("contract_kind"),
+            case((licence_line, product), else_=null()).label("product"),
             InvoiceLine.amount.label("amount"),
+            case((licence_line, InvoiceLine.amount), else_=0).label("licence_amount"),
         )
         .join(
             InvoiceLine,
@@ -60,8 +74,8 @@ def _revenue_lines(b: _Build) -> AnySelect:
         )
         .where(
             d.live_invoices(b.tenant_id),
-            _in(Invoice.issued_on, b.period),
-            _scoped(Invoice.client_id, b),
+            in_window(Invoice.issued_on, b.period),
+            client_scope(Invoice.client_id, b),
         )
     )
     if with_contract:
@@ -72,39 +86,15 @@ def _revenue_lines(b: _Build) -> AnySelect:
     return stmt
 
 
-def _invoices(b: _Build) -> AnySelect:
-    open_ = and_(Invoice.balance > 0, Invoice.status.in_(("open", "overdue")))
-    overdue = and_(
-        open_,
-        or_(
-            Invoice.status == "overdue", and_(Invoice.due_on.is_not(None), Invoice.due_on < b.as_of)
-        ),
-    )
-    return select(
-        Invoice.id.label("invoice_id"),
-        Invoice.client_id.label("client_id"),
-        Invoice.issued_on.label("event_date"),
-        Invoice.status.label("status"),
-        Invoice.total.label("total"),
-        case((open_, Invoice.balance), else_=0).label("open_balance"),
-        case((overdue, Invoice.balance), else_=0).label("overdue_balance"),
-        case((overdue, 1), else_=0).label("is_overdue"),
-    ).where(
-        d.live_invoices(b.tenant_id),
-        _in(Invoice.issued_on, b.period),
-        _scoped(Invoice.client_id, b),
-    )
-
-
-def _payments(b: _Build) -> AnySelect:
+def build_payments(b: Build) -> AnySelect:
     return select(
         Payment.client_id.label("client_id"),
         Payment.paid_on.label("event_date"),
         Payment.amount.label("amount"),
-    ).where(_live(Payment, b, on=Payment.paid_on))
+    ).where(live_rows(Payment, b, on=Payment.paid_on))
 
 
-def _licence_months(b: _Build) -> AnySelect:
+def build_licence_months(b: Build) -> AnySelect:
     """One row per licence and month of the period: that month's cost and resale value."""
     assert b.period is not None
     months = list(b.period.month_starts()) if b.grain else [b.period.start]
@@ -115,45 +105,45 @@ def _licence_months(b: _Build) -> AnySelect:
         arms.append(
             select(
                 License.client_id.label("client_id"),
-                _day(start).label("event_date"),
+                day_literal(start).label("event_date"),
                 License.product.label("product"),
-                _money(License.seats_in_use * License.unit_cost * n).label("licence_cost"),
-                _money(License.seats_in_use * License.unit_price * n).label("licence_resale"),
-            ).where(_live(License, b))
+                as_money(License.seats_in_use * License.unit_cost * n).label("licence_cost"),
+                as_money(License.seats_in_use * License.unit_price * n).label("licence_resale"),
+            ).where(live_rows(License, b))
         )
-    return _union(arms)
+    return union_arms(arms)
 
 
-def _licence_seats(b: _Build) -> AnySelect:
+def build_licence_seats(b: Build) -> AnySelect:
     arms = []
-    for start, snap in _buckets(b):
+    for start, snap in snapshot_buckets(b):
         arms.append(
             select(
                 License.client_id.label("client_id"),
-                _day(start).label("event_date"),
+                day_literal(start).label("event_date"),
                 License.product.label("product"),
                 License.seats_in_use.label("seats"),
             ).where(
-                _live(License, b),
+                live_rows(License, b),
                 or_(License.starts_on.is_(None), License.starts_on <= snap),
                 or_(License.ends_on.is_(None), License.ends_on >= snap),
             )
         )
-    return _union(arms)
+    return union_arms(arms)
 
 
-def _economics(b: _Build) -> AnySelect:
+def build_economics(b: Build) -> AnySelect:
     """Revenue, hours, labour and licence cost rows side by side (the margin definitions)."""
-    rev = _revenue_lines(b).subquery()
-    lab = _time_entries(replace(b, needs=b.needs | {"labour_cost"})).subquery()
-    lic = _licence_months(b).subquery()
-    z = _zero()
+    rev = build_revenue_lines(b).subquery()
+    lab = build_time_entries(replace(b, needs=b.needs | {"labour_cost"})).subquery()
+    lic = build_licence_months(b).subquery()
+    z = money_zero()
     return select(
         union_all(
             select(
                 rev.c.client_id,
                 rev.c.event_date,
-                _money(rev.c.amount).label("revenue"),
+                as_money(rev.c.amount).label("revenue"),
                 z.label("hours"),
                 z.label("labour_cost"),
                 z.label("licence_cost"),
@@ -162,30 +152,10 @@ def _economics(b: _Build) -> AnySelect:
                 lab.c.client_id,
                 lab.c.event_date,
                 z,
-                _money(lab.c.hours),
-                _money(lab.c.labour_cost),
+                as_money(lab.c.hours),
+                as_money(lab.c.labour_cost),
                 z,
             ),
             select(lic.c.client_id, lic.c.event_date, z, z, z, lic.c.licence_cost),
         ).subquery()
     )
-
-
-def _contracts(b: _Build) -> AnySelect:
-    arms = []
-    for start, snap in _buckets(b):
-        arms.append(
-            select(
-                Contract.id.label("contract_id"),
-                Contract.client_id.label("client_id"),
-                _day(start).label("event_date"),
-                Contract.kind.label("contract_kind"),
-                func.coalesce(Contract.monthly_value, 0).label("monthly_value"),
-            ).where(
-                _live(Contract, b),
-                Contract.status.not_in(("draft", "cancelled")),
-                Contract.starts_on <= snap,
-                or_(Contract.ends_on.is_(None), Contract.ends_on >= snap),
-            )
-        )
-    return _union(arms)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (
-    and_,
-    case,
-    null,
-    select,
-)
+from sqlalchemy import Numeric, and_, case, cast, literal, null, or_, select
 
+from mspilot.core.clock import add_months
+from mspilot.core.periods import Period
 from mspilot.db import definitions as d
 from mspilot.db.schema import (
     AnySelect,
@@ -21,13 +18,13 @@ from mspilot.db.schema import (
     TimeEntry,
 )
 from mspilot.db.semantic.fact_base import (
+    Build,
     FactBuilder,
-    _buckets,
-    _Build,
-    _day,
-    _live,
-    _scoped,
-    _union,
+    client_scope,
+    day_literal,
+    live_rows,
+    snapshot_buckets,
+    union_arms,
 )
 from mspilot.db.semantic_sql import (
     hours_between,
@@ -35,7 +32,7 @@ from mspilot.db.semantic_sql import (
 )
 
 
-def _time_entries(b: _Build) -> AnySelect:
+def build_time_entries(b: Build) -> AnySelect:
     cutoff = b.as_of - dt.timedelta(days=d.UNBILLED_AFTER_DAYS)
     unbilled = and_(
         TimeEntry.billable.is_(True),
@@ -55,7 +52,7 @@ def _time_entries(b: _Build) -> AnySelect:
         case((TimeEntry.billable, TimeEntry.hours), else_=0).label("billable_hours"),
         (TimeEntry.hours * Technician.hourly_cost if with_cost else null()).label("labour_cost"),
         case((unbilled, TimeEntry.hours), else_=0).label("unbilled_hours"),
-    ).where(_live(TimeEntry, b, on=TimeEntry.work_date))
+    ).where(live_rows(TimeEntry, b, on=TimeEntry.work_date))
     if with_cost:
         stmt = stmt.join(
             Technician,
@@ -68,7 +65,7 @@ def _time_entries(b: _Build) -> AnySelect:
     return stmt
 
 
-def _tickets(b: _Build) -> AnySelect:
+def build_tickets(b: Build) -> AnySelect:
     return select(
         Ticket.client_id.label("client_id"),
         Ticket.technician_id.label("technician_id"),
@@ -84,35 +81,85 @@ def _tickets(b: _Build) -> AnySelect:
             if "avg_resolution_hours" in b.needs
             else null()
         ).label("resolution_hours"),
-    ).where(_live(Ticket, b, on=Ticket.opened_at, utc=True))
+    ).where(live_rows(Ticket, b, on=Ticket.opened_at, utc=True))
 
 
-def _active_clients(b: _Build) -> AnySelect:
+def build_active_clients(b: Build) -> AnySelect:
     arms = []
-    for start, snap in _buckets(b):
+    for start, snap in snapshot_buckets(b):
         sub = d.active_clients(b.tenant_id, snap).subquery()
         arms.append(
-            select(sub.c.id.label("client_id"), _day(start).label("event_date")).where(
-                _scoped(sub.c.id, b)
+            select(sub.c.id.label("client_id"), day_literal(start).label("event_date")).where(
+                client_scope(sub.c.id, b)
             )
         )
-    return _union(arms)
+    return union_arms(arms)
 
 
-def _client_events(column: str) -> FactBuilder:
-    def build(b: _Build) -> AnySelect:
+def build_client_events(column: str) -> FactBuilder:
+    def build(b: Build) -> AnySelect:
         col = getattr(Client, column)
         return select(Client.id.label("client_id"), col.label("event_date")).where(
-            _live(Client, b, on=col), col.is_not(None)
+            live_rows(Client, b, on=col), col.is_not(None)
         )
 
     return build
 
 
-def _assets(b: _Build) -> AnySelect:
+def build_assets(b: Build) -> AnySelect:
     return select(
         Asset.client_id.label("client_id"),
         Asset.kind.label("asset_kind"),
         Asset.status.label("status"),
         case((Asset.managed, 1), else_=0).label("managed"),
-    ).where(_live(Asset, b))
+    ).where(live_rows(Asset, b))
+
+
+def build_technician_time(b: Build) -> AnySelect:
+    """Per technician and month (or the whole period): hours worked and capacity (the
+    utilisation definitions). Capacity counts working days up to today only, for every
+    active technician and any other who logged time in the window."""
+    assert b.period is not None
+    windows = (
+        [Period(s, min(add_months(s, 1), b.period.end)) for s in b.period.month_starts()]
+        if b.grain
+        else [b.period]
+    )
+    z = cast(literal(0), Numeric(14, 2))
+    arms: list[AnySelect] = [
+        select(
+            TimeEntry.technician_id.label("technician_id"),
+            TimeEntry.work_date.label("event_date"),
+            cast(TimeEntry.hours, Numeric(14, 2)).label("hours"),
+            cast(case((TimeEntry.billable, TimeEntry.hours), else_=0), Numeric(14, 2)).label(
+                "billable_hours"
+            ),
+            z.label("capacity"),
+        ).where(live_rows(TimeEntry, b, on=TimeEntry.work_date))
+    ]
+    for window in windows:
+        start = max(window.start, b.period.start)
+        end = min(window.end, b.as_of + dt.timedelta(days=1))
+        if end <= start:
+            continue
+        worked = select(TimeEntry.technician_id).where(
+            TimeEntry.tenant_id == b.tenant_id,
+            TimeEntry.deleted_at.is_(None),
+            TimeEntry.work_date >= start,
+            TimeEntry.work_date < end,
+        )
+        hours = d.capacity_hours(Period(start, end))
+        arms.append(
+            select(
+                Technician.id.label("technician_id"),
+                day_literal(start).label("event_date"),
+                z,
+                z,
+                cast(literal(hours), Numeric(14, 2)),
+            ).where(
+                Technician.tenant_id == b.tenant_id,
+                Technician.deleted_at.is_(None),
+                or_(Technician.active.is_(True), Technician.id.in_(worked)),
+            )
+        )
+    return union_arms(arms)

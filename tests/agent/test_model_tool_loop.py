@@ -4,21 +4,17 @@ to the templated answer; the router alone answers each model question from its t
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
-
-sys.path.insert(0, str(Path(__file__).parent))
-from agent_fakes import call, script
 
 from mspilot.agent.graph import build_graph
 from mspilot.agent.templates import render_answer
 from mspilot.agent.turn import new_turn
 from mspilot.models import serving
 from mspilot.tools.registry import build_tools
+from support.agent_fakes import call, script
 
 
 def _graph(demo: Any, *messages: AIMessage) -> Any:

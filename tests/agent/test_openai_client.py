@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,12 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import SecretStr
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "fakes"))
-from agent_fakes import make_tools
-from openai_server import FakeOpenAI
-
 from mspilot.agent.llm import make_chat_model, openai_model
 from mspilot.agent.service import AgentEvent, AgentService
 from mspilot.core.errors import ConfigurationError
 from mspilot.core.settings import LLMSettings
+from support.agent_fakes import make_tools
+from support.fakes.openai_server import FakeOpenAI
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,6 @@ follow-ups, and paraphrases that are not among its example utterances."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +12,7 @@ from sqlalchemy import Engine
 from mspilot.agent.entities import Catalogue, match_names
 from mspilot.agent.router import IntentRouter
 from mspilot.db.loader import Loader, upsert_tenant
-
-_spec = importlib.util.spec_from_file_location(
-    "fixtures_small", Path(__file__).parents[1] / "db" / "fixtures_small.py"
-)
-assert _spec and _spec.loader
-fixtures_small = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures_small)
+from support import fixtures_small
 
 TODAY = dt.date(2026, 10, 31)
 TOOLS = ["query_metrics", "run_sql", "list_tables", "describe_table", "client_profile",

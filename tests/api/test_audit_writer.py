@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from mspilot.api.state import AuditWriter
+from mspilot.api.audit_writer import AuditWriter
 from mspilot.db.audit import AuditRecord, recent_events
 from mspilot.db.loader import upsert_tenant
 
@@ -44,7 +44,7 @@ def test_a_failing_database_is_not_retried_row_by_row(
         calls.append(len(rows))
         raise OSError("database unavailable")
 
-    monkeypatch.setattr("mspilot.api.state.record_rows", down)
+    monkeypatch.setattr("mspilot.api.audit_writer.record_rows", down)
     writer = AuditWriter(engine, interval_s=60)
     try:
         for i in range(100):

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, token
-
 from mspilot.api.security import hash_password, issue_token
 from mspilot.db.users import create_user
+from support.api_world import World, auth, token
 
 
 def _err(resp: object) -> dict[str, object]:

@@ -4,14 +4,11 @@ the agent's tools scoped by the authenticated user (never by the request)."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, token
+from support.api_world import World, auth, token
 
 
 def sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:

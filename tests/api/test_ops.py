@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import structlog
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, make_app, make_ctx, settings_for
-
 from mspilot.api.app import create_app
 from mspilot.core.logging import configure_logging
+from support.api_world import World, auth, make_app, make_ctx, settings_for
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:

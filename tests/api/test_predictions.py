@@ -4,18 +4,14 @@ the lifespan loads the models and /readyz reports them."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import AS_OF, World, auth, make_agent, make_ctx, settings_for
-
 from mspilot.api.app import create_app
+from support.api_world import AS_OF, World, auth, make_agent, make_ctx, settings_for
 
 
 @pytest.fixture(scope="module")

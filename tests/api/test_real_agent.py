@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import AS_OF, World, auth, make_app
-
 from mspilot.db.schema import Client, Ticket
+from support.api_world import AS_OF, World, auth, make_app
 
 pytest.importorskip("mspilot.tools.registry")
 

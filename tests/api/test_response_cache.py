@@ -4,18 +4,14 @@ still authenticated, rate limited and audited, and never crosses tenants, roles 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import uuid
-from pathlib import Path
 
 from fastapi.testclient import TestClient
-
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, make_app, token
 
 from mspilot.api.state import AppState
 from mspilot.db.audit import recent_events
 from mspilot.db.users import create_user
+from support.api_world import World, auth, make_app, token
 
 URL = "/v1/margins?period=2026-Q2&limit=5"
 
@@ -93,7 +89,7 @@ def test_a_hit_still_checks_credentials_and_rate_limits(world: World) -> None:
 
 
 def test_the_cache_holds_a_bounded_number_of_bytes() -> None:
-    from mspilot.api.state import ResponseCache
+    from mspilot.api.caches import ResponseCache
 
     cache = ResponseCache(max_bytes=1000)
     day = dt.date(2026, 10, 31)

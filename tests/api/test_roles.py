@@ -7,15 +7,12 @@ from the server's own table.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World
+from support.api_world import World
 
 OW, F, S, T, C = "owner", "finance", "service_manager", "technician", "client_user"
 ALL = {OW, F, S, T, C}

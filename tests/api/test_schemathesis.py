@@ -4,8 +4,6 @@ operation, no example database."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +11,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, make_app
+from support.api_world import World, auth, make_app
 
 MAX_EXAMPLES = 10
 #: endless by design (live push); covered by the chat/widget tests

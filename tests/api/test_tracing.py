@@ -4,9 +4,7 @@ tool call → SQL; nothing secret (the query string) or textual (SQL, the questi
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,9 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from mspilot.core import telemetry
 from mspilot.db.engine import make_engine
-
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, auth, make_app
+from support.api_world import World, auth, make_app
 
 QUESTION = "how many tickets per month?"
 

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -11,13 +9,7 @@ from sqlalchemy import Engine
 from mspilot.core.periods import Period
 from mspilot.db import definitions as d
 from mspilot.db.loader import Loader, upsert_tenant
-
-_spec = importlib.util.spec_from_file_location(
-    "fixtures_small", Path(__file__).with_name("fixtures_small.py")
-)
-assert _spec and _spec.loader
-fixtures_small = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures_small)
+from support import fixtures_small
 
 JULY = Period.month(2026, 7)
 

@@ -18,11 +18,10 @@ from mspilot.db import migrate
 from mspilot.db.checksums import table_checksums
 from mspilot.db.engine import make_engine
 from mspilot.db.loader import ANALYZE_GROWTH, Loader, upsert_tenant
+from mspilot.db.records import CanonicalId
 from mspilot.db.schema import Client, DataQualityIssue, Ticket
-
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from bulk_rows import bulk_msp  # noqa: E402
+from mspilot.db.schema_connectors import OrphanRow
+from support.bulk_rows import bulk_msp
 
 
 def _tenant(engine: Engine, tenant_id: str = "t") -> None:
@@ -92,25 +91,27 @@ def test_bad_rows_are_reported_not_dropped_silently(engine: Engine) -> None:
     reasons = {i.key: i.reason for i in report.issues}
     assert set(reasons) == {
         "bad-priority",
-        "bad-client",
         "bad-csat",
         "naive-time",
         "bad-order",
         "e-neg",
     }
     assert "priority" in reasons["bad-priority"]
-    assert "no clients row" in reasons["bad-client"]
     assert "csat" in reasons["bad-csat"]
     assert "timezone" in reasons["naive-time"]
     assert "hours" in reasons["e-neg"]
-    assert report.tables["tickets"].rejected == 5
+    assert report.tables["tickets"].rejected == 4
     assert report.tables["tickets"].inserted == 6
+    # a row whose parent is missing is not refused: it waits for the parent, with the reason
+    assert report.waiting == {"tickets": 1}
     with engine.connect() as conn:
         stored = conn.execute(
             select(DataQualityIssue.table_name, DataQualityIssue.record_key)
         ).all()
-    assert ("tickets", "bad-client") in stored and ("time_entries", "e-neg") in stored
-    assert len(stored) == 6
+        waiting = conn.execute(select(OrphanRow.row_id, OrphanRow.waits_for_id)).all()
+    assert ("time_entries", "e-neg") in stored and ("tickets", "bad-client") not in stored
+    assert len(stored) == 5
+    assert waiting == [("t.demo.bad-client", "t.demo.nope")]
 
 
 def test_tenants_never_see_each_others_rows(engine: Engine) -> None:
@@ -123,7 +124,8 @@ def test_tenants_never_see_each_others_rows(engine: Engine) -> None:
     assert table_checksums(engine, "b")["tickets"][0] == 4
     # b cannot point a ticket at a's client, even by canonical id
     report = Loader(engine, "b", "demo").load(
-        "tickets", [{**data["tickets"][0], "external_id": "x", "client_id": "=a.demo.c0"}]
+        "tickets",
+        [{**data["tickets"][0], "external_id": "x", "client_id": CanonicalId("a.demo.c0")}],
     )
     assert report.rejected == 1
 
@@ -142,9 +144,8 @@ def test_mark_deleted_keeps_history(sqlite_engine: Engine) -> None:
 
 _KILLABLE = textwrap.dedent(
     """
-    import sys, time
-    sys.path.insert(0, {here!r})
-    from bulk_rows import bulk_msp
+    import time
+    from support.bulk_rows import bulk_msp
     from mspilot.db.engine import make_engine
     from mspilot.db.loader import Loader, upsert_tenant
     engine = make_engine({url!r})
@@ -166,8 +167,11 @@ def test_a_load_killed_half_way_then_rerun_equals_an_uninterrupted_load(
     db_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     script = tmp_path / "load.py"
-    script.write_text(_KILLABLE.format(here=str(HERE), url=db_url))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    script.write_text(_KILLABLE.format(url=db_url))
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}  # the test support package too
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "HALFWAY"
     os.kill(proc.pid, signal.SIGKILL)

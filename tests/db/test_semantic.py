@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +20,7 @@ from mspilot.db.semantic import (
     run_metric,
 )
 from mspilot.db.semantic_access import AccessDenied
-
-_spec = importlib.util.spec_from_file_location(
-    "fixtures_small", Path(__file__).with_name("fixtures_small.py")
-)
-assert _spec and _spec.loader
-fixtures_small = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures_small)
+from support import fixtures_small
 
 Q3 = Period.quarter(2026, 3)
 TODAY = dt.date(2026, 9, 30)
@@ -213,7 +205,8 @@ def test_every_metric_runs_with_every_dimension(loaded: Engine) -> None:
                 MetricRequest(metric=name, dimensions=dims, period=Q3),
                 today=TODAY,
             )
-            assert result.columns[-1] == name
+            last = metric.list_columns[-1][0] if metric.kind == "list" else name
+            assert result.columns[-1] == last and result.measure == metric.kind
             for row in result.rows:
                 value = row[-1]
                 assert value is None or isinstance(value, int | float), (name, dim, row)

@@ -4,22 +4,13 @@ digests to every server worker's hub."""
 
 from __future__ import annotations
 
-import email
-import socket
-import sys
 from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
-
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "fakes"))
-from insights_support import AS_OF, planted_signals, tenant_with_clients
-from slack_api import FakeSlack
 
 from mspilot.core.settings import Settings, SlackSettings, SmtpSettings
 from mspilot.insights import store
@@ -28,27 +19,15 @@ from mspilot.insights.digest import build_digest
 from mspilot.insights.model import Digest
 from mspilot.insights.scheduler import run_digest
 from mspilot.insights.server import FeedFollower
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from support.fakes.slack_api import FakeSlack
+from support.insights_world import AS_OF, planted_signals, tenant_with_clients
+from support.smtp import Inbox, free_port
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, SmtpSettings]]:
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -87,7 +66,7 @@ def test_email_has_text_and_html_parts(
 
 
 def test_unreachable_smtp_is_reported_not_raised(sqlite_engine: Engine) -> None:
-    cfg = SmtpSettings(host="127.0.0.1", port=_free_port(), starttls=False, timeout_s=2)
+    cfg = SmtpSettings(host="127.0.0.1", port=free_port(), starttls=False, timeout_s=2)
     assert send_email(cfg, ("x@y.test",), _digest(sqlite_engine)).startswith("failed:")
     assert send_email(SmtpSettings(), ("x@y.test",), _digest(sqlite_engine)).startswith("skipped")
 

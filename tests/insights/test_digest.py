@@ -7,14 +7,10 @@ knows which insights must (and must not) appear.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
-
-sys.path.insert(0, str(Path(__file__).parent))
-from insights_support import AS_OF, planted_signals, tenant_with_clients
 
 from mspilot.core.errors import UserInputError
 from mspilot.db.schema_insights import ApprovedAction
@@ -25,6 +21,7 @@ from mspilot.insights.feedback import FeedbackDenied, approval_flow, give_feedba
 from mspilot.insights.model import DETECTORS
 from mspilot.insights.render import to_html, to_slack, to_text
 from mspilot.insights.signals import Signals
+from support.insights_world import AS_OF, planted_signals, tenant_with_clients
 
 DEFAULTS = {k: d.default for k, d in DETECTORS.items()}
 

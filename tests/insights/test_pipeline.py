@@ -5,23 +5,18 @@ crunch → the digest; and ``mspilot digest`` (preview / run / feedback / config
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "fakes"))
-from insights_support import AS_OF, ModelWorld, real_model_world
-from slack_api import FakeSlack
-from test_delivery import Inbox, _free_port
 
 from mspilot.cli import context
 from mspilot.cli.main import app
 from mspilot.core.settings import InsightsSettings, Settings
 from mspilot.insights import preview
+from support.fakes.slack_api import FakeSlack
+from support.insights_world import AS_OF, ModelWorld, real_model_world
+from support.smtp import Inbox, free_port
 
 runner = CliRunner()
 
@@ -66,7 +61,7 @@ def env(world: ModelWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlac
     from aiosmtpd.controller import Controller
 
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
     with FakeSlack() as slack:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
-
-sys.path.insert(0, str(Path(__file__).parent))
-from insights_support import AS_OF, planted_signals, tenant_with_clients
 
 from mspilot.core.settings import InsightsSettings, Settings
 from mspilot.db.engine import make_engine
@@ -19,6 +15,7 @@ from mspilot.db.loader import upsert_tenant
 from mspilot.db.schema_insights import DigestRun, InsightSent
 from mspilot.insights import store
 from mspilot.insights.scheduler import LEASE_NAME, DigestScheduler, due_slots, run_digest
+from support.insights_world import AS_OF, planted_signals, tenant_with_clients
 
 UTC = dt.UTC
 GRACE = dt.timedelta(hours=6)

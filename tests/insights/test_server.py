@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-from api_support import World, auth, build_world, make_agent, make_ctx, settings_for
-from insights_support import planted_signals
-
 from mspilot.api.app import create_app
 from mspilot.core.settings import InsightsSettings
 from mspilot.db.schema import Client, Tenant
 from mspilot.insights import store
 from mspilot.insights.scheduler import run_digest
+from support.api_world import World, auth, build_world, make_agent, make_ctx, settings_for
+from support.insights_world import planted_signals
 
 
 @pytest.fixture(scope="module")

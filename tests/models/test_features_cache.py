@@ -4,10 +4,8 @@ data version: any load, sync or deletion is seen by the next call, on SQLite and
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +15,7 @@ from mspilot.db.loader import Loader, upsert_tenant
 from mspilot.models.data import clear_versioned_caches, data_version
 from mspilot.models.features import build_features, cached_features
 from mspilot.models.pricing_data import cached_pricing_inputs
-
-_spec = importlib.util.spec_from_file_location(
-    "fixtures_small", Path(__file__).parents[1] / "db" / "fixtures_small.py"
-)
-assert _spec and _spec.loader
-fixtures_small = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures_small)
+from support import fixtures_small
 
 AS_OF = dt.date(2026, 8, 31)
 TENANT = "cache"

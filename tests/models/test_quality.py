@@ -88,18 +88,16 @@ def test_churn_beats_the_logistic_baseline(evaluation: Evaluation) -> None:
     assert row.value > row.baseline, row.note
 
 
-@pytest.mark.xfail(
-    reason="p_churn_90d knows each client's frailty and price elasticity, the unanswered "
-    "tickets' satisfaction and the next months' path. On held-out 600-client worlds a "
-    "predictor given the true drivers at the snapshot (no frailty, the industry's mean "
-    "elasticity, the renewal calendar) reaches 0.965-0.977 of it in expectation; with the "
-    "drivers estimated from the tables by a regression fitted on the truth and the "
-    "generator's own coefficients 0.942-0.958; the model, learning from ~200 churns, "
-    "0.928-0.947 (observed 0.89-0.93), and 0.947-0.957 (observed 0.93-0.96) at 1000 "
-    "clients (see the report on issue 4)",
-    strict=False,
-)
-def test_churn_auc_reaches_95_percent_of_the_oracle(evaluation: Evaluation) -> None:
-    row = evaluation.row("churn (XGBoost)", "AUC, last test window")
-    assert row.oracle is not None
+def test_churn_auc_reaches_95_percent_of_the_state_oracle(evaluation: Evaluation) -> None:
+    """The agreed measure (``mspilot evaluate`` reports it): on the last test window the
+    model's AUC is at least 0.95 of the state oracle's, ``p_state`` = 1 - (1 - next month's
+    true hazard)^3, the truth at the snapshot (``p_churn_90d`` also knows the path after it),
+    and above the logistic baseline's AUC on the same client-months.
+
+    Measured when written (issue 14), 600 clients: seed 505 model 0.755 / state oracle 0.777
+    = 0.972, baseline 0.755 (0.0004 below the model); seed 606 0.792 / 0.837 = 0.946 (below
+    the bar), baseline 0.718."""
+    row = evaluation.row("churn (XGBoost)", "AUC vs oracle knowing the state at the snapshot")
+    assert row.oracle is not None and row.baseline is not None
     assert row.value >= 0.95 * row.oracle, row.note
+    assert row.value > row.baseline, row.note

@@ -3,24 +3,16 @@ tests' world) whose users are mapped to Slack users, the fake Slack Web API, the
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "insights"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "fakes"))
-
-from api_support import World, build_world, make_ctx
-from slack_api import FakeSlack
-from slack_support import SLACK_USERS, TEAM, make_agent, slack_settings
-
 from mspilot.api.app import create_app
 from mspilot.insights import store
+from support.api_world import World, build_world, make_ctx
+from support.fakes.slack_api import FakeSlack
+from support.slack_app import SLACK_USERS, TEAM, make_agent, slack_settings
 
 
 @pytest.fixture(scope="session")

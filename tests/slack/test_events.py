@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, make_ctx, settings_for
-from slack_api import Call, FakeSlack
-from slack_support import TEAM, make_agent, post_signed, send_command, send_event
-
 from mspilot.api.app import create_app
 from mspilot.db.schema_insights import SlackUser
 from mspilot.slack.blocks import HELP, NOT_LINKED
+from support.api_world import World, make_ctx, settings_for
+from support.fakes.slack_api import Call, FakeSlack
+from support.slack_app import TEAM, make_agent, post_signed, send_command, send_event
 
 _TS = iter(range(100, 10**6))
 MONEY = re.compile(r"revenue \$[\d,]+")

@@ -5,19 +5,12 @@ the next digest reflects every verdict."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import AS_OF, World
-from insights_support import planted_signals
-from slack_api import Call, FakeSlack
-from slack_support import TEAM, send_command, send_interaction
 
 from mspilot.db.schema import Client
 from mspilot.db.schema_insights import ApprovedAction, InsightFeedback
@@ -26,6 +19,10 @@ from mspilot.insights.digest import build_digest
 from mspilot.insights.feedback import approval_flow
 from mspilot.insights.scheduler import run_digest
 from mspilot.insights.signals import Signals
+from support.api_world import AS_OF, World
+from support.fakes.slack_api import Call, FakeSlack
+from support.insights_world import planted_signals
+from support.slack_app import TEAM, send_command, send_interaction
 
 
 def _signals(world: World) -> Signals:

@@ -3,18 +3,14 @@ the app token, acknowledges each envelope and answers through the Web API."""
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World, make_ctx
-from slack_api import FakeSlack, SocketModeServer
-from slack_support import TEAM, make_agent, slack_settings
-
 from mspilot.api.app import create_app
+from support.api_world import World, make_ctx
+from support.fakes.slack_api import FakeSlack, SocketModeServer
+from support.slack_app import TEAM, make_agent, slack_settings
 
 
 def test_socket_mode_receives_acks_and_answers(world: World) -> None:

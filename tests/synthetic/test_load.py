@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from mspilot.cli.demo import load_tenant
+from mspilot.cli.demo import load_demo_tenant
 from mspilot.db.loader import Loader
 from mspilot.db.schema import TABLES_BY_NAME, DataQualityIssue
 from mspilot.synthetic.config import DemoConfig
@@ -14,7 +14,7 @@ from mspilot.synthetic.generator import SOURCE, generate_tenant
 def test_small_demo_loads_with_zero_quality_issues_and_reloads_unchanged(engine: Engine) -> None:
     data = generate_tenant(DemoConfig(seed=3, n_clients=20, years=1), 0)
     spec = data.tenant
-    report = load_tenant(engine, spec, data.tables)
+    report = load_demo_tenant(engine, spec, data.tables)
     assert report.issues == []
     for table, rows in data.tables.items():
         assert report.tables[table].inserted == len(rows), table

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,7 @@ from mspilot.db.engine import make_engine
 from mspilot.db.loader import Loader, upsert_tenant
 from mspilot.tools.context import ToolContext
 from mspilot.tools.registry import build_tools
-
-_spec = importlib.util.spec_from_file_location(
-    "fixtures_small", Path(__file__).parents[1] / "db" / "fixtures_small.py"
-)
-assert _spec and _spec.loader
-fixtures_small = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures_small)
+from support import fixtures_small
 
 TODAY = dt.date(2026, 9, 30)
 INJECTION = (

@@ -55,6 +55,26 @@ def test_query_metrics_reads_names_and_relative_periods(make_ctx: Ctx, call: Cal
     assert last_quarter.artifact["meta"]["period"] == "Q2 2026"
 
 
+def test_query_metrics_compares_periods_and_ranks_by_the_bad_end(make_ctx: Ctx, call: Call) -> None:
+    """'July vs June' as one period text, or period + compare_to: the change comes back."""
+    both = call(make_ctx(), "query_metrics", metric="revenue", period="2026-07 vs 2026-06")
+    split = call(make_ctx(), "query_metrics", metric="revenue", period="2026-07",
+                 compare_to="2026-06")  # fmt: skip
+    for msg in (both, split):
+        assert msg.artifact["columns"] == [
+            "revenue", "revenue_baseline", "change", "change_pct"
+        ]  # fmt: skip
+        now, before, change, _pct = msg.artifact["rows"][0]
+        assert change == now - before and msg.artifact["meta"]["measure"] == "change"
+        assert "compared with June 2026" in str(msg.content)
+    worst = call(make_ctx(), "query_metrics", metric="csat", dimensions=["client"],
+                 order="worst", conditions=[{"metric": "tickets", "value": 1}])  # fmt: skip
+    best = call(make_ctx(), "query_metrics", metric="csat", dimensions=["client"], order="best")
+    rated = [r[-1] for r in worst.artifact["rows"] if r[-1] is not None]
+    assert rated == sorted(rated) and rated  # worst satisfaction first: the lowest
+    assert [r[-1] for r in best.artifact["rows"] if r[-1] is not None] == rated[::-1]
+
+
 @pytest.mark.parametrize(
     "args",
     [

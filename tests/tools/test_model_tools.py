@@ -44,7 +44,7 @@ class Trained:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     """A generated MSP (60 clients, 3 years: enough churn for the model to learn from), with
     the models the tools read trained once: churn, leak findings, forecast."""
-    from mspilot.cli.demo import load_tenant
+    from mspilot.cli.demo import load_demo_tenant
     from mspilot.core.clock import Clock
     from mspilot.db import migrate
     from mspilot.db.engine import make_engine
@@ -56,7 +56,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     engine = make_engine(f"sqlite:///{root / 'world.db'}")
     migrate.upgrade(engine)
     ds = generate_tenant(DemoConfig(n_clients=60, years=3, as_of=AS_OF), 0)
-    assert load_tenant(engine, ds.tenant, ds.tables).issues == []
+    assert load_demo_tenant(engine, ds.tenant, ds.tables).issues == []
     train_all(engine, ds.tenant.id, root / "data", Clock(AS_OF), mlflow=False,
               kinds=["churn", "leaks", "forecast"])  # fmt: skip
     yield Trained(engine, ds.tenant.id, root / "data", ds.truth)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
-from api_support import World
-
 from mspilot.cli import context
 from mspilot.cli.main import app
+from support.api_world import World
 
 
 @pytest.fixture
@@ -64,7 +60,7 @@ def test_users_create_token_and_use_it(
         (["users", "create", "x@demo.test", "--role", "king"], "unknown role"),
         (["users", "create", "y@demo.test", "--role", "client_user"], "bound to a client"),
         (["users", "token", "nobody@demo.test"], "no active user"),
-        (["users", "list", "--tenant", "nope"], "no tenant"),
+        (["users", "list", "--tenant", "nope"], "unknown tenant"),
     ],
 )
 def test_bad_input_is_a_clear_message(

@@ -5,9 +5,7 @@ client user's client) and a chart tool; properly signed requests."""
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,17 +15,11 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.checkpoint.memory import InMemorySaver
 from slack_sdk.signature import SignatureVerifier
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "insights"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "fakes"))
-
-from api_support import NoArgs, World, scoped_tools, settings_for
-from slack_api import FakeSlack
-
 from mspilot.agent.plan import PlannedCall, Route
 from mspilot.agent.service import AgentService
 from mspilot.core.settings import InsightsSettings, Settings, SlackSettings
+from support.api_world import NoArgs, World, scoped_tools, settings_for
+from support.fakes.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
 TEAM = "T111"

@@ -1,0 +1,1 @@
+"""Fake outside services on real sockets (OpenAI-compatible, Slack Web API)."""

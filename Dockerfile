@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for every mspilot process: `serve` (the API), `worker`, `scheduler`, `db upgrade`.
 #
 #   docker build -t mspilot .                                   # official Python 3.11 slim base
@@ -25,8 +24,9 @@ RUN extras="" && if [ "$WITH_LOCAL_LLM" = "true" ]; then extras="[local-llm]"; f
 FROM ${BASE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="mspilot" \
       org.opencontainers.image.description="An AI analyst for managed service providers"
+# GIT_PYTHON_REFRESH: mlflow looks for git (absent here) and would print a page about it
 ENV PATH=/opt/mspilot/bin:$PATH \
-    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 GIT_PYTHON_REFRESH=quiet \
     MSPILOT_DATA_DIR=/data MSPILOT_CACHE_DIR=/data/cache MSPILOT_LOG_FORMAT=json
 RUN groupadd --system --gid 10001 mspilot \
  && useradd --system --uid 10001 --gid mspilot --home-dir /data --shell /usr/sbin/nologin mspilot \

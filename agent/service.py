@@ -10,6 +10,7 @@ tenant can never continue another tenant's conversation.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 import uuid
@@ -142,9 +143,12 @@ class AgentService:
             return graph
 
     def _config(self, ctx: ToolContext, thread_id: str) -> dict[str, Any]:
+        from mspilot.agent.tracing import callbacks
+
         return {
             "configurable": {"thread_id": scoped_thread_id(ctx, thread_id)},
             "recursion_limit": 4 * self.budget.max_planner_rounds + 10,
+            "callbacks": callbacks(),  # spans for the turn, its steps, tools and LLM calls
         }
 
     # ---- asking ------------------------------------------------------------------------------
@@ -213,7 +217,10 @@ class AgentService:
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
-        worker = threading.Thread(target=pump, name="agent-stream", daemon=True)
+        # the copied context carries the request's trace span into the worker thread
+        worker = threading.Thread(
+            target=contextvars.copy_context().run, args=(pump,), name="agent-stream", daemon=True
+        )
         worker.start()
         while (item := await queue.get()) is not None:
             if isinstance(item, BaseException):

@@ -51,6 +51,7 @@ from mspilot.api.routes import (
 )
 from mspilot.api.security import signing_key
 from mspilot.api.state import AppState, ContextFactory
+from mspilot.core import telemetry
 from mspilot.core.clock import Clock
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
@@ -277,6 +278,7 @@ def create_app(
         ],
     )
     install_handlers(app)
+    telemetry.instrument_app(app)  # a no-op unless OTEL_* variables turn tracing on
     app.add_middleware(ResponseCacheMiddleware)  # inside CORS: cached bytes carry no CORS headers
     if settings.api.cors_origins:
         app.add_middleware(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import threading
 import time
@@ -117,7 +118,8 @@ async def run_turn(
             post(_DONE)
 
     started = time.perf_counter()
-    loop.run_in_executor(state.agent_pool, work)
+    # the copied context carries the request's trace span into the agent thread
+    loop.run_in_executor(state.agent_pool, contextvars.copy_context().run, work)
     tokens = 0
     final: Any = None
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mspilot.core.settings import Settings
+from mspilot.tasks.settings import TaskSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 
@@ -25,5 +26,6 @@ def env_names(model: type[BaseModel], prefix: str = "MSPILOT_") -> Iterator[str]
 
 def test_every_setting_is_documented() -> None:
     text = DOC.read_text()
-    missing = [env for env in env_names(Settings) if f"`{env}`" not in text]
+    names = {*env_names(Settings), *env_names(TaskSettings)}
+    missing = sorted(env for env in names if f"`{env}`" not in text)
     assert not missing, f"docs/deploy.md lacks {missing}"

@@ -159,7 +159,14 @@ def test_hadolint_passes() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["serve", "--help"], ["db", "upgrade", "--help"]], ids=lambda a: a[0]
+    "argv",
+    [
+        ["serve", "--help"],
+        ["worker", "--help"],
+        ["scheduler", "--help"],
+        ["db", "upgrade", "--help"],
+    ],
+    ids=lambda a: a[0],
 )
 def test_the_images_commands_exist(argv: list[str]) -> None:
     result = CliRunner().invoke(app, argv)

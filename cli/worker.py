@@ -50,11 +50,13 @@ def _until_signalled() -> threading.Event:
 @friendly_errors
 def worker(threads: Threads = None) -> None:
     """Consume the broker's queue: sync, rescore, train, reindex and digest tasks."""
+    from mspilot.core import telemetry
     from mspilot.core.errors import ConfigurationError
     from mspilot.core.logging import configure_logging
 
     s = settings()
     configure_logging(s.log_format, s.log_level)
+    telemetry.configure()  # spans for tasks and SQL when OTEL_* variables ask for them
     engine = task_engine()
     if engine.embedded:
         raise ConfigurationError(
@@ -82,11 +84,13 @@ def scheduler(
     threads: Threads = None,
 ) -> None:
     """Enqueue each tenant's due syncs, trainings and digests, each slot once (leader lease)."""
+    from mspilot.core import telemetry
     from mspilot.core.logging import configure_logging
     from mspilot.tasks.schedule import Scheduler
 
     s = settings()
     configure_logging(s.log_format, s.log_level)
+    telemetry.configure()  # spans for tasks and SQL when OTEL_* variables ask for them
     engine = task_engine()
     sched = Scheduler(engine)
     if engine.embedded and not once:

@@ -24,7 +24,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -208,7 +209,31 @@ def instrument_app(app: FastAPI) -> None:
 
 
 @contextmanager
-def span(name: str, **attributes: AttributeValue) -> Iterator[trace.Span]:
-    """A span around a unit of product work (agent step, tool call, task)."""
-    with tracer().start_as_current_span(name, attributes=attributes) as current:
+def span(
+    name: str,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    *,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    parent: Context | None = None,
+) -> Iterator[trace.Span]:
+    """A span around a unit of product work (a task, its enqueueing); ``parent`` is a context
+    carried from another process (``extract``), else the current span is the parent."""
+    with tracer().start_as_current_span(
+        name, context=parent, kind=kind, attributes=attributes
+    ) as current:
         yield current
+
+
+def inject() -> dict[str, str]:
+    """The current trace context as W3C ``traceparent`` headers, to travel with a message."""
+    carrier: dict[str, str] = {}
+    if _provider is not None:
+        propagate.inject(carrier)
+    return carrier
+
+
+def extract(carrier: Mapping[str, str] | None) -> Context | None:
+    """The context a message carried (``inject``), or None when it carried none."""
+    if not carrier or _provider is None:
+        return None
+    return propagate.extract(dict(carrier))

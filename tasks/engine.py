@@ -32,8 +32,10 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Engine
 
+from mspilot.core import telemetry
 from mspilot.core.errors import ConfigurationError, DataError, UserInputError
 from mspilot.core.logging import get_logger
 from mspilot.core.settings import Settings
@@ -46,8 +48,19 @@ ACTOR_PREFIX = "mspilot_"
 #: errors a retry cannot fix (bad arguments, missing configuration, data that cannot support
 #: the job, e.g. too few churned clients to train on): the message is dead-lettered at once
 POISON = (UserInputError, ConfigurationError, DataError, TypeError)
+#: the message option carrying the enqueuer's trace context (W3C traceparent)
+TRACE_OPTION = "trace_context"
 #: how often, at most, a job that finds its lock taken is deferred before it gives up
 MAX_DEFERRALS = 20
+
+
+def _span_attributes(name: str, kwargs: dict[str, Any]) -> dict[str, str]:
+    """What a task span says: the job, its tenant, source and trigger (no other arguments)."""
+    attributes = {"messaging.system": "dramatiq", "mspilot.task.job": name}
+    for key in ("tenant_id", "source", "trigger"):
+        if kwargs.get(key) is not None:
+            attributes[f"mspilot.task.{key}"] = str(kwargs[key])
+    return attributes
 
 
 def worker_name() -> str:
@@ -165,10 +178,22 @@ class TaskEngine:
         )
 
     def execute(self, name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Run one job now, recorded as a ``task_runs`` row (the actor's body)."""
+        """Run one job now, recorded as a ``task_runs`` row (the actor's body), in a trace span
+        whose parent is the span that enqueued it (carried in the message) or, in-process, the
+        caller's."""
         if name not in JOBS:
             raise UserInputError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
         message = CurrentMessage.get_current_message()
+        carried = message.options.get(TRACE_OPTION) if message is not None else None
+        with telemetry.span(
+            f"task {name}",
+            _span_attributes(name, kwargs),
+            kind=SpanKind.CONSUMER if message is not None else SpanKind.INTERNAL,
+            parent=telemetry.extract(carried),
+        ):
+            return self._execute(name, kwargs, message)
+
+    def _execute(self, name: str, kwargs: dict[str, Any], message: Any) -> dict[str, Any]:
         message_id = message.message_id if message is not None else None
         attempt = int(message.options.get("retries", 0)) + 1 if message is not None else 1
         params = {k: v for k, v in kwargs.items() if k != "deferrals"}
@@ -254,7 +279,12 @@ class TaskEngine:
             except Exception as exc:  # recorded as a failed run; the caller's work goes on
                 log.warning("in-process task failed", job=name, error=repr(exc))
             return None
-        message = self.actors[name].send_with_options(kwargs=kwargs, delay=delay_ms)
+        with telemetry.span(
+            f"enqueue {name}", _span_attributes(name, kwargs), kind=SpanKind.PRODUCER
+        ):
+            message = self.actors[name].send_with_options(
+                kwargs=kwargs, delay=delay_ms, trace_context=telemetry.inject()
+            )
         return str(message.message_id)
 
     def _enqueue_follow_up(

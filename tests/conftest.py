@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine, create_engine, text
 
+from mspilot.core import telemetry
 from mspilot.db import migrate
 from mspilot.db.engine import make_engine
 
@@ -80,3 +82,16 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     migrate.upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def span_exporter() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for one test, every finished span kept in memory (``telemetry.reset()``
+    after: the rest of the suite runs with tracing off)."""
+    spans = InMemorySpanExporter()
+    telemetry.reset()
+    telemetry.configure(spans)
+    try:
+        yield spans
+    finally:
+        telemetry.reset()

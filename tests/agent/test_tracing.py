@@ -5,9 +5,7 @@ text capture is on."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-import pytest
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from opentelemetry.sdk.trace import ReadableSpan
@@ -16,21 +14,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from mspilot.agent.graph import build_graph
 from mspilot.agent.tracing import callbacks
 from mspilot.agent.turn import new_turn
-from mspilot.core import telemetry
 from support.agent_fakes import call, make_tools, script
+from support.tracing import finished_spans
 
 QUESTION = "Who led revenue in Q3?"
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    spans = InMemorySpanExporter()
-    telemetry.reset()
-    telemetry.configure(spans)
-    try:
-        yield spans
-    finally:
-        telemetry.reset()
 
 
 def _answer_with_usage(text: str) -> AIMessage:
@@ -41,7 +28,9 @@ def _answer_with_usage(text: str) -> AIMessage:
     )
 
 
-def test_llm_turn_spans_follow_the_genai_conventions(exporter: InMemorySpanExporter) -> None:
+def test_llm_turn_spans_follow_the_genai_conventions(
+    span_exporter: InMemorySpanExporter,
+) -> None:
     model = script(
         call("query_metrics", metric="revenue", period="Q3 2026"),
         _answer_with_usage("Contoso led Q3 2026 with $12,345.67."),
@@ -50,10 +39,7 @@ def test_llm_turn_spans_follow_the_genai_conventions(exporter: InMemorySpanExpor
     config = {"configurable": {"thread_id": "t1"}, "callbacks": callbacks()}
     out = graph.invoke(new_turn(QUESTION), config)
     assert out["answer"].startswith("Contoso led Q3 2026")
-    provider = telemetry.provider()
-    assert provider is not None
-    provider.force_flush()
-    spans: list[ReadableSpan] = list(exporter.get_finished_spans())
+    spans: list[ReadableSpan] = finished_spans(span_exporter)
     by_id = {s.context.span_id: s for s in spans}
     (turn,) = [s for s in spans if s.name == "agent.turn"]
     chats = [s for s in spans if (s.attributes or {}).get("gen_ai.operation.name") == "chat"]

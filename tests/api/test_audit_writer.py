@@ -27,7 +27,7 @@ def test_submitted_rows_are_written_and_a_refused_row_costs_only_itself(engine: 
         writer.submit(_record("no-such-tenant", 99))  # a foreign-key violation
         for i in range(5, 10):
             writer.submit(_record("t", i))
-        writer.flush()
+        writer.flush(timeout_s=120)  # returns once the writer has taken every row
     finally:
         writer.close()
     written = {e["resource"] for e in recent_events(engine, "t", limit=100)}
@@ -49,7 +49,7 @@ def test_a_failing_database_is_not_retried_row_by_row(
     try:
         for i in range(100):
             writer.submit(_record("t", i))
-        writer.flush()
+        writer.flush(timeout_s=120)  # returns once the writer has taken every row
     finally:
         writer.close()
     assert calls == [100, 1, 1, 1]  # the batch, then three single rows, then it gives up

@@ -14,22 +14,21 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from mspilot.core import telemetry
 from mspilot.db.engine import make_engine
 from support.api_world import World, auth, make_app
+from support.tracing import finished_spans
 
 QUESTION = "how many tickets per month?"
 
 
 @pytest.fixture
-def spans(world: World) -> Iterator[tuple[TestClient, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    telemetry.reset()
-    telemetry.configure(exporter)
+def spans(
+    world: World, span_exporter: InMemorySpanExporter
+) -> Iterator[tuple[TestClient, InMemorySpanExporter]]:
     # engines made from now on are traced, as the server's (made in its lifespan) is
     engine = make_engine(world.url)
     try:
         with TestClient(make_app(dataclasses.replace(world, engine=engine))) as client:
-            yield client, exporter
+            yield client, span_exporter
     finally:
-        telemetry.reset()
         engine.dispose()
 
 
@@ -45,10 +44,7 @@ def test_one_chat_is_one_trace_with_the_expected_tree(
         "/v1/chat?note=secret-token", json={"question": QUESTION}, headers=auth(world, "owner")
     )
     assert resp.status_code == 200 and "event: final" in resp.text
-    provider = telemetry.provider()
-    assert provider is not None
-    provider.force_flush()
-    finished = list(exporter.get_finished_spans())
+    finished = finished_spans(exporter)
     chat = [s for s in finished if s.name.startswith("POST /v1/chat")]
     (server,) = [s for s in chat if s.parent is None]
     trace_spans = [s for s in finished if s.context.trace_id == server.context.trace_id]

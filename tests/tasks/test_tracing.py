@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -18,30 +15,13 @@ from mspilot.db.loader import create_tenant
 from mspilot.db.migrate import upgrade
 from mspilot.tasks import store
 from mspilot.tasks.engine import TaskEngine
+from support.tracing import finished_spans
 
 from .conftest import TENANT, settings_for, task_settings
 
 
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    spans = InMemorySpanExporter()
-    telemetry.reset()
-    telemetry.configure(spans)
-    try:
-        yield spans
-    finally:
-        telemetry.reset()
-
-
-def _finished(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
-    provider = telemetry.provider()
-    assert provider is not None
-    provider.force_flush()
-    return list(exporter.get_finished_spans())
-
-
 def test_a_sync_task_is_traced_under_the_request_that_enqueued_it(
-    exporter: InMemorySpanExporter, tmp_path: Path, vendors: FakeVendors
+    span_exporter: InMemorySpanExporter, tmp_path: Path, vendors: FakeVendors
 ) -> None:
     url = f"sqlite:///{tmp_path / 'tasks.db'}"
     db = make_engine(url)  # made after tracing is on: its statements are traced too
@@ -62,7 +42,7 @@ def test_a_sync_task_is_traced_under_the_request_that_enqueued_it(
         db.dispose()
     assert any(r.job == "sync" and r.status == "done" for r in store.runs(db, limit=20))
 
-    spans = _finished(exporter)
+    spans = finished_spans(span_exporter)
     trace_id = request.get_span_context().trace_id
     mine = [s for s in spans if s.context.trace_id == trace_id]
     (enqueue,) = [s for s in mine if s.name == "enqueue sync"]

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mspilot.db import leases
 from mspilot.db.schema import Tenant
 from mspilot.db.schema_insights import (
     ApprovedAction,
@@ -627,42 +628,12 @@ def find_item(engine: Engine, tenant_id: str, key: str, look_back: int = 30) -> 
 
 
 def acquire_lease(engine: Engine, name: str, holder: str, now: dt.datetime, ttl_s: float) -> bool:
-    """Take or renew the lease ``name`` for ``holder`` until ``now + ttl_s``.
-
-    Atomic on SQLite and PostgreSQL: the conditional UPDATE succeeds only for the current
-    holder or once the lease has expired; the first INSERT creates it. Exactly one caller
-    holds an unexpired lease at any time."""
-    expires = now + dt.timedelta(seconds=ttl_s)
-    with engine.begin() as conn:
-        taken = conn.execute(
-            update(SchedulerLease)
-            .where(
-                SchedulerLease.name == name,
-                or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
-            )
-            .values(holder=holder, expires_at=expires)
-        )
-        if taken.rowcount == 1:
-            return True
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(SchedulerLease).values(
-                    name=name, holder=holder, expires_at=expires, acquired_at=now
-                )
-            )
-        return True
-    except IntegrityError:
-        return False
+    """Take or renew the scheduler lease ``name`` for ``holder`` (``db.leases.acquire``)."""
+    return leases.acquire(engine, SchedulerLease, name, holder, now, ttl_s)
 
 
 def release_lease(engine: Engine, name: str, holder: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            delete(SchedulerLease).where(
-                SchedulerLease.name == name, SchedulerLease.holder == holder
-            )
-        )
+    leases.release(engine, SchedulerLease, name, holder)
 
 
 def lease_holder(engine: Engine, name: str) -> tuple[str, dt.datetime] | None:

@@ -1,23 +1,6 @@
-"""The client genome: a point-in-time correct client-month feature table.
-
-A row describes one client as seen at a snapshot date ``s`` (a month end): every value is
-computed from events dated on or before ``s`` only (tickets closed by ``s``, invoices and their
-lines by the month they were *issued* in, payments received by ``s``, contracts started by
-``s``), so training rows never look ahead and serving sees exactly what training saw.
-
-Revenue, hours and labour cost come from the shared ``db.definitions.client_economics``, one
-calendar month at a time, and windows are sums of those months. Licence cost is taken from
-the seats billed on each month's licence lines instead of the shared definition's vendor
-count, which is today's value (0 once a client has left) and would reveal churn. The set of
-clients at a snapshot and the churn label come from ``db.definitions.churn_labels``.
-
-Public interface (kept stable for the pricing optimiser):
-- ``build_features(engine, tenant_id, as_of) -> DataFrame``: one row per client active at
-  ``as_of``, index = client id, columns = ``FEATURES`` (+ ``industry``).
-- ``cached_features(engine, tenant_id, as_of)``: the same, memoised until the tenant's data
-  changes (``models.data.data_version``).
-- ``FEATURE_SET_VERSION``: hash of the feature definitions, recorded with every model.
-"""
+"""``compute_genome`` over loaded frames, ``build_features`` and ``cached_features``: the client
+genome (a point-in-time correct client-month feature table). What the genome is, and where its
+other parts live, is told once in ``models/features.py``."""
 
 from __future__ import annotations
 

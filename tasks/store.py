@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mspilot.db import leases
 from mspilot.db.schema_tasks import TaskLock, TaskRun, TaskSlot, VendorAccount, WebhookEvent
 
 #: statuses a run ends in
@@ -38,34 +39,12 @@ def _aware(value: Any) -> dt.datetime | None:
 
 
 def acquire_lock(engine: Engine, name: str, holder: str, now: dt.datetime, ttl_s: float) -> bool:
-    """Take or renew the lease ``name`` for ``holder`` until ``now + ttl_s``.
-
-    Atomic on SQLite and PostgreSQL: the conditional UPDATE succeeds only for the current holder
-    or once the lease expired; the first INSERT creates it (the primary key refuses a second)."""
-    expires = now + dt.timedelta(seconds=ttl_s)
-    with engine.begin() as conn:
-        taken = conn.execute(
-            update(TaskLock)
-            .where(TaskLock.name == name, or_(TaskLock.holder == holder, TaskLock.expires_at < now))
-            .values(holder=holder, expires_at=expires)
-        )
-        if taken.rowcount == 1:
-            return True
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(TaskLock).values(
-                    name=name, holder=holder, expires_at=expires, acquired_at=now
-                )
-            )
-        return True
-    except IntegrityError:
-        return False
+    """Take or renew the task lock ``name`` for ``holder`` (``db.leases.acquire``)."""
+    return leases.acquire(engine, TaskLock, name, holder, now, ttl_s)
 
 
 def release_lock(engine: Engine, name: str, holder: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(TaskLock).where(TaskLock.name == name, TaskLock.holder == holder))
+    leases.release(engine, TaskLock, name, holder)
 
 
 def lock_holder(engine: Engine, name: str, now: dt.datetime | None = None) -> str | None:

@@ -787,10 +787,6 @@ class IntentRouter:
                 request["dimensions"] = ["month"]
             args = MetricArgs.model_validate(request)
         elif intent in SQL_INTENTS:
-            if intent == "contracts_expiring" and s.days:
-                # "in the next 90 days" counts from today (the day itself included)
-                window = Period(self.today, self.today + dt.timedelta(days=s.days))
-                s.period = PeriodMatch(window, f"next {s.days} days", "day")
             sql = sql_for(
                 intent,
                 question,

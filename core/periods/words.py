@@ -182,8 +182,8 @@ def _last_n(m: re.Match[str], ctx: ReadContext) -> tuple[Period, Grain, bool] | 
         return None  # "last month": one calendar unit (the relative rule)
     n = max(_num(count or "1"), 1)
     today, ahead = ctx.day, which in ("next", "coming", "upcoming")
-    if unit == "day":
-        start = today + dt.timedelta(days=1) if ahead else today - dt.timedelta(days=n - 1)
+    if unit == "day":  # N days counted from today, the day itself included, either way
+        start = today if ahead else today - dt.timedelta(days=n - 1)
         return Period(start, start + dt.timedelta(days=n)), "range", True
     if unit == "week":
         monday = today - dt.timedelta(days=today.weekday())

@@ -4,7 +4,9 @@ roles refused on every admin route, promote and roll back with a confirmation, t
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from mspilot.api import ratelimit
 from mspilot.db.audit import recent_events
 from mspilot.db.schema import SYNCED_TABLES
 from mspilot.models.registry import Registry
@@ -251,7 +254,11 @@ def test_sign_out_ends_the_session(tc: TestClient, console: Console) -> None:
     assert signed_in_as and redirected_with(tc, signed_in_as)
 
 
-def test_sign_in_is_rate_limited(console: Console) -> None:
+def test_sign_in_is_rate_limited(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the limiter counts in fixed one-minute windows: hold its clock inside one window, or the
+    # eleven attempts can straddle a minute boundary and the counter starts again
+    window_start = int(time.time()) // ratelimit.WINDOW_S * ratelimit.WINDOW_S
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: window_start + 1.0))
     with TestClient(console_app(console)) as fresh:
         statuses = [
             sign_in(fresh, console, "owner", password=f"guess {i}").status_code for i in range(11)
